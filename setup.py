@@ -1,0 +1,44 @@
+"""Packaging for modeling-t2l: T2L zero-shot video action recognition for Hugging Face transformers."""
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+
+setup(
+    name="modeling-t2l",
+    version="0.1.0",
+    description="T2L (Temporal Token Learning) zero-shot video action recognition for Hugging Face transformers",
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="MIT",
+    python_requires=">=3.10",
+    packages=find_packages(include=["modeling_t2l", "modeling_t2l.*"]),
+    include_package_data=True,
+    package_data={
+        "modeling_t2l": [
+            "tokenizer/*.json",
+            "tokenizer/*.txt",
+            "data/files/**/*",
+            "metrics/**/*.py",
+        ]
+    },
+    install_requires=[
+        "torch>=2.4",
+        "transformers>=5.23,<6",
+        "datasets>=5.2",
+        "accelerate>=1.15",
+        "peft>=0.21",
+        "evaluate>=0.4.6",
+        "av>=14",
+        "pillow>=10",
+        "safetensors>=0.4",
+        "huggingface_hub>=2.4",
+        "ftfy>=6.1",
+        "numpy",
+        "pyyaml",
+        "tqdm",
+    ],
+    extras_require={"test": ["pytest>=8", "pytest-timeout"]},
+    entry_points={"console_scripts": ["t2l = modeling_t2l.cli:main"]},
+)
