@@ -73,10 +73,13 @@ class T2LConfig(PreTrainedConfig):
         _check_choice("contrastive_loss", self.contrastive_loss, CONTRASTIVE_LOSSES)
         _check_choice("tfd_variance", self.tfd_variance, TFD_VARIANCES)
         _check_choice("drop_path_mode", self.drop_path_mode, DROP_PATH_MODES)
-        if isinstance(self.num_frames, bool) or self.num_frames < 1:
+        if not isinstance(self.num_frames, int) or isinstance(self.num_frames, bool) or self.num_frames < 1:
             raise ValueError(f"num_frames must be a positive integer, got {self.num_frames!r}")
         if self.tfd_variance == "unbiased" and self.num_frames < 2 and self.tfd_loss_weight:
             raise ValueError("num_frames must be at least 2 for the unbiased TFD variance (or set tfd_loss_weight=0)")
+        for name in ("adapter_ratio", "temporal_token_dropout", "drop_path_rate", "tfd_loss_weight", "eval_logit_scale"):
+            if not isinstance(getattr(self, name), (int, float)) or isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be a number, got {getattr(self, name)!r}")
         if not 0.0 < self.adapter_ratio <= 1.0:
             raise ValueError(f"adapter_ratio must be in (0, 1], got {self.adapter_ratio!r}")
         for name in ("temporal_token_dropout", "drop_path_rate"):
