@@ -506,8 +506,21 @@ def read_video(source, num_frames: int, *, mode: str = "eval", generator=None, n
     return clips[0] if num_clips == 1 else np.stack(clips)
 
 
+def _first_decodable_frame(packets: _Packets):
+    """Decode from the start until one frame comes out (so probing also proves the stream decodes)."""
+    context, errors = packets.stream.codec_context, []
+    for packet in [*packets.packets, None]:
+        frames = _decode_safely(context, packet, errors)
+        if frames:
+            return frames[0]
+    return None
+
+
 def probe_video(source) -> VideoInfo:
-    """Frame count (exact: counted from the demuxed packets), fps, size and duration in seconds."""
+    """Frame count (exact: counted from the demuxed packets), fps, size and duration in seconds.
+
+    It decodes the first frame too, so a file that probes fine has at least one decodable frame.
+    """
     kind, target = _resolve(source)
     if kind == "folder":
         count = _frame_folder_count(source, target)
@@ -525,7 +538,9 @@ def probe_video(source) -> VideoInfo:
             duration = container.duration / 1_000_000
         else:
             duration = len(packets) / fps if fps else None
-        context = stream.codec_context
-        return VideoInfo(num_frames=len(packets), fps=fps, width=context.width, height=context.height, duration=duration)
+        first = _first_decodable_frame(packets)
+        if first is None:
+            raise VideoDecodeError(source, "no frame could be decoded")
+        return VideoInfo(num_frames=len(packets), fps=fps, width=first.width, height=first.height, duration=duration)
     finally:
         container.close()
