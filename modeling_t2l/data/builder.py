@@ -63,6 +63,7 @@ def build_video_dataset(
     *,
     missing: Literal["error", "skip"] = "error",
     index: VideoIndex | None = None,
+    source: str | None = None,
 ):
     """A `datasets.Dataset` with columns `video` (`Video(decode=False)`), `label` (`ClassLabel`) and `label_name`.
 
@@ -70,13 +71,14 @@ def build_video_dataset(
     name under `video_root` in any of the usual layouts (see `modeling_t2l.data.layout`); the list's own paths
     are never used as they are. Missing videos raise `MissingVideosError` (counts and first examples), or with
     `missing="skip"` are left out with a logged count. Pass a prebuilt `index` to share one directory walk
-    between several splits of the same root.
+    between several splits of the same root; `source` names the list in messages.
     """
     import datasets
 
     if missing not in ("error", "skip"):
         raise ValueError(f"missing must be 'error' or 'skip', got {missing!r}")
-    source = str(split_file) if isinstance(split_file, (str, os.PathLike)) else "the split list"
+    if source is None:
+        source = str(split_file) if isinstance(split_file, (str, os.PathLike)) else "the split list"
     entries = read_split_list(split_file) if isinstance(split_file, (str, os.PathLike)) else list(split_file)
     entries = [entry if isinstance(entry, SplitEntry) else SplitEntry(*entry) for entry in entries]
     class_names = read_labels(label_file) if isinstance(label_file, (str, os.PathLike)) else list(label_file)

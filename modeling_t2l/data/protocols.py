@@ -153,6 +153,7 @@ class Protocol:
         """`build_video_dataset` for one split of this protocol (see `modeling_t2l.data.builder`)."""
         from .builder import build_video_dataset
 
+        kwargs.setdefault("source", f"{self.name}/{split}")
         return build_video_dataset(self.entries(split), self.class_names(split), video_root, **kwargs)
 
     # ------------------------------------------------------------------------------------------------- text
