@@ -50,21 +50,23 @@ def clean_text(text: str) -> str:
 
 
 def load_clip_tokenizer(path: str | Path | None = None) -> CLIPTokenizer:
-    """Load a `CLIPTokenizer` offline, from the bundled OpenAI CLIP BPE files by default.
+    """Load a `CLIPTokenizer` from a local directory, the bundled OpenAI CLIP BPE files by default (no network).
 
-    `path` may be any directory holding `vocab.json` and `merges.txt` (e.g. a saved processor or a local copy of
-    openai/clip-vit-base-patch16). The context length is fixed to 77 whatever the directory says.
+    `path` may be any directory with `vocab.json` and `merges.txt` (e.g. a local copy of
+    openai/clip-vit-base-patch16) or with a saved `tokenizer.json` (e.g. a saved T2L processor). The context length
+    is set to 77 whatever the directory says.
     """
     directory = BUNDLED_TOKENIZER_DIR if path is None else Path(path)
     if not directory.is_dir():
         raise FileNotFoundError(f"CLIP tokenizer directory {str(directory)!r} does not exist")
-    missing = [name for name in _TOKENIZER_FILES if not (directory / name).is_file()]
-    if missing:
-        raise FileNotFoundError(
-            f"CLIP tokenizer directory {str(directory)!r} lacks {', '.join(missing)} "
-            f"(a CLIP tokenizer needs {' and '.join(_TOKENIZER_FILES)})"
-        )
-    return CLIPTokenizer.from_pretrained(str(directory), local_files_only=True, model_max_length=CONTEXT_LENGTH)
+    if not (directory / "tokenizer.json").is_file():
+        missing = [name for name in _TOKENIZER_FILES if not (directory / name).is_file()]
+        if missing:
+            raise FileNotFoundError(
+                f"CLIP tokenizer directory {str(directory)!r} lacks {', '.join(missing)} "
+                f"(a CLIP tokenizer needs {' and '.join(_TOKENIZER_FILES)}, or a tokenizer.json)"
+            )
+    return CLIPTokenizer.from_pretrained(str(directory), model_max_length=CONTEXT_LENGTH)
 
 
 def encode_texts(

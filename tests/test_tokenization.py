@@ -113,6 +113,15 @@ def test_bundled_tokenizer_is_offline_clip(tokenizer):
     assert (tokenizer.bos_token_id, tokenizer.eos_token_id) == (49406, 49407)
 
 
+def test_load_clip_tokenizer_from_a_saved_tokenizer_json(tokenizer, tmp_path):
+    tokenizer.save_pretrained(tmp_path)
+    assert not (tmp_path / "vocab.json").exists()
+    reloaded = load_clip_tokenizer(tmp_path)
+    assert reloaded.model_max_length == CONTEXT_LENGTH
+    text = clean_text("The man’s “quoted” words")
+    assert reloaded(text)["input_ids"] == tokenizer(text)["input_ids"]
+
+
 def test_load_clip_tokenizer_names_missing_files(tmp_path):
     (tmp_path / "vocab.json").write_text("{}")
     with pytest.raises(FileNotFoundError, match="merges.txt"):
