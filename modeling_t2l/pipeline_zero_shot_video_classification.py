@@ -1,0 +1,458 @@
+"""`pipeline("zero-shot-video-classification")`: videos and candidate labels in, sorted scores out.
+
+    from transformers import pipeline
+    classifier = pipeline(model="path/to/converted-t2l", trust_remote_code=True)
+    classifier("video.mp4", candidate_labels=["archery", "juggling balls", "surfing water"])
+    # [{'label': 'juggling balls', 'score': 0.91}, ...]
+
+Scoring is the official T2L test: per view, p = softmax(eval_logit_scale * cos(video, text)) over the labels, averaged
+over templates (one "template" when descriptions are used), then averaged over views (num_clips x num_crops).
+
+Inputs (`ZeroShotVideoClassificationPipeline.__call__`). One video is any of:
+- a path (str / Path) to a video file or to a frame folder (img_00001.jpg, ...);
+- an http(s) URL (downloaded into memory with urllib; `timeout` seconds);
+- `bytes` of an encoded video, or a `datasets` `Video(decode=False)` dict {"path", "bytes"};
+- a uint8 array or tensor of shape (num_frames, height, width, 3): all frames of the video;
+- a list of frames, each a PIL image or a (height, width, 3) uint8 array: all frames of one video.
+Arrays and frame lists are sampled to `config.num_frames` frames exactly as a decoded file is (segment centres).
+A list whose elements are all videos (paths, URLs, bytes, 4-D arrays, or lists of frames) is a batch, and the
+result is one list of scores per video. A list is one video's frames if and only if every element is a frame (a PIL
+image or a 3-D array); a list mixing frames and videos is rejected.
+
+Imports of this package's modules are relative and single-level on purpose: `save_pretrained` copies this file and
+every sibling it imports next to the weights, so `pipeline(model=dir, trust_remote_code=True)` works where the
+package is not installed (transformers' `custom_object_save`).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import urllib.error
+import urllib.request
+import warnings
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+from transformers import AutoModelForVideoClassification, CLIPTokenizer, Pipeline
+from transformers.pipelines import PIPELINE_REGISTRY
+
+from .image_processing_t2l import T2LImageProcessor
+from .modeling_t2l import zero_shot_probabilities
+from .prompts import ClassTexts, class_texts
+from .tokenization import encode_texts, load_clip_tokenizer
+from .video_io import VideoDecodeError, read_video, sample_clip_indices
+
+logger = logging.getLogger(__name__)
+
+TASK = "zero-shot-video-classification"
+DEFAULT_URL_TIMEOUT = 30.0
+# Texts per forward of the text tower: bounds memory for large vocabularies x 16 templates.
+TEXT_CHUNK_SIZE = 256
+# How many (labels, templates, descriptions) vocabularies a pipeline keeps embedded.
+TEXT_CACHE_SIZE = 8
+
+
+class ZeroShotVideoClassificationPipeline(Pipeline):
+    """Zero-shot video classification with T2L (or any model with `get_video_features` / `get_text_features`).
+
+    Call arguments (also accepted at construction as defaults):
+        candidate_labels (list of str, required): the labels to score; at least one, no duplicates. A single string
+            is split on commas ("a,b,c").
+        hypothesis_template (str or list of str): templates with one "{}" for the label, e.g. "a video of {}".
+            A list is an ensemble: softmax per template, then averaged (the official test). Forces templates.
+        descriptions (dict label -> text, or a bundled set name such as "ucf101"): one text per label (T2L's
+            GPT descriptions mode). Every label needs one.
+            Default (neither given): the bundled T2L GPT descriptions when every label has one, otherwise ActionCLIP's
+            16 templates. The choice is logged and kept in `pipe.last_class_texts` (`.mode`, `.description_set`).
+        top_k (int): keep the k best labels (scores are computed over all labels and sum to 1 before truncation).
+        num_clips, num_crops (int, default 1 and 1): multi-view testing; the views' probabilities are averaged.
+            The official T2L test is 1 x 1.
+        batch_size (int): videos per forward of the vision tower.
+        timeout (float): seconds allowed for downloading a URL (default 30).
+
+    Returns, per video: a list of {"label": str, "score": float} sorted by decreasing score.
+    """
+
+    _load_processor = False
+    _load_image_processor = None  # loaded if the checkpoint has one, else built below
+    _load_video_processor = False
+    _load_feature_extractor = False
+    _load_tokenizer = None
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        config = self.model.config
+        self.num_frames = int(config.num_frames)
+        self.logit_scale = float(getattr(config, "eval_logit_scale", 100.0))
+        if self.tokenizer is None:
+            self.tokenizer = _load_tokenizer(self.model)
+        if self.image_processor is None or not isinstance(self.image_processor, T2LImageProcessor):
+            self.image_processor = _load_image_processor(self.model, self.image_processor)
+        processor_frames = getattr(self.image_processor, "num_frames", None)
+        if processor_frames is not None and int(processor_frames) != self.num_frames:
+            raise ValueError(
+                f"The image processor is set for {processor_frames} frames per clip but the model was built for "
+                f"{self.num_frames} (config.num_frames); pass the image processor saved with the model"
+            )
+        # Dropout on the temporal prompts and drop-path would make scores random.
+        self.model.eval()
+        self._text_cache: OrderedDict[tuple, tuple[torch.Tensor, ClassTexts]] = OrderedDict()
+        self.last_class_texts: ClassTexts | None = None
+
+    # -- parameters -------------------------------------------------------------------------------------------
+
+    def _sanitize_parameters(
+        self,
+        candidate_labels=None,
+        hypothesis_template=None,
+        descriptions=None,
+        top_k=None,
+        num_clips=None,
+        num_crops=None,
+        timeout=None,
+        **unknown,
+    ):
+        if unknown:
+            raise TypeError(f"{type(self).__name__} got unexpected argument(s): {', '.join(sorted(unknown))}")
+        preprocess_params, forward_params, postprocess_params = {}, {}, {}
+        if candidate_labels is not None:
+            labels = _check_labels(candidate_labels)
+            forward_params["candidate_labels"] = labels
+            postprocess_params["candidate_labels"] = labels
+        if hypothesis_template is not None and descriptions is not None:
+            raise ValueError("Pass either hypothesis_template (templates) or descriptions, not both")
+        if hypothesis_template is not None:
+            forward_params["hypothesis_template"] = _check_templates(hypothesis_template)
+        if descriptions is not None:
+            if not isinstance(descriptions, (str, os.PathLike, Mapping)):
+                raise TypeError(
+                    "descriptions must be a dict {label: text} or the name of a bundled set (e.g. 'ucf101'), "
+                    f"got {type(descriptions).__name__}"
+                )
+            forward_params["descriptions"] = descriptions
+        if top_k is not None:
+            if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+                raise ValueError(f"top_k must be a positive integer, got {top_k!r}")
+            postprocess_params["top_k"] = top_k
+        for name, value in (("num_clips", num_clips), ("num_crops", num_crops)):
+            if value is not None:
+                if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                    raise ValueError(f"{name} must be a positive integer, got {value!r}")
+                preprocess_params[name] = value
+        if num_crops is not None and num_crops not in (1, 3):
+            raise ValueError(f"num_crops must be 1 (centre crop) or 3 (left, centre, right), got {num_crops}")
+        if timeout is not None:
+            preprocess_params["timeout"] = float(timeout)
+        return preprocess_params, forward_params, postprocess_params
+
+    def __call__(self, videos, candidate_labels=None, **kwargs):
+        """Classify one video or a batch of videos (see the module docstring for the accepted forms).
+
+        Returns a list of {"label", "score"} for one video, or a list of such lists for a batch.
+        """
+        if candidate_labels is not None:
+            kwargs["candidate_labels"] = candidate_labels
+        elif "candidate_labels" not in self._forward_params:
+            raise ValueError("candidate_labels is required: the labels to score, e.g. ['archery', 'surfing water']")
+        inputs, _ = normalize_video_inputs(videos)  # a batch comes back as a list, which Pipeline maps over
+        return super().__call__(inputs, **kwargs)
+
+    # -- the three steps --------------------------------------------------------------------------------------
+
+    def preprocess(self, video, num_clips: int = 1, num_crops: int = 1, timeout: float = DEFAULT_URL_TIMEOUT):
+        clips = self.load_clips(video, num_clips=num_clips, timeout=timeout)
+        pixel_values = self.image_processor(list(clips), num_crops=num_crops, return_tensors="pt")["pixel_values"]
+        views = pixel_values.shape[0]
+        return {"pixel_values": pixel_values, "num_views": torch.tensor([views])}
+
+    def _forward(self, model_inputs, candidate_labels=None, hypothesis_template=None, descriptions=None):
+        pixel_values = model_inputs["pixel_values"]  # (videos * views, T, 3, H, W), video-major
+        num_views = model_inputs["num_views"].tolist()
+        text_embeds = self.text_embeddings(candidate_labels, hypothesis_template, descriptions)  # (J, K, E)
+        video_embeds = self.model.get_video_features(pixel_values=pixel_values.to(self.model.dtype))
+        # softmax per template, then the mean over templates (official test, t2l_reference §6.5)
+        per_view = torch.stack(
+            [zero_shot_probabilities(video_embeds.float(), texts, self.logit_scale) for texts in text_embeds]
+        ).mean(dim=0)
+        per_video = torch.stack([views.mean(dim=0) for views in per_view.split(num_views)])
+        return {"probabilities": per_video}
+
+    def postprocess(self, model_outputs, candidate_labels=None, top_k=None):
+        probabilities = model_outputs["probabilities"].reshape(-1).tolist()
+        ranked = sorted(zip(candidate_labels, probabilities), key=lambda pair: -pair[1])
+        if top_k is not None:
+            ranked = ranked[:top_k]
+        return [{"label": label, "score": score} for label, score in ranked]
+
+    # -- building blocks, public for reuse (CLI, evaluation) ---------------------------------------------------
+
+    def load_clips(self, video, num_clips: int = 1, timeout: float = DEFAULT_URL_TIMEOUT) -> np.ndarray:
+        """One video -> uint8 clips (num_clips, num_frames, H, W, 3), sampled as the official test does."""
+        if isinstance(video, np.ndarray):
+            indices = sample_clip_indices(video.shape[0], self.num_frames, num_clips)
+            return np.stack([video[clip] for clip in indices])
+        if isinstance(video, str) and _is_url(video):
+            video = download_video(video, timeout)
+        clips = read_video(video, self.num_frames, num_clips=num_clips)
+        return clips[None] if num_clips == 1 else clips
+
+    def class_texts(self, candidate_labels, hypothesis_template=None, descriptions=None) -> ClassTexts:
+        """The texts the labels are scored with, and which mode produced them (see the class docstring)."""
+        labels = _check_labels(candidate_labels)
+        if hypothesis_template is not None:
+            return class_texts(labels, mode="templates", templates=_check_templates(hypothesis_template))
+        if descriptions is not None:
+            return class_texts(labels, mode="descriptions", descriptions=descriptions)
+        try:
+            return class_texts(labels, mode="auto")
+        except FileNotFoundError as error:
+            # A remote-code copy of this module has no bundled description files next to it.
+            logger.warning("Bundled T2L descriptions are not available (%s); using the ActionCLIP templates", error)
+            return class_texts(labels, mode="templates")
+
+    @torch.no_grad()
+    def text_embeddings(self, candidate_labels, hypothesis_template=None, descriptions=None) -> torch.Tensor:
+        """L2-normalised text embeddings (num_templates, num_labels, E), cached per vocabulary and text choice."""
+        candidate_labels = _check_labels(candidate_labels)
+        key = _cache_key(candidate_labels, hypothesis_template, descriptions)
+        if key in self._text_cache:
+            self._text_cache.move_to_end(key)
+            self.last_class_texts = self._text_cache[key][1]
+            return self._text_cache[key][0]
+        texts = self.class_texts(candidate_labels, hypothesis_template, descriptions)
+        where = f" ({texts.description_set})" if texts.description_set else ""
+        logger.info(
+            "Scoring %d labels with %s%s: %d text(s) per label",
+            texts.num_classes, texts.mode, where, texts.num_templates,
+        )
+        flat = texts.flat()
+        chunks = []
+        for start in range(0, len(flat), TEXT_CHUNK_SIZE):
+            encoded = encode_texts(self.tokenizer, flat[start : start + TEXT_CHUNK_SIZE], return_tensors="pt")
+            encoded = {name: tensor.to(self.device) for name, tensor in encoded.items()}
+            chunks.append(self.model.get_text_features(**encoded).float())
+        embeds = torch.nn.functional.normalize(torch.cat(chunks), dim=-1)
+        embeds = embeds.view(texts.num_templates, texts.num_classes, -1)
+        self._text_cache[key] = (embeds, texts)
+        if len(self._text_cache) > TEXT_CACHE_SIZE:
+            self._text_cache.popitem(last=False)
+        self.last_class_texts = texts
+        return embeds
+
+    def save_pretrained(self, save_directory, **kwargs):
+        # `custom_pipelines` is only written for a registered class; registering is idempotent.
+        register_pipeline()
+        return super().save_pretrained(save_directory, **kwargs)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Input normalisation
+# ------------------------------------------------------------------------------------------------------------
+
+
+def _is_url(value: str) -> bool:
+    return value.startswith(("http://", "https://"))
+
+
+def download_video(url: str, timeout: float = DEFAULT_URL_TIMEOUT) -> bytes:
+    """The bytes at an http(s) URL; any failure is a `VideoDecodeError` naming the URL."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            data = response.read()
+    except urllib.error.HTTPError as error:
+        raise VideoDecodeError(url, f"download failed: HTTP {error.code} {error.reason}") from error
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        reason = getattr(error, "reason", error)
+        raise VideoDecodeError(url, f"download failed: {reason}") from error
+    if not data:
+        raise VideoDecodeError(url, "download returned no bytes")
+    return data
+
+
+def _is_frame(item) -> bool:
+    if isinstance(item, Image.Image):
+        return True
+    return isinstance(item, (np.ndarray, torch.Tensor)) and item.ndim == 3
+
+
+def _is_video(item) -> bool:
+    if isinstance(item, (str, os.PathLike, bytes, bytearray, memoryview, Mapping)) or hasattr(item, "read"):
+        return True
+    if isinstance(item, (np.ndarray, torch.Tensor)):
+        return item.ndim == 4
+    return isinstance(item, (list, tuple))
+
+
+def normalize_video_inputs(videos) -> tuple[Any, bool]:
+    """Return (inputs, is_batch): one prepared video, or a list of them. See the module docstring for the rules."""
+    if isinstance(videos, (list, tuple)):
+        if len(videos) == 0:
+            raise ValueError("Got an empty list: pass a video, a list of one video's frames, or a list of videos")
+        if all(_is_frame(item) for item in videos):
+            return _frames_to_array(videos), False
+        if all(_is_video(item) for item in videos):
+            return [_prepare_video(item, position=i) for i, item in enumerate(videos)], True
+        kinds = sorted({type(item).__name__ for item in videos})
+        raise ValueError(
+            "A list must hold either the frames of one video (PIL images or (H, W, 3) arrays) or videos (paths, "
+            f"URLs, bytes, (T, H, W, 3) arrays or lists of frames), not a mix; got element types {kinds}"
+        )
+    return _prepare_video(videos), False
+
+
+def _prepare_video(video, position: int | None = None):
+    where = "" if position is None else f" (batch element {position})"
+    if isinstance(video, Path):
+        return str(video)
+    if isinstance(video, (str, bytes, Mapping)) or hasattr(video, "read"):
+        return video
+    if isinstance(video, (bytearray, memoryview)):
+        return bytes(video)
+    if isinstance(video, (np.ndarray, torch.Tensor)):
+        return _check_video_array(video, where)
+    if isinstance(video, (list, tuple)):
+        if not video:
+            raise ValueError(f"Got an empty list of frames{where}")
+        if not all(_is_frame(item) for item in video):
+            raise ValueError(f"A video given as a list must hold frames (PIL images or (H, W, 3) arrays){where}")
+        return _frames_to_array(video, where)
+    if isinstance(video, Image.Image):
+        raise ValueError(f"Got a single image{where}: a video is a list of frames, a (T, H, W, 3) array or a file")
+    raise TypeError(
+        f"Unsupported video type {type(video).__name__}{where}: pass a path, an http(s) URL, bytes, a "
+        "(T, H, W, 3) uint8 array, a list of frames, or a list of these"
+    )
+
+
+def _check_video_array(array, where: str = "") -> np.ndarray:
+    if isinstance(array, torch.Tensor):
+        array = array.detach().cpu().numpy()
+    if array.ndim != 4 or array.shape[-1] != 3:
+        raise ValueError(
+            f"A video array must have shape (num_frames, height, width, 3) with RGB last; got {tuple(array.shape)}{where}"
+        )
+    if array.shape[0] < 1:
+        raise ValueError(f"A video array has no frames{where}")
+    if array.dtype != np.uint8:
+        if np.issubdtype(array.dtype, np.floating):
+            raise ValueError(
+                f"A video array must be uint8 RGB (0-255); got {array.dtype}{where}. Convert floats in [0, 1] with "
+                "(array * 255).round().astype(np.uint8)"
+            )
+        if array.size and (array.min() < 0 or array.max() > 255):
+            raise ValueError(f"A video array has values outside 0-255 ({array.dtype}){where}")
+        array = array.astype(np.uint8)
+    return array
+
+
+def _frames_to_array(frames, where: str = "") -> np.ndarray:
+    arrays = []
+    for frame in frames:
+        if isinstance(frame, Image.Image):
+            arrays.append(np.asarray(frame.convert("RGB")))
+        else:
+            frame = frame.detach().cpu().numpy() if isinstance(frame, torch.Tensor) else np.asarray(frame)
+            if frame.shape[-1] != 3:
+                raise ValueError(f"A frame must have shape (height, width, 3); got {tuple(frame.shape)}{where}")
+            arrays.append(frame)
+    shapes = sorted({array.shape for array in arrays})
+    if len(shapes) > 1:
+        raise ValueError(f"All frames of a video must have the same size; got {shapes}{where}")
+    return _check_video_array(np.stack(arrays), where)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Labels and texts
+# ------------------------------------------------------------------------------------------------------------
+
+
+def _check_labels(candidate_labels) -> list[str]:
+    if isinstance(candidate_labels, str):
+        candidate_labels = [label.strip() for label in candidate_labels.split(",")]
+    if not isinstance(candidate_labels, Sequence):
+        raise TypeError(f"candidate_labels must be a list of strings, got {type(candidate_labels).__name__}")
+    labels = list(candidate_labels)
+    if not labels:
+        raise ValueError("candidate_labels is empty: give at least one label")
+    bad = [label for label in labels if not isinstance(label, str) or not label.strip()]
+    if bad:
+        raise ValueError(f"candidate_labels must be non-empty strings; got {bad!r}")
+    seen, duplicates = set(), []
+    for label in labels:
+        if label in seen and label not in duplicates:
+            duplicates.append(label)
+        seen.add(label)
+    if duplicates:
+        raise ValueError(f"candidate_labels has duplicates: {', '.join(repr(label) for label in duplicates)}")
+    return labels
+
+
+def _check_templates(templates) -> tuple[str, ...]:
+    templates = (templates,) if isinstance(templates, str) else tuple(templates)
+    if not templates:
+        raise ValueError("hypothesis_template is an empty list")
+    for template in templates:
+        if not isinstance(template, str) or template.count("{}") != 1:
+            raise ValueError(f"hypothesis_template {template!r} must contain exactly one '{{}}' for the label")
+    return templates
+
+
+def _cache_key(candidate_labels, hypothesis_template, descriptions) -> tuple:
+    labels = tuple(candidate_labels)
+    templates = None if hypothesis_template is None else _check_templates(hypothesis_template)
+    if isinstance(descriptions, Mapping):
+        descriptions = tuple((label, descriptions.get(label)) for label in labels)
+    elif descriptions is not None:
+        descriptions = str(descriptions)
+    return labels, templates, descriptions
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Components and registration
+# ------------------------------------------------------------------------------------------------------------
+
+
+def _load_tokenizer(model) -> CLIPTokenizer:
+    """The tokenizer saved with the model, else this package's bundled CLIP BPE files."""
+    source = getattr(model, "name_or_path", None)
+    if source:
+        try:
+            return CLIPTokenizer.from_pretrained(source)
+        except (OSError, ValueError, TypeError):
+            pass
+    return load_clip_tokenizer()
+
+
+def _load_image_processor(model, given=None) -> T2LImageProcessor:
+    """The image processor saved with the model, else one sized from the model config (CLIP defaults)."""
+    source = getattr(model, "name_or_path", None)
+    if source:
+        try:
+            return T2LImageProcessor.from_pretrained(source)
+        except (OSError, ValueError, TypeError):
+            pass
+    if given is not None:
+        warnings.warn(
+            f"Ignoring image processor {type(given).__name__}: T2L needs a T2LImageProcessor (multi-frame clips)",
+            stacklevel=3,
+        )
+    size = int(model.config.vision_config.image_size)
+    logger.info("No saved image processor found for %s; using a default T2LImageProcessor at %d px", source, size)
+    return T2LImageProcessor(num_frames=int(model.config.num_frames), crop_size=size, shortest_edge=size)
+
+
+def register_pipeline() -> None:
+    """Register the task with transformers (idempotent). `import modeling_t2l` calls this."""
+    PIPELINE_REGISTRY.register_pipeline(
+        TASK,
+        pipeline_class=ZeroShotVideoClassificationPipeline,
+        pt_model=AutoModelForVideoClassification,
+        type="multimodal",
+    )
+
+
+__all__ = ["ZeroShotVideoClassificationPipeline", "register_pipeline", "normalize_video_inputs", "download_video"]
