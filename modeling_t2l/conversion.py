@@ -388,28 +388,15 @@ def _save_processor(config: T2LConfig, output_dir: Path) -> bool:
             config.text_config.vocab_size, CLIP_VOCAB_SIZE,
         )
         return False
-    try:
-        from .processing_t2l import T2LProcessor
-    except ImportError as err:
-        logger.warning("no processor saved: %s", err)
-        return False
-    processor = T2LProcessor.from_clip_tokenizer(num_frames=config.num_frames)
-    image_processor = processor.image_processor
+    from .processing_t2l import T2LProcessor
+
     size = config.vision_config.image_size
-    if getattr(image_processor, "crop_size", None) is not None and _crop_side(image_processor.crop_size) != size:
-        # official test transform: resize the short side to size * 256/224, centre-crop `size`
-        image_processor.crop_size = {"height": size, "width": size}
-        image_processor.size = {"shortest_edge": int(size * 256 / 224)}
-        if hasattr(image_processor, "shortest_edge"):
-            image_processor.shortest_edge = int(size * 256 / 224)
+    # the official test transform: short side to size * 256 // 224 (256 for 224), then a centre crop of `size`
+    processor = T2LProcessor.from_clip_tokenizer(
+        num_frames=config.num_frames, crop_size=size, shortest_edge=size * 256 // 224
+    )
     processor.save_pretrained(output_dir)
     return True
-
-
-def _crop_side(crop_size) -> int:
-    if isinstance(crop_size, Mapping):
-        return int(crop_size.get("height", crop_size.get("shortest_edge", 0)))
-    return int(crop_size)
 
 
 def convert_checkpoint(checkpoint: str | Path, output_dir: str | Path, text_heads: int | None = None,

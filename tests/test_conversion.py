@@ -344,3 +344,39 @@ def test_not_a_state_dict_is_refused_with_the_file_name(tmp_path):
         load_official_state_dict(tmp_path / "odd.pt")
     with pytest.raises(ConversionError, match="no such checkpoint"):
         load_official_state_dict(tmp_path / "missing.pt")
+
+
+def test_clip_vocabulary_checkpoint_gets_a_matching_processor(tmp_path):
+    """With CLIP's 49,408-token vocabulary the output directory also holds a T2LProcessor (bundled tokenizer) for
+    T frames at the checkpoint's resolution, so it works end to end; other vocabularies get none."""
+    import numpy as np
+
+    from modeling_t2l.processing_t2l import T2LProcessor
+
+    sd = ref.random_official_state_dict(vocab=49408, T=3, image_size=32, seed=9, logit_scale=4.6052)
+    model = convert_with_cli(save_official_checkpoint(tmp_path / "clip.pt", sd), tmp_path / "out",
+                             "--text-heads", "2", "--vision-heads", "2")
+    assert model.config.text_config.eos_token_id == 49407 and model.config.text_config.bos_token_id == 49406
+    processor = T2LProcessor.from_pretrained(tmp_path / "out")
+    assert processor.num_frames == 3
+    assert processor.image_processor.crop_size == 32 and processor.image_processor.shortest_edge == 36
+    processor.check_num_frames(model.config)
+
+    video = np.random.default_rng(0).integers(0, 256, size=(3, 40, 48, 3), dtype=np.uint8)  # T sampled frames
+    texts = ["a person is jumping", "Playing the “guitar”"]
+    inputs = processor(videos=[video], text=texts)
+    assert inputs["pixel_values"].shape == (1, 3, 3, 32, 32)
+    assert int(inputs["input_ids"][0, 0]) == 49406
+    with torch.no_grad():
+        texts_embeds = model.get_text_features(inputs["input_ids"], inputs["attention_mask"])
+    # the library pools at the first end-of-text token; the official code at argmax (= the same position)
+    expected = ref.encode_text({k: v.float() for k, v in sd.items()}, inputs["input_ids"], 2)
+    torch.testing.assert_close(texts_embeds, expected, atol=1e-5, rtol=0)
+    with torch.no_grad():
+        out = model(**inputs)
+    assert out.logits_per_video.shape == (1, 2)
+
+    small = ref.random_official_state_dict(T=2, seed=10)  # synthetic 256-token vocabulary: no tokenizer fits
+    convert_with_cli(save_official_checkpoint(tmp_path / "small.pt", small), tmp_path / "small",
+                     "--text-heads", "2", "--vision-heads", "1")
+    assert not (tmp_path / "small" / "processor_config.json").exists()
