@@ -1,0 +1,87 @@
+"""`t2l evaluate --model M --protocol NAME --data-root R`: every split / seed of a protocol, paper-table numbers.
+
+Writes `results.json`, `results.md` and one `confusion_<split>.png` per split into --output-dir. For the 3-seed
+base-to-novel aggregate pass one model per seed: `--model train_seed1=run1 --model train_seed2=run2 ...`.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import yaml
+
+logger = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", action="append", required=True, metavar="[SEED=]PATH",
+                        help="a model folder or Hub id (save_pretrained / t2l train output), or an adapters folder; "
+                        "repeat as SEED=PATH for the base-to-novel seeds")
+    parser.add_argument("--protocol", required=True, help="a protocol name (see `t2l validate-data --help`)")
+    parser.add_argument("--data-root", required=True, help="the folder holding the protocol's videos")
+    parser.add_argument("--split", action="append", help="only these eval splits (default: every scored split)")
+    parser.add_argument("--num-clips", type=int, default=None, help="temporal views (default: the protocol's, 1)")
+    parser.add_argument("--num-crops", type=int, choices=(1, 3), default=None, help="spatial views (default 1)")
+    parser.add_argument("--protocol-option", action="append", default=[], metavar="KEY=VALUE",
+                        help="get_protocol option, e.g. hmdb_label_order=legacy, text_mode=templates")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--num-workers", type=int, default=2)
+    parser.add_argument("--output-dir", default=None, help="default: eval_results/<protocol>")
+    parser.add_argument("--device", default=None, help="default: cuda if available, else cpu")
+    parser.add_argument("--dtype", choices=("float32", "bfloat16", "float16"), default="float32")
+    parser.add_argument("--missing", choices=("error", "skip"), default="error",
+                        help="videos of the list that are not under --data-root: fail (default) or leave out")
+
+
+def load_model_and_processor(path: str, device: str, dtype: str):
+    """A T2L model and its processor from a saved folder / Hub id, or from an adapters folder."""
+    import torch
+
+    from ..adapters import ADAPTER_CONFIG_NAME, from_adapters
+    from ..modeling_t2l import T2LForVideoClassification
+    from ..processing_t2l import T2LProcessor
+
+    torch_dtype = getattr(torch, dtype)
+    if (Path(path) / ADAPTER_CONFIG_NAME).is_file():
+        model = from_adapters(path, dtype=torch_dtype)
+    else:
+        model = T2LForVideoClassification.from_pretrained(path, dtype=torch_dtype)
+    try:
+        processor = T2LProcessor.from_pretrained(path)
+    except (OSError, ValueError) as error:
+        logger.warning("no processor saved with %s (%s); using the official one for %d frames",
+                       path, error, model.config.num_frames)
+        processor = T2LProcessor.from_clip_tokenizer(num_frames=model.config.num_frames)
+    return model.to(device).eval(), processor
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from ..data import get_protocol
+    from ..evaluation import evaluate_protocol, markdown_table, write_reports
+
+    options = {}
+    for item in args.protocol_option:
+        key, _, value = item.partition("=")
+        options[key] = yaml.safe_load(value)
+    for key in ("num_clips", "num_crops"):
+        if getattr(args, key) is not None:
+            options[key] = getattr(args, key)
+    protocol = get_protocol(args.protocol, **options)
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    models, processor = {}, None
+    for item in args.model:
+        seed, _, path = item.rpartition("=") if "=" in item else ("", "", item)
+        models[seed or None], processor = load_model_and_processor(path, device, args.dtype)
+    model = models[None] if list(models) == [None] else models
+    if isinstance(model, dict) and None in model:
+        raise SystemExit("--model: give every model as SEED=PATH when passing several")
+    results = evaluate_protocol(model, processor, protocol, args.data_root, splits=args.split,
+                                batch_size=args.batch_size, num_workers=args.num_workers, missing=args.missing)
+    output_dir = Path(args.output_dir or Path("eval_results") / protocol.name)
+    paths = write_reports(results, output_dir)
+    print(markdown_table(results))
+    print(f"wrote {paths['json']}, {paths['markdown']} and {len(paths) - 2} confusion matrices")
+    return 0
