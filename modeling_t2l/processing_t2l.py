@@ -71,6 +71,7 @@ class T2LProcessor(ProcessorMixin):
         padding: bool | str = "longest",
         max_length: int = CONTEXT_LENGTH,
         clean_text: bool = True,
+        text_names: Sequence[str] | None = None,
         return_tensors: str | None = "pt",
         **image_kwargs: Any,
     ) -> BatchFeature:
@@ -84,6 +85,8 @@ class T2LProcessor(ProcessorMixin):
                 seed, 3-crop evaluation views, ...).
             padding: "longest" (default), "max_length" (pad to `max_length`) or False.
             clean_text: set False only if the texts are already cleaned.
+            text_names: optional name per text (e.g. its class, `ClassTexts.flat_class_names()`), shown in the
+                truncation warning.
 
         Returns:
             BatchFeature with `pixel_values` (B, T, 3, H, W) and/or `input_ids`, `attention_mask` (K, L).
@@ -104,6 +107,7 @@ class T2LProcessor(ProcessorMixin):
                 padding=padding,
                 return_tensors=return_tensors,
                 clean=clean_text,
+                names=text_names,
             )
             data.update(encoded)
         return BatchFeature(data=data, tensor_type=return_tensors)

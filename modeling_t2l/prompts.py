@@ -62,11 +62,13 @@ class ClassTexts:
     mode: "descriptions" or "templates", what was actually used.
     description_set: the bundled set the descriptions came from ("k400", ...), "custom" for a caller's dict,
         "mixed" when several bundled sets were needed, None for templates.
+    class_names: the vocabulary, in the order of each inner list.
     """
 
     texts: list[list[str]]
     mode: str
     description_set: str | None = None
+    class_names: tuple[str, ...] = ()
 
     @property
     def num_templates(self) -> int:
@@ -79,6 +81,10 @@ class ClassTexts:
     def flat(self) -> list[str]:
         """All texts template-major, the row order of the official token matrix (row = j * num_classes + i)."""
         return [text for per_template in self.texts for text in per_template]
+
+    def flat_class_names(self) -> list[str]:
+        """The class of each text of `flat()` (e.g. for `T2LProcessor(text=..., text_names=...)` warnings)."""
+        return list(self.class_names) * len(self.texts)
 
 
 def humanize_class_name(name: str) -> str:
@@ -157,7 +163,12 @@ def class_texts(
     if mode != "templates":
         found, source, missing = _resolve_descriptions(class_names, descriptions)
         if not missing:
-            return ClassTexts(texts=[[found[name] for name in class_names]], mode="descriptions", description_set=source)
+            return ClassTexts(
+                texts=[[found[name] for name in class_names]],
+                mode="descriptions",
+                description_set=source,
+                class_names=tuple(class_names),
+            )
         where = f"description set {source!r}" if source else "any bundled description set"
         listing = ", ".join(repr(name) for name in missing)
         if mode == "descriptions":
@@ -168,7 +179,8 @@ def class_texts(
             MissingDescriptionWarning,
             stacklevel=2,
         )
-    return ClassTexts(texts=_fill_templates(class_names, templates, humanize), mode="templates")
+    texts = _fill_templates(class_names, templates, humanize)
+    return ClassTexts(texts=texts, mode="templates", class_names=tuple(class_names))
 
 
 def _resolve_descriptions(

@@ -77,8 +77,11 @@ def encode_texts(
     padding: bool | str = "longest",
     return_tensors: str | None = "pt",
     clean: bool = True,
+    names: Sequence[str] | None = None,
 ) -> BatchEncoding:
     """Clean and tokenise `texts`; texts longer than `max_length` tokens are truncated with one warning naming them.
+
+    `names` (one per text, e.g. the class each prompt describes) are shown in that warning next to the texts.
 
     Truncation keeps SOT, the first `max_length - 2` BPE tokens and EOT, so the EOT the text tower pools at is always
     present. Padding uses the tokenizer's pad token (EOT for CLIP); the official code pads with 0 instead, which gives
@@ -89,12 +92,18 @@ def encode_texts(
     texts = list(texts)
     if not texts:
         raise ValueError("encode_texts got an empty list of texts")
+    if names is not None and len(names) != len(texts):
+        raise ValueError(f"encode_texts got {len(names)} names for {len(texts)} texts")
     cleaned = [clean_text(text) for text in texts] if clean else texts
     input_ids = tokenizer(cleaned, add_special_tokens=True, padding=False, truncation=False)["input_ids"]
 
-    too_long = [(text, len(ids)) for text, ids in zip(texts, input_ids) if len(ids) > max_length]
+    labels = list(names) if names is not None else [None] * len(texts)
+    too_long = [(label, text, len(ids)) for label, text, ids in zip(labels, texts, input_ids) if len(ids) > max_length]
     if too_long:
-        listing = "; ".join(f"{text!r} ({length} tokens)" for text, length in too_long)
+        listing = "; ".join(
+            (f"{label!r}: " if label is not None else "") + f"{text!r} ({length} tokens)"
+            for label, text, length in too_long
+        )
         warnings.warn(
             f"{len(too_long)} text(s) exceed the CLIP context of {max_length} tokens and were truncated "
             f"(EOT kept last): {listing}",

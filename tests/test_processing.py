@@ -10,6 +10,7 @@ from transformers import AutoImageProcessor, AutoProcessor, CLIPTokenizer
 import modeling_t2l  # noqa: F401  (registers T2L with the Auto classes)
 from modeling_t2l.image_processing_t2l import T2LImageProcessor
 from modeling_t2l.processing_t2l import T2LProcessor
+from modeling_t2l.prompts import class_texts
 from modeling_t2l.tokenization import CONTEXT_LENGTH, TextTruncatedWarning, clean_text
 from tests.tiny import tiny_t2l_config
 
@@ -87,6 +88,13 @@ def test_truncation_warning_names_the_text(processor):
     assert len(record) == 1 and "archery" not in str(record[0].message)
     assert batch["input_ids"].shape == (2, CONTEXT_LENGTH)
     assert batch["input_ids"][1, -1].item() == processor.tokenizer.eos_token_id
+
+
+def test_truncation_warning_names_the_class_of_a_class_text(processor):
+    texts = class_texts(["juggling_balls", "archery"], mode="templates", templates=["{} " + "and so on " * 40])
+    with pytest.warns(TextTruncatedWarning, match="'juggling_balls': 'juggling balls and so on") as record:
+        processor(text=texts.flat(), text_names=texts.flat_class_names())
+    assert "'archery': 'archery and so on" in str(record[0].message)
 
 
 def test_padding_to_max_length(processor):

@@ -118,6 +118,8 @@ def test_templates_are_template_major_and_match_the_official_strings(official_en
     assert result.mode == "templates" and result.num_templates == 16 and result.num_classes == 101
     assert result.flat() == [e["text"] for e in official]
     assert result.texts[3][2] == "Archery, an action"
+    assert result.flat_class_names()[16 * 101 - 1] == ucf_names[-1]
+    assert len(result.flat_class_names()) == len(result.flat())
 
 
 def test_templates_replace_underscores_and_accept_custom_templates():

@@ -101,6 +101,13 @@ def test_too_long_text_is_truncated_keeping_eot_and_warning_names_it(tokenizer):
     assert batch["attention_mask"][1].sum().item() == CONTEXT_LENGTH
 
 
+def test_truncation_warning_can_name_the_class(tokenizer):
+    with pytest.warns(TextTruncatedWarning, match="'JugglingBalls': 'juggle juggle"):
+        encode_texts(tokenizer, ["juggle " * 80], names=["JugglingBalls"])
+    with pytest.raises(ValueError, match="2 names for 1 texts"):
+        encode_texts(tokenizer, ["a"], names=["x", "y"])
+
+
 def test_max_length_padding(tokenizer):
     batch = encode_texts(tokenizer, ["a", "b c"], padding="max_length")
     assert batch["input_ids"].shape == (2, CONTEXT_LENGTH)
