@@ -28,7 +28,8 @@ def run(args: argparse.Namespace) -> int:
     except ConversionError as err:
         print(f"t2l convert: error: {err}", file=sys.stderr)
         return 1
-    trainable = sum(p.numel() for n, p in model.named_parameters() if n in set(model.trainable_parameter_names()))
+    names = set(model.trainable_parameter_names())
+    trainable = sum(p.numel() for n, p in model.named_parameters() if n in names)
     print(describe(model.config))
     print(f"{trainable:,} T2L parameters (temporal tokens + adapters); written to {args.output_dir}")
     return 0
