@@ -121,12 +121,18 @@ def _read_descriptions(path: str) -> tuple[tuple[str, str], ...]:
         if missing:
             raise ValueError(f"Description file {path!r} lacks the column(s) {missing}; found {reader.fieldnames}")
         entries: dict[str, str] = {}
-        for line_number, row in enumerate(reader, start=2):
+        for row in reader:
+            line_number = reader.line_num  # physical line: descriptions span several lines
             class_name, text = row["Class Name"], row["GPT3 discription"].replace("\n", "")
             if class_name in entries and entries[class_name] != text:
-                raise ValueError(f"Description file {path!r} has two different descriptions for {class_name!r}")
+                raise ValueError(
+                    f"Description file {path!r}, row ending on line {line_number}: a second, different "
+                    f"description for {class_name!r}"
+                )
             if not text.strip():
-                raise ValueError(f"Description file {path!r}: class {class_name!r} has an empty description")
+                raise ValueError(
+                    f"Description file {path!r}, row ending on line {line_number}: empty description for {class_name!r}"
+                )
             entries[class_name] = text
     return tuple(entries.items())
 
@@ -143,7 +149,8 @@ def class_texts(
 
     mode:
         "descriptions": one description per class, by exact class name, from `descriptions` (a dict, or a bundled
-            set's name) or else from the tightest bundled set that has them all; a missing one raises KeyError.
+            set's name, which is then the only source), or else from the smallest bundled set that has them all
+            (failing that, each class from the smallest set that has it); a missing one raises KeyError.
         "templates": each template (default: the 16 ActionCLIP ones) filled with the class name, `_`->space
             (and CamelCase split with `humanize=True`).
         "auto": descriptions when every class has one, otherwise templates for the whole vocabulary with one

@@ -208,5 +208,9 @@ def test_load_descriptions_from_a_csv_path_and_bad_files(tmp_path):
     bad.write_text("id,name\n0,wave\n", encoding="utf-8")
     with pytest.raises(ValueError, match="bad.csv.*Class Name"):
         load_descriptions(bad)
+    duplicate = tmp_path / "duplicate.csv"
+    duplicate.write_text('SNo,Class Name,GPT3 discription\n1,wave,"a"\n2,wave,"b"\n', encoding="utf-8")
+    with pytest.raises(ValueError, match="line 3: a second, different description for 'wave'"):
+        load_descriptions(duplicate)
     with pytest.raises(FileNotFoundError, match="missing.csv"):
         load_descriptions(tmp_path / "missing.csv")
