@@ -90,7 +90,9 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
         self.logit_scale = float(getattr(config, "eval_logit_scale", 100.0))
         if self.tokenizer is None:
             self.tokenizer = _load_tokenizer(self.model)
-        if self.image_processor is None or not isinstance(self.image_processor, T2LImageProcessor):
+        # Duck-typed on purpose: under remote code, AutoImageProcessor may return T2LImageProcessor from another
+        # dynamic-module copy than the one this file imports.
+        if self.image_processor is None or not hasattr(self.image_processor, "num_frames"):
             self.image_processor = _load_image_processor(self.model, self.image_processor)
         processor_frames = getattr(self.image_processor, "num_frames", None)
         if processor_frames is not None and int(processor_frames) != self.num_frames:
@@ -429,17 +431,17 @@ def _load_tokenizer(model) -> CLIPTokenizer:
 
 def _load_image_processor(model, given=None) -> T2LImageProcessor:
     """The image processor saved with the model, else one sized from the model config (CLIP defaults)."""
+    if given is not None:
+        warnings.warn(
+            f"Ignoring image processor {type(given).__name__}: T2L needs a T2LImageProcessor (multi-frame clips)",
+            stacklevel=3,
+        )
     source = getattr(model, "name_or_path", None)
     if source:
         try:
             return T2LImageProcessor.from_pretrained(source)
         except (OSError, ValueError, TypeError):
             pass
-    if given is not None:
-        warnings.warn(
-            f"Ignoring image processor {type(given).__name__}: T2L needs a T2LImageProcessor (multi-frame clips)",
-            stacklevel=3,
-        )
     size = int(model.config.vision_config.image_size)
     logger.info("No saved image processor found for %s; using a default T2LImageProcessor at %d px", source, size)
     return T2LImageProcessor(num_frames=int(model.config.num_frames), crop_size=size, shortest_edge=size)
@@ -447,6 +449,9 @@ def _load_image_processor(model, given=None) -> T2LImageProcessor:
 
 def register_pipeline() -> None:
     """Register the task with transformers (idempotent). `import modeling_t2l` calls this."""
+    current = PIPELINE_REGISTRY.supported_tasks.get(TASK)
+    if current is not None and current.get("impl") is ZeroShotVideoClassificationPipeline:
+        return
     PIPELINE_REGISTRY.register_pipeline(
         TASK,
         pipeline_class=ZeroShotVideoClassificationPipeline,

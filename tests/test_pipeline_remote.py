@@ -1,0 +1,140 @@
+"""`pipeline(model=dir, trust_remote_code=True)` where `modeling_t2l` is NOT importable.
+
+The parent builds the pipeline on a tiny random T2L and saves it with `pipe.save_pretrained`, which must write
+`custom_pipelines` into config.json and copy the pipeline module plus every sibling it imports. A child Python
+(`-I`: no PYTHONPATH, no user site; working directory outside the repository; an import blocker for
+`modeling_t2l`, since an editable install would otherwise expose it; HF_HUB_OFFLINE=1) loads the directory with
+`transformers.pipeline` alone, infers the task from the config, classifies a video file and reports its scores,
+which must equal the in-process pipeline's.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+
+from modeling_t2l import T2LForVideoClassification
+from modeling_t2l.pipeline_zero_shot_video_classification import TASK, ZeroShotVideoClassificationPipeline
+from modeling_t2l.processing_t2l import T2LProcessor
+from tests.tiny import tiny_t2l_config
+from tests.video_factory import write_video
+
+LABELS = ["archery", "juggling balls", "surfing water"]
+TEMPLATES = ["a video of {}", "{}"]
+
+CHILD = textwrap.dedent(
+    """
+    import importlib.abc, json, sys
+
+    class BlockPackage(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            if name == "modeling_t2l" or name.startswith("modeling_t2l."):
+                raise ModuleNotFoundError(f"blocked: {name}", name=name)
+            return None
+
+    sys.meta_path.insert(0, BlockPackage())
+    try:
+        import modeling_t2l  # noqa: F401
+    except ModuleNotFoundError:
+        pass
+    else:
+        raise SystemExit("modeling_t2l is importable in the child: the test would prove nothing")
+
+    from transformers import pipeline
+
+    folder, video, labels, templates, out = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), json.loads(sys.argv[4]), sys.argv[5]
+    report = {}
+    try:
+        pipeline(model=folder)
+    except ValueError as error:
+        report["refused_without_flag"] = "trust_remote_code" in str(error)
+    pipe = pipeline(model=folder, trust_remote_code=True, device=-1)
+    report["task"] = pipe.task
+    report["class"] = type(pipe).__module__ + "." + type(pipe).__name__
+    report["model"] = type(pipe.model).__module__ + "." + type(pipe.model).__name__
+    report["image_processor"] = type(pipe.image_processor).__name__
+    report["scores"] = pipe(video, candidate_labels=labels, hypothesis_template=templates)
+    report["batch"] = pipe([video, video], candidate_labels=labels, hypothesis_template=templates, batch_size=2)
+    # default text mode without the bundled description files next to the code
+    report["default"] = pipe(video, candidate_labels=labels)
+    report["default_mode"] = pipe.last_class_texts.mode
+    with open(out, "w") as handle:  # not stdout: transformers may prompt there
+        json.dump(report, handle)
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    root = tmp_path_factory.mktemp("remote_pipeline")
+    torch.manual_seed(0)
+    model = T2LForVideoClassification(tiny_t2l_config(num_frames=4, image_size=32)).eval()
+    processor = T2LProcessor.from_clip_tokenizer(num_frames=4, crop_size=32, shortest_edge=32)
+    pipe = ZeroShotVideoClassificationPipeline(
+        model=model, tokenizer=processor.tokenizer, image_processor=processor.image_processor, device=-1
+    )
+    pipe.save_pretrained(root / "t2l-tiny")
+    video = write_video(root / "clip.mp4", num_frames=20)
+    return root, pipe, video
+
+
+def test_save_writes_custom_pipeline_and_all_code(saved):
+    root, _, _ = saved
+    folder = root / "t2l-tiny"
+    config = json.loads((folder / "config.json").read_text())
+    assert config["custom_pipelines"] == {
+        TASK: {
+            "impl": "pipeline_zero_shot_video_classification.ZeroShotVideoClassificationPipeline",
+            "pt": ["AutoModelForVideoClassification"],
+            "type": "multimodal",
+        }
+    }
+    assert config["auto_map"]["AutoModelForVideoClassification"] == "modeling_t2l.T2LForVideoClassification"
+    code = {path.name for path in folder.glob("*.py")}
+    # the pipeline and everything it imports, recursively (relative imports only)
+    assert {
+        "pipeline_zero_shot_video_classification.py", "modeling_t2l.py", "configuration_t2l.py", "video_io.py",
+        "image_processing_t2l.py", "prompts.py", "tokenization.py",
+    } <= code
+    for name in code:
+        absolute = re.findall(r"^\s*(?:from|import)\s+modeling_t2l\b.*$", (folder / name).read_text(), re.MULTILINE)
+        assert not absolute, f"{name} imports the package: {absolute}"
+    assert (folder / "preprocessor_config.json").is_file() and (folder / "tokenizer_config.json").is_file()
+
+
+def test_remote_code_pipeline_without_the_package(saved, tmp_path):
+    root, pipe, video = saved
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
+    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_HOME=str(tmp_path / "hf_home"))
+    script = tmp_path / "child.py"
+    script.write_text(CHILD)
+    result = subprocess.run(
+        [sys.executable, "-I", str(script), str(root / "t2l-tiny"), str(video), json.dumps(LABELS), json.dumps(TEMPLATES),
+         str(tmp_path / "report.json")],
+        cwd=tmp_path, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    report = json.loads((tmp_path / "report.json").read_text())
+
+    assert report["refused_without_flag"] is True
+    assert report["task"] == TASK  # inferred from config.custom_pipelines
+    assert report["class"].startswith("transformers_modules.")
+    assert report["class"].endswith(".ZeroShotVideoClassificationPipeline")
+    assert report["model"].startswith("transformers_modules.") and report["model"].endswith(".T2LForVideoClassification")
+    assert report["image_processor"] == "T2LImageProcessor"
+
+    local = pipe(str(video), candidate_labels=LABELS, hypothesis_template=TEMPLATES)
+    assert [item["label"] for item in report["scores"]] == [item["label"] for item in local]
+    np.testing.assert_allclose(
+        [item["score"] for item in report["scores"]], [item["score"] for item in local], atol=1e-6
+    )
+    assert report["batch"] == [report["scores"], report["scores"]]
+    assert report["default_mode"] == "templates"  # made-up labels have no bundled description
+    assert abs(sum(item["score"] for item in report["default"]) - 1.0) < 1e-5
