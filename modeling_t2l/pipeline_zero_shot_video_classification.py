@@ -443,8 +443,10 @@ def _load_image_processor(model, given=None) -> T2LImageProcessor:
         except (OSError, ValueError, TypeError):
             pass
     size = int(model.config.vision_config.image_size)
+    # the official eval transform: shorter side to 256, centre crop 224 (same ratio for other input sizes)
+    shortest_edge = round(size * 256 / 224)
     logger.info("No saved image processor found for %s; using a default T2LImageProcessor at %d px", source, size)
-    return T2LImageProcessor(num_frames=int(model.config.num_frames), crop_size=size, shortest_edge=size)
+    return T2LImageProcessor(num_frames=int(model.config.num_frames), crop_size=size, shortest_edge=shortest_edge)
 
 
 def register_pipeline() -> None:
