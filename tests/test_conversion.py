@@ -376,6 +376,17 @@ def test_clip_vocabulary_checkpoint_gets_a_matching_processor(tmp_path):
         out = model(**inputs)
     assert out.logits_per_video.shape == (1, 2)
 
+    # the converted directory is all the zero-shot pipeline needs
+    from transformers import pipeline
+
+    from modeling_t2l.pipeline_zero_shot_video_classification import register_pipeline
+
+    register_pipeline()
+    classifier = pipeline("zero-shot-video-classification", model=str(tmp_path / "out"))
+    scores = classifier(video, candidate_labels=["archery", "surfing water"])
+    assert sorted(s["label"] for s in scores) == ["archery", "surfing water"]
+    assert abs(sum(s["score"] for s in scores) - 1.0) < 1e-5
+
     small = ref.random_official_state_dict(T=2, seed=10)  # synthetic 256-token vocabulary: no tokenizer fits
     convert_with_cli(save_official_checkpoint(tmp_path / "small.pt", small), tmp_path / "small",
                      "--text-heads", "2", "--vision-heads", "1")
