@@ -220,7 +220,10 @@ def infer_config(state_dict: Mapping[str, torch.Tensor], text_heads: int | None 
     elif temporal is not None and temporal.ndim == 3:
         num_frames = temporal.shape[1]
     else:
-        raise ConversionError(f"cannot tell the number of frames: neither {PROMPT_KEY} nor {TEMPORAL_EMBEDDING_KEY} is present")
+        raise ConversionError(
+            f"cannot tell the number of frames: neither {PROMPT_KEY} nor {TEMPORAL_EMBEDDING_KEY} is present; "
+            f"for a plain CLIP model use T2LForVideoClassification.from_clip(..., num_frames=T) instead"
+        )
 
     common = dict(hidden_act="quick_gelu", layer_norm_eps=1e-5, projection_dim=embed_dim)
     text_config = dict(

@@ -391,3 +391,10 @@ def test_clip_vocabulary_checkpoint_gets_a_matching_processor(tmp_path):
     convert_with_cli(save_official_checkpoint(tmp_path / "small.pt", small), tmp_path / "small",
                      "--text-heads", "2", "--vision-heads", "1")
     assert not (tmp_path / "small" / "processor_config.json").exists()
+
+
+def test_plain_clip_state_dict_is_pointed_to_from_clip():
+    sd = ref.random_official_state_dict(T=2, seed=11, prompts=False, visual_adapters=False, text_adapters=False)
+    del sd["visual.temporal_embedding"]
+    with pytest.raises(ConversionError, match="from_clip"):
+        convert_state_dict(sd)
