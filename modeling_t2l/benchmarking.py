@@ -69,7 +69,8 @@ class BenchmarkSettings:
     dtype: str = "float32"
     batch_sizes: tuple[int, ...] = (1, 8)  # inference batch sizes (videos)
     train_batch_size: int = 4  # videos per training step, each of its own class
-    warmup: int = 1  # untimed calls per function before the timed rounds
+    warmup: int = 1  # untimed calls per function before the timed rounds (the FLOP-counting call warms batch 1)
+    train_warmup: int = 1  # untimed training steps per subprocess (the first one also allocates AdamW's state)
     repeats: int = 5  # timed, interleaved rounds
     train_rounds: int = 2  # fresh subprocesses per training configuration (interleaved across configurations)
     train_steps: int = 3  # timed steps per subprocess, after `warmup` untimed steps
@@ -111,14 +112,16 @@ class BenchmarkSettings:
                 batch_sizes: Sequence[int] | None = None, **overrides) -> "BenchmarkSettings":
         """The real benchmark. `quick` keeps every row but measures less (fits 5 minutes on 2 CPU cores):
 
-        inference at batch 1 and 2 with 3 interleaved repetitions; training at batch 2 with one subprocess per
-        configuration and 1 timed step after 1 warm-up step; class texts of 16 tokens (a class-name prompt) instead
-        of 77 (a full GPT description); 3 decoding repetitions; 2 cached pipeline calls.
+        inference at batch 1 only (the FLOP-counting call is its warm-up) with 3 interleaved repetitions;
+        training at batch 2 with one subprocess per configuration and 1 timed step after 1 warm-up step; class
+        texts of 16 tokens (a class-name prompt) instead of 77 (a full GPT description) and one timed text
+        repetition; 3 decoding repetitions; 2 cached pipeline calls. The full run: inference at batch 1 and 8
+        with 5 repetitions, training at batch 4 with 2 interleaved subprocess rounds of 3 timed steps each.
         """
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         dtype = dtype or ("bfloat16" if device.startswith("cuda") else "float32")
         if quick:
-            values = dict(batch_sizes=(1, 2), train_batch_size=2, repeats=3, train_rounds=1, train_steps=1,
+            values = dict(batch_sizes=(1,), train_batch_size=2, repeats=3, train_rounds=1, train_steps=1,
                           text_length=16, decode_repeats=3, pipeline_calls=2, quick=True)
         else:
             values = {}
@@ -557,7 +560,7 @@ def _train_probe(task: dict, baseline_rss_mb: float) -> dict:
     sync = synchronizer(device)
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
-    for _ in range(settings.warmup):
+    for _ in range(settings.train_warmup):
         step()  # the first step also allocates AdamW's state
     times = []
     for _ in range(settings.train_steps):

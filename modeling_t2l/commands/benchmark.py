@@ -10,13 +10,16 @@ from tqdm.auto import tqdm
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true",
-                        help="every row, measured less: inference at batch 1 and 2, 3 repetitions, training batch 2 "
-                             "with one timed step per configuration, 16-token class texts (under 5 min on 2 CPU cores)")
+                        help="every row, measured less: inference at batch 1, 3 repetitions, training batch 2 with "
+                             "one timed step per configuration, 16-token class texts (under 5 min on 2 idle CPU cores)")
+    parser.add_argument("--tiny", action="store_true",
+                        help="smoke test: tiny random models and clips (seconds); checks every row runs, numbers "
+                             "mean nothing")
     parser.add_argument("--device", default=None, help="cpu or cuda[:i] (default: cuda when available)")
     parser.add_argument("--dtype", default=None, choices=["float32", "bfloat16", "float16"],
                         help="default: bfloat16 on CUDA, float32 on CPU")
     parser.add_argument("--batch-sizes", default=None,
-                        help="comma-separated inference batch sizes (default: 1,8; quick: 1,2)")
+                        help="comma-separated inference batch sizes (default: 1,8; quick: 1)")
     parser.add_argument("--train-batch-size", type=int, default=None,
                         help="videos per training step (default: 4; quick: 2)")
     parser.add_argument("--repeats", type=int, default=None, help="timed interleaved repetitions")
@@ -49,8 +52,13 @@ def run(args) -> int:
         overrides["sections"] = tuple(part.strip() for part in args.sections.split(",") if part.strip())
     batch_sizes = _int_list(args.batch_sizes, "--batch-sizes") if args.batch_sizes else None
     try:
-        settings = BenchmarkSettings.vit_b16(quick=args.quick, device=args.device, dtype=args.dtype,
-                                             batch_sizes=batch_sizes, **overrides)
+        if args.tiny:
+            if batch_sizes:
+                overrides["batch_sizes"] = batch_sizes
+            settings = BenchmarkSettings.tiny(device=args.device or "cpu", dtype=args.dtype or "float32", **overrides)
+        else:
+            settings = BenchmarkSettings.vit_b16(quick=args.quick, device=args.device, dtype=args.dtype,
+                                                 batch_sizes=batch_sizes, **overrides)
     except ValueError as error:
         print(f"t2l benchmark: {error}", file=sys.stderr)
         return 2
