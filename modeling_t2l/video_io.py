@@ -14,9 +14,11 @@ How decoding works (and why it is exact):
    it in decode order. If the decoder is already at or past that key frame it simply keeps going (wanted frames
    close together are decoded sequentially); otherwise it is flushed and restarts at the key frame, skipping
    whole groups of pictures.
-3. Packets of frames nobody wants are fed with ``skip_frame=NONREF``: the decoder drops them only if no other
+3. Once a wanted frame's packet is in, and the next wanted frame needs a restart anyway, the decoder is drained
+   instead of being fed more packets just to push the frame out of its B-frame reordering delay.
+4. Packets of frames nobody wants are fed with ``skip_frame=NONREF``: the decoder drops them only if no other
    frame references them, so the reference frames, and therefore the wanted pixels, are unchanged.
-4. Frames are matched by pts; only wanted frames are converted to RGB (``rgb24``, so grey, RGBA, 10-bit and
+5. Frames are matched by pts; only wanted frames are converted to RGB (``rgb24``, so grey, RGBA, 10-bit and
    4:4:4 inputs all come out as RGB uint8).
 
 If the stream ends, or a packet fails to decode, before a wanted frame appears, that frame is replaced by the
@@ -339,7 +341,7 @@ def _decode_by_pts(packets: _Packets, wanted_pts: list[int]) -> tuple[dict, dict
     next_position = 0  # next packet (in decode order) to feed
     last_frame = None
     drained = False
-    for target in wanted_pts:
+    for k, target in enumerate(wanted_pts):
         if target in found:
             continue
         start = packets.start_position(target)
@@ -347,13 +349,22 @@ def _decode_by_pts(packets: _Packets, wanted_pts: list[int]) -> tuple[dict, dict
             # The packets in between only lead to frames nobody wants: restart at the key frame.
             context.flush_buffers()
             next_position, drained = start, False
+        # If the next wanted frame needs a restart at a later key frame anyway, the packets after this frame's
+        # own packet are only fed to push it out of the reordering delay: drain the decoder instead.
+        drain_after_target = k + 1 == len(wanted_pts) or packets.start_position(wanted_pts[k + 1]) > (
+            packets.position_of_pts[target] + 1
+        )
         reached = False
         while not reached:
-            if next_position < len(packets):
-                is_wanted = packets.pts[next_position] in wanted
-                context.skip_frame = "DEFAULT" if is_wanted else "NONREF"
-                frames = _decode_safely(context, packets.packets[next_position], errors)
+            if next_position < len(packets) and not drained:
+                position = next_position
                 next_position += 1
+                context.skip_frame = "DEFAULT" if packets.pts[position] in wanted else "NONREF"
+                frames = _decode_safely(context, packets.packets[position], errors)
+                if drain_after_target and packets.pts[position] == target:
+                    context.skip_frame = "DEFAULT"
+                    frames = [*frames, *_decode_safely(context, None, errors)]
+                    drained = True
             elif not drained:
                 context.skip_frame = "DEFAULT"
                 frames = _decode_safely(context, None, errors)  # drain the frames still inside the decoder
