@@ -65,6 +65,7 @@ DEFAULT_RECIPE: dict[str, Any] = {
     "optimizer": {"lr": 1.0e-4, "betas": [0.9, 0.98], "eps": 1.0e-8, "weight_decay": 0.2, "visual_lr_ratio": 1.0},
     "schedule": {"warmup_epochs": 5, "warmup_ratio": None},
     "training": {},  # transformers.TrainingArguments fields (output_dir, num_train_epochs, batch size, bf16, ...)
+    "text_templates": None,  # with text_mode "templates": these instead of the 16 ActionCLIP templates
     "target_protocols": [],  # what to evaluate after training (printed as commands; never used for selection)
 }
 
@@ -82,6 +83,7 @@ DEFAULT_ARGUMENTS = {
 
 
 # ------------------------------------------------------------------------------------------------- recipes
+YAML_WORDS = {"yes", "no", "on", "off", "y", "n"}
 FREE_FORM_SECTIONS = {"training", "processor", "protocol_options", "model.config"}
 
 
@@ -116,7 +118,8 @@ def apply_overrides(recipe: dict, overrides: Sequence[str]) -> dict:
             target = target.setdefault(key, {})
             if not isinstance(target, dict):
                 raise ValueError(f"override {item!r}: {key} is not a section")
-        target[keys[-1]] = yaml.safe_load(raw)
+        # YAML 1.1 reads yes/no/on/off as booleans; `save_strategy=no` means the string.
+        target[keys[-1]] = raw.strip() if raw.strip().lower() in YAML_WORDS else yaml.safe_load(raw)
     return recipe
 
 
@@ -291,11 +294,34 @@ def build_processor(recipe: dict, protocol, model):
     return processor
 
 
+def custom_protocol(spec: dict, num_frames: int, text_mode: str = "templates"):
+    """A protocol for your own videos: `{name, labels: <csv>, train: <list>, eval: {<split>: <list>, ...}}`.
+
+    Lists use the usual formats (`<video> <label>` lines, label CSV `id,name`). Eval splits are unscored, i.e. usable
+    as validation data. Class texts default to the ActionCLIP templates (no bundled descriptions).
+    """
+    from .data import Protocol, SplitSpec
+
+    missing = [key for key in ("name", "labels", "train") if not spec.get(key)]
+    if missing:
+        raise ValueError(f"custom protocol needs {missing} (got keys {sorted(spec)})")
+    labels = str(Path(spec["labels"]).expanduser().resolve())
+    splits = [SplitSpec("train", "train", labels, list_file=str(Path(spec["train"]).expanduser().resolve()))]
+    for name, list_file in (spec.get("eval") or {}).items():
+        splits.append(SplitSpec(name, "eval", labels, list_file=str(Path(list_file).expanduser().resolve()), scored=False))
+    return Protocol(name=spec["name"], task="fully_supervised", dataset=spec["name"], summary="custom protocol",
+                    splits=tuple(splits), aggregation="mean_std", layout="any", num_frames=num_frames,
+                    text_mode=text_mode)
+
+
 def build_protocol(recipe: dict):
+    """The recipe's protocol: a registry name (with `protocol_options`) or a custom mapping."""
     from .data import get_protocol
 
     options = dict(recipe["protocol_options"] or {})
     options.setdefault("num_frames", recipe["model"]["num_frames"])
+    if isinstance(recipe["protocol"], dict):
+        return custom_protocol(recipe["protocol"], options["num_frames"], options.get("text_mode", "templates"))
     return get_protocol(recipe["protocol"], **options)
 
 
@@ -308,6 +334,24 @@ def _train_split(recipe: dict, protocol) -> str:
     return only
 
 
+def check_validation(recipe: dict, protocol) -> None:
+    """Refuse validation data that is a target test set (the official code selected checkpoints on those)."""
+    options = recipe["validation"]
+    if options["split"] and options["holdout_fraction"]:
+        raise ValueError(f"{recipe['_source']}: set validation.split or validation.holdout_fraction, not both")
+    name = options["split"]
+    if name and name not in protocol.eval_splits:
+        raise ValueError(f"{recipe['_source']}: validation.split {name!r} is not an eval split of {protocol.name} "
+                         f"({list(protocol.eval_splits)})")
+    if name and name in protocol.scored_splits:
+        raise ValueError(
+            f"{recipe['_source']}: validation.split {name!r} is a target test split of {protocol.name}; "
+            f"model selection must not see test data (unscored eval splits: "
+            f"{[s for s in protocol.eval_splits if s not in protocol.scored_splits] or 'none'}; "
+            f"or use validation.holdout_fraction)"
+        )
+
+
 def build_datasets(recipe: dict, protocol, processor):
     """(train dataset with its transform, train class texts, train transform, validation triple or None)."""
     from .data import make_transform
@@ -316,21 +360,14 @@ def build_datasets(recipe: dict, protocol, processor):
     if protocol.split(split).role != "train":
         raise ValueError(f"{recipe['_source']}: train_split {split!r} of {protocol.name} is not a training split")
     train = protocol.build_dataset(split, video_root=recipe["data_root"])
-    class_texts = protocol.class_texts(split)
+    class_texts = protocol.class_texts(split, templates=recipe["text_templates"])
     options = recipe["validation"]
     validation = None
-    if options["split"] and options["holdout_fraction"]:
-        raise ValueError(f"{recipe['_source']}: set validation.split or validation.holdout_fraction, not both")
+    check_validation(recipe, protocol)
     if options["split"]:
         name = options["split"]
-        if name in protocol.scored_splits:
-            raise ValueError(
-                f"{recipe['_source']}: validation.split {name!r} is a target test split of {protocol.name}; "
-                f"model selection must not see test data (unscored eval splits: "
-                f"{[s for s in protocol.eval_splits if s not in protocol.scored_splits]})"
-            )
         dataset = protocol.build_dataset(name, video_root=options["data_root"] or recipe["data_root"])
-        validation = (dataset, protocol.class_texts(name), protocol.class_names(name))
+        validation = (dataset, protocol.class_texts(name, templates=recipe["text_templates"]), protocol.class_names(name))
     elif options["holdout_fraction"]:
         seed = int(recipe["training"].get("seed", DEFAULT_ARGUMENTS["seed"]))
         order = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed)).tolist()
@@ -344,6 +381,9 @@ def build_datasets(recipe: dict, protocol, processor):
 
 def build_training_arguments(recipe: dict, has_validation: bool) -> TrainingArguments:
     values = {**DEFAULT_ARGUMENTS, **(recipe["training"] or {}), **FORCED_ARGUMENTS}
+    for key in ("save_strategy", "eval_strategy", "logging_strategy"):
+        if values.get(key) is False:  # an unquoted `no` in YAML
+            values[key] = "no"
     if not values.get("output_dir"):
         raise ValueError(f"{recipe['_source']}: training.output_dir is required")
     values["learning_rate"] = recipe["optimizer"]["lr"]  # for logs; the optimizer is built by T2LTrainer
@@ -360,6 +400,27 @@ def build_training_arguments(recipe: dict, has_validation: bool) -> TrainingArgu
 
 
 # ---------------------------------------------------------------------------------------------------- run
+def prepare_training(recipe: dict) -> "T2LTrainer":
+    """Model, processor, data, collator and a ready `T2LTrainer` (call `.train()`); `run_training` wraps it."""
+    from .data import T2LVideoCollator
+
+    protocol = build_protocol(recipe)
+    check_validation(recipe, protocol)  # before any model or data is loaded
+    model = build_model(recipe)
+    processor = build_processor(recipe, protocol, model)
+    train, class_texts, transform, validation = build_datasets(recipe, protocol, processor)
+    collator = T2LVideoCollator(processor, class_texts, train=True, seed=int(recipe["training"].get("seed", 1024)))
+    args = build_training_arguments(recipe, validation is not None)
+    trainer = T2LTrainer(
+        model=model, args=args, train_dataset=train, data_collator=collator, processing_class=processor,
+        # Trainer insists on an eval_dataset when evaluating; T2LTrainer.evaluate reads `validation` instead
+        eval_dataset=validation[0] if validation is not None else None,
+        recipe=recipe, validation=validation, callbacks=[AugmentationEpochCallback(transform)],
+    )
+    trainer.protocol = protocol
+    return trainer
+
+
 def run_training(recipe: dict, resume: bool | str = False) -> dict:
     """Train from a loaded recipe; returns (and writes to `<output_dir>/train_results.json`) the run summary.
 
@@ -368,18 +429,10 @@ def run_training(recipe: dict, resume: bool | str = False) -> dict:
     processor and remote code, and its adapters to `<output_dir>/adapters`.
     """
     from .adapters import save_adapters
-    from .data import T2LVideoCollator
 
-    protocol = build_protocol(recipe)
-    model = build_model(recipe)
-    processor = build_processor(recipe, protocol, model)
-    train, class_texts, transform, validation = build_datasets(recipe, protocol, processor)
-    collator = T2LVideoCollator(processor, class_texts, train=True, seed=int(recipe["training"].get("seed", 1024)))
-    args = build_training_arguments(recipe, validation is not None)
-    trainer = T2LTrainer(
-        model=model, args=args, train_dataset=train, data_collator=collator, processing_class=processor,
-        recipe=recipe, validation=validation, callbacks=[AugmentationEpochCallback(transform)],
-    )
+    trainer = prepare_training(recipe)
+    args, protocol, collator, train = trainer.args, trainer.protocol, trainer.data_collator, trainer.train_dataset
+    validation = trainer.validation
     if resume:
         checkpoint = resume if isinstance(resume, str) else True
         output = trainer.train(resume_from_checkpoint=checkpoint)
@@ -423,7 +476,9 @@ __all__ = [
     "build_processor",
     "build_training_arguments",
     "load_recipe",
+    "custom_protocol",
     "official_lr_lambda",
+    "prepare_training",
     "run_training",
     "warmup_steps_for",
 ]

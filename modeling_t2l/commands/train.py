@@ -1,4 +1,4 @@
-"""`t2l train --config configuration/X.yaml [key=value ...] [--resume]`: fine-tune T2L with Trainer.
+"""`t2l train --config configuration/X.yaml [key=value ...] [--resume | --resume-from CKPT]`: fine-tune T2L with Trainer.
 
 Runs as is on one device, and unchanged under `accelerate launch` or `torchrun` (DDP); FSDP via the recipe's
 `training.fsdp` (TrainingArguments). See modeling_t2l/training.py for what the recipe controls.
@@ -13,15 +13,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", required=True, help="a recipe YAML, e.g. configuration/k400_zero_shot.yaml")
     parser.add_argument("overrides", nargs="*", metavar="key=value",
                         help="recipe overrides, e.g. data_root=/data/k400 training.num_train_epochs=10")
-    parser.add_argument("--resume", nargs="?", const=True, default=False, metavar="CHECKPOINT",
-                        help="continue from the last checkpoint in training.output_dir (or from CHECKPOINT)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue an interrupted run from the last checkpoint in training.output_dir")
+    parser.add_argument("--resume-from", default=None, metavar="CHECKPOINT", help="continue from this checkpoint")
 
 
 def run(args: argparse.Namespace) -> int:
     from ..training import load_recipe, run_training
 
     recipe = load_recipe(args.config, args.overrides)
-    summary = run_training(recipe, resume=args.resume)
+    summary = run_training(recipe, resume=args.resume_from or args.resume)
     print(json.dumps({key: summary[key] for key in ("global_step", "best_validation_top1", "model_selection",
                                                     "skipped_videos", "best_model_checkpoint")}, indent=2))
     return 0
