@@ -1,11 +1,18 @@
 """T2L zero-shot video action recognition for Hugging Face transformers.
 
-Importing the package registers T2L with the Auto classes (AutoConfig, AutoModel,
-AutoModelForVideoClassification) so that `from_pretrained` works by model type.
+Importing the package registers T2L with the Auto classes (AutoConfig, AutoModel, AutoModelForVideoClassification,
+AutoImageProcessor, AutoProcessor) and the "zero-shot-video-classification" pipeline task.
 """
-from transformers import AutoConfig, AutoModel, AutoModelForVideoClassification
+from transformers import (
+    AutoConfig,
+    AutoImageProcessor,
+    AutoModel,
+    AutoModelForVideoClassification,
+    AutoProcessor,
+)
 
 from .configuration_t2l import T2LConfig
+from .image_processing_t2l import T2LImageProcessor
 from .modeling_t2l import (
     T2LForVideoClassification,
     T2LModel,
@@ -13,17 +20,27 @@ from .modeling_t2l import (
     T2LPreTrainedModel,
     zero_shot_probabilities,
 )
+from .pipeline_zero_shot_video_classification import ZeroShotVideoClassificationPipeline, register_pipeline
+from .processing_t2l import T2LProcessor
+from .video_io import VideoDecodeError, read_video
 
 __version__ = "0.1.0"
 
 AutoConfig.register("t2l", T2LConfig, exist_ok=True)
 AutoModel.register(T2LConfig, T2LModel, exist_ok=True)
 AutoModelForVideoClassification.register(T2LConfig, T2LForVideoClassification, exist_ok=True)
+AutoImageProcessor.register(
+    T2LConfig, image_processor_classes={"pil": T2LImageProcessor, "torchvision": T2LImageProcessor}, exist_ok=True
+)
+AutoProcessor.register(T2LConfig, T2LProcessor, exist_ok=True)
+register_pipeline()
 
 # Saved checkpoints carry their code and an `auto_map`, so `trust_remote_code=True` loads them without this package.
 T2LConfig.register_for_auto_class()
 T2LModel.register_for_auto_class("AutoModel")
 T2LForVideoClassification.register_for_auto_class("AutoModelForVideoClassification")
+T2LImageProcessor.register_for_auto_class("AutoImageProcessor")
+T2LProcessor.register_for_auto_class()
 
 __all__ = [
     "T2LConfig",
@@ -31,5 +48,10 @@ __all__ = [
     "T2LForVideoClassification",
     "T2LOutput",
     "T2LPreTrainedModel",
+    "T2LImageProcessor",
+    "T2LProcessor",
+    "ZeroShotVideoClassificationPipeline",
+    "VideoDecodeError",
+    "read_video",
     "zero_shot_probabilities",
 ]
