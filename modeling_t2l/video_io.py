@@ -307,8 +307,13 @@ class _Packets:
         self.pts = pts
         self.is_key = [bool(p.is_keyframe) for p in self.packets]
         self.key_positions = [i for i, key in enumerate(self.is_key) if key]
+        # Packets an mp4 edit list marks "discard" are decoded (as references) but never output as frames.
+        shown = [value for value, packet in zip(pts, self.packets) if not packet.is_discard]
+        self.num_frames = len(shown)
+        if self.num_frames == 0:
+            raise VideoDecodeError(source, "the video stream has no displayable frames")
         if self.has_timestamps:
-            self.presentation_pts = sorted(pts)
+            self.presentation_pts = sorted(shown)
             self.position_of_pts = {value: i for i, value in enumerate(pts)}
 
     def __len__(self) -> int:
@@ -436,7 +441,7 @@ def _read_container(source, target, num_frames, mode, generator, num_clips) -> l
     container = _open_container(source, target)
     try:
         packets = _Packets(source, container)
-        index_lists = _index_lists(len(packets), num_frames, mode, generator, num_clips)
+        index_lists = _index_lists(packets.num_frames, num_frames, mode, generator, num_clips)
         all_indices = sorted({i for clip in index_lists for i in clip})
         if packets.has_timestamps:
             keys = {i: packets.presentation_pts[i] for i in all_indices}
@@ -548,10 +553,10 @@ def probe_video(source) -> VideoInfo:
         elif container.duration:
             duration = container.duration / 1_000_000
         else:
-            duration = len(packets) / fps if fps else None
+            duration = packets.num_frames / fps if fps else None
         first = _first_decodable_frame(packets)
         if first is None:
             raise VideoDecodeError(source, "no frame could be decoded")
-        return VideoInfo(num_frames=len(packets), fps=fps, width=first.width, height=first.height, duration=duration)
+        return VideoInfo(num_frames=packets.num_frames, fps=fps, width=first.width, height=first.height, duration=duration)
     finally:
         container.close()

@@ -138,10 +138,14 @@ def test_seek_decode_equals_sequential_decode(tmp_path, fmt, gop):
         np.testing.assert_array_equal(read_video(path, 8, mode="train", generator=seed), _expected(reference, indices))
 
 
-@pytest.mark.parametrize("bframes", [0, 3])
-def test_h264_b_frames_and_multi_clip(tmp_path, bframes):
-    path = write_video(tmp_path / "b.mp4", 90, fmt="mp4-h264", gop=12, bframes=bframes)
+@pytest.mark.parametrize("bframes,open_gop", [(0, False), (3, False), (3, True)])
+def test_h264_b_frames_open_gop_and_multi_clip(tmp_path, bframes, open_gop):
+    path = write_video(tmp_path / "b.mp4", 90, fmt="mp4-h264", gop=12, bframes=bframes, open_gop=open_gop, texture=True)
     reference = decode_all_frames(path)
+    assert [frame_index_from_pixels(f) for f in reference] == list(range(90))
+    for t in range(2, 30):  # many index patterns, including frames just before a key frame
+        indices = sample_frame_indices(90, t)
+        np.testing.assert_array_equal(read_video(path, t), _expected(reference, indices))
     clips = read_video(path, 8, num_clips=3)
     assert clips.shape == (3, 8, 48, 64, 3)
     for frames, indices in zip(clips, sample_clip_indices(90, 8, 3)):

@@ -85,11 +85,14 @@ def write_video(
     fps: int = 30,
     bframes: int | None = None,
     texture: bool = False,
+    open_gop: bool = False,
 ) -> Path:
     """Encode ``num_frames`` index-carrying frames into ``path`` and return it.
 
     ``gop`` is the key-frame interval in frames (fixed: scene-cut detection is off for H.264 so key frames fall
-    exactly every ``gop`` frames); ``bframes`` sets the number of B-frames for H.264 (x264 default otherwise).
+    exactly every ``gop`` frames); ``bframes`` sets the number of B-frames for H.264 (x264 default otherwise);
+    ``open_gop`` makes H.264 key frames non-IDR, so B-frames shown before a key frame are decoded after it and
+    reference the previous group of pictures.
     """
     container_format, codec, default_pix_fmt = FORMATS[fmt]
     path = Path(path)
@@ -104,6 +107,8 @@ def write_video(
                 params += [f"keyint={gop}", f"min-keyint={gop}"]
             if bframes is not None:
                 params.append(f"bframes={bframes}")
+            if open_gop:
+                params.append("open-gop=1")
             options["x264-params"] = ":".join(params)
             options["preset"] = "veryfast"
         elif gop:
