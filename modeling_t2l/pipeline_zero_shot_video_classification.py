@@ -25,8 +25,11 @@ package is not installed (transformers' `custom_object_save`).
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
+import shutil
+import sys
 import urllib.error
 import urllib.request
 import warnings
@@ -38,6 +41,7 @@ import numpy as np
 import torch
 from PIL import Image
 from transformers import AutoModelForVideoClassification, CLIPTokenizer, Pipeline
+from transformers.dynamic_module_utils import custom_object_save
 from transformers.pipelines import PIPELINE_REGISTRY
 
 from .image_processing_t2l import T2LImageProcessor
@@ -207,12 +211,16 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
         labels = _check_labels(candidate_labels)
         if hypothesis_template is not None:
             return class_texts(labels, mode="templates", templates=_check_templates(hypothesis_template))
-        if descriptions is not None:
-            return class_texts(labels, mode="descriptions", descriptions=descriptions)
+        mode = "auto" if descriptions is None else "descriptions"
         try:
-            return class_texts(labels, mode="auto")
+            return class_texts(labels, mode=mode, descriptions=descriptions)
         except FileNotFoundError as error:
-            # A remote-code copy of this module has no bundled description files next to it.
+            # Under remote code the package data is not next to this module: use the copy saved with the
+            # checkpoint (see `save_descriptions`); in auto mode fall back to the templates without one.
+            if _use_checkpoint_descriptions(getattr(self.model, "name_or_path", None)):
+                return class_texts(labels, mode=mode, descriptions=descriptions)
+            if mode != "auto":
+                raise
             logger.warning("Bundled T2L descriptions are not available (%s); using the ActionCLIP templates", error)
             return class_texts(labels, mode="templates")
 
@@ -248,7 +256,8 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
     def save_pretrained(self, save_directory, **kwargs):
         # `custom_pipelines` is only written for a registered class; registering is idempotent.
         register_pipeline()
-        return super().save_pretrained(save_directory, **kwargs)
+        super().save_pretrained(save_directory, **kwargs)
+        save_descriptions(save_directory)
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -449,6 +458,85 @@ def _load_image_processor(model, given=None) -> T2LImageProcessor:
     return T2LImageProcessor(num_frames=int(model.config.num_frames), crop_size=size, shortest_edge=shortest_edge)
 
 
+PIPELINE_ENTRY = {
+    "impl": f"{__name__.split('.')[-1]}.{ZeroShotVideoClassificationPipeline.__name__}",
+    "pt": ["AutoModelForVideoClassification"],
+    "type": "multimodal",
+}
+"""What `pipe.save_pretrained` writes under config.json's `custom_pipelines` for this task."""
+
+
+def add_pipeline_to_checkpoint(save_directory: str | os.PathLike) -> list[Path]:
+    """Make a directory saved with `model.save_pretrained` usable with `pipeline(model=dir, trust_remote_code=True)`.
+
+    Writes `custom_pipelines` into its config.json (so the task is inferred without this package) and copies this
+    module and every sibling it imports next to the weights. `pipe.save_pretrained` does the same for a pipeline;
+    this is for checkpoints written without one (conversion, training, Hub uploads). Returns the files written.
+    """
+    directory = Path(save_directory)
+    config_file = directory / "config.json"
+    if not config_file.is_file():
+        raise FileNotFoundError(f"{directory}: no config.json; save the model there first (model.save_pretrained)")
+    config = json.loads(config_file.read_text(encoding="utf-8"))
+    config["custom_pipelines"] = {TASK: dict(PIPELINE_ENTRY)}
+    config_file.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    copied = custom_object_save(ZeroShotVideoClassificationPipeline, directory)
+    return [config_file, *(Path(path) for path in copied), *save_descriptions(directory)]
+
+
+CHECKPOINT_DESCRIPTIONS_DIR = "descriptions"
+"""Where the bundled description files are copied inside a saved checkpoint, for remote-code users."""
+
+
+def _prompts_module():
+    return sys.modules[class_texts.__module__]
+
+
+def save_descriptions(save_directory: str | os.PathLike) -> list[Path]:
+    """Copy the bundled T2L description files (~0.5 MB, MIT) into `save_directory/descriptions/`.
+
+    Remote code gets only the .py files, not package data; with this copy the default text choice (descriptions
+    when every label has one) is the same with and without the package installed.
+    """
+    source = Path(_prompts_module().DESCRIPTIONS_DIR)
+    if not source.is_dir():
+        return []
+    target = Path(save_directory) / CHECKPOINT_DESCRIPTIONS_DIR
+    target.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in sorted(source.iterdir()):
+        if path.is_file() and (path.suffix == ".csv" or path.name in ("LICENSE", "README.md")):
+            shutil.copyfile(path, target / path.name)
+            written.append(target / path.name)
+    return written
+
+
+def _use_checkpoint_descriptions(name_or_path) -> bool:
+    """Point this (remote-code) copy of `prompts` at the descriptions saved with the checkpoint, if any."""
+    if not name_or_path:
+        return False
+    prompts = _prompts_module()
+    local = Path(str(name_or_path)) / CHECKPOINT_DESCRIPTIONS_DIR
+    if local.is_dir():
+        directory = local
+    else:  # a Hub repo: every file of the set lands in the same snapshot folder
+        try:
+            from huggingface_hub import hf_hub_download
+
+            files = [
+                hf_hub_download(str(name_or_path), f"{CHECKPOINT_DESCRIPTIONS_DIR}/{name}.csv")
+                for name in prompts.DESCRIPTION_SETS
+            ]
+        except Exception as error:  # offline, no such files, private repo...: templates it is
+            logger.info("No descriptions saved with %s (%s)", name_or_path, error)
+            return False
+        directory = Path(files[0]).parent
+    if not all((directory / f"{name}.csv").is_file() for name in prompts.DESCRIPTION_SETS):
+        return False
+    prompts.DESCRIPTIONS_DIR = directory
+    return True
+
+
 def register_pipeline() -> None:
     """Register the task with transformers (idempotent). `import modeling_t2l` calls this."""
     current = PIPELINE_REGISTRY.supported_tasks.get(TASK)
@@ -462,4 +550,11 @@ def register_pipeline() -> None:
     )
 
 
-__all__ = ["ZeroShotVideoClassificationPipeline", "register_pipeline", "normalize_video_inputs", "download_video"]
+__all__ = [
+    "ZeroShotVideoClassificationPipeline",
+    "add_pipeline_to_checkpoint",
+    "download_video",
+    "normalize_video_inputs",
+    "register_pipeline",
+    "save_descriptions",
+]

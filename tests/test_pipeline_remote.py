@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -21,7 +22,11 @@ import pytest
 import torch
 
 from modeling_t2l import T2LForVideoClassification
-from modeling_t2l.pipeline_zero_shot_video_classification import TASK, ZeroShotVideoClassificationPipeline
+from modeling_t2l.pipeline_zero_shot_video_classification import (
+    TASK,
+    ZeroShotVideoClassificationPipeline,
+    add_pipeline_to_checkpoint,
+)
 from modeling_t2l.processing_t2l import T2LProcessor
 from tests.tiny import tiny_t2l_config
 from tests.video_factory import write_video
@@ -49,24 +54,28 @@ CHILD = textwrap.dedent(
 
     from transformers import pipeline
 
-    folder, video, labels, templates, out = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), json.loads(sys.argv[4]), sys.argv[5]
-    report = {}
-    try:
-        pipeline(model=folder)
-    except ValueError as error:
-        report["refused_without_flag"] = "trust_remote_code" in str(error)
-    pipe = pipeline(model=folder, trust_remote_code=True, device=-1)
-    report["task"] = pipe.task
-    report["class"] = type(pipe).__module__ + "." + type(pipe).__name__
-    report["model"] = type(pipe.model).__module__ + "." + type(pipe.model).__name__
-    report["image_processor"] = type(pipe.image_processor).__name__
-    report["scores"] = pipe(video, candidate_labels=labels, hypothesis_template=templates)
-    report["batch"] = pipe([video, video], candidate_labels=labels, hypothesis_template=templates, batch_size=2)
-    # default text mode without the bundled description files next to the code
-    report["default"] = pipe(video, candidate_labels=labels)
-    report["default_mode"] = pipe.last_class_texts.mode
+    folders, video = json.loads(sys.argv[1]), sys.argv[2]
+    labels, templates, out = json.loads(sys.argv[3]), json.loads(sys.argv[4]), sys.argv[5]
+    reports = {}
+    for folder in folders:
+        report = reports[folder] = {}
+        try:
+            pipeline(model=folder)
+        except ValueError as error:
+            report["refused_without_flag"] = "trust_remote_code" in str(error)
+        pipe = pipeline(model=folder, trust_remote_code=True, device=-1)
+        report["task"] = pipe.task
+        report["class"] = type(pipe).__module__ + "." + type(pipe).__name__
+        report["model"] = type(pipe.model).__module__ + "." + type(pipe.model).__name__
+        report["image_processor"] = type(pipe.image_processor).__name__
+        report["scores"] = pipe(video, candidate_labels=labels, hypothesis_template=templates)
+        report["batch"] = pipe([video, video], candidate_labels=labels, hypothesis_template=templates, batch_size=2)
+        # default text mode without the bundled description files next to the code
+        report["default"] = pipe(video, candidate_labels=labels)
+        report["default_mode"] = pipe.last_class_texts.mode
+        report["default_set"] = pipe.last_class_texts.description_set
     with open(out, "w") as handle:  # not stdout: transformers may prompt there
-        json.dump(report, handle)
+        json.dump(reports, handle)
     """
 )
 
@@ -81,13 +90,21 @@ def saved(tmp_path_factory):
         model=model, tokenizer=processor.tokenizer, image_processor=processor.image_processor, device=-1
     )
     pipe.save_pretrained(root / "t2l-tiny")
+    # a checkpoint saved without a pipeline (conversion, training), made pipeline-ready afterwards
+    model.save_pretrained(root / "t2l-model-only")
+    processor.save_pretrained(root / "t2l-model-only")
+    add_pipeline_to_checkpoint(root / "t2l-model-only")
+    # and one whose description files were not uploaded
+    shutil.copytree(root / "t2l-tiny", root / "t2l-no-descriptions")
+    shutil.rmtree(root / "t2l-no-descriptions" / "descriptions")
     video = write_video(root / "clip.mp4", num_frames=20)
     return root, pipe, video
 
 
-def test_save_writes_custom_pipeline_and_all_code(saved):
+@pytest.mark.parametrize("name", ["t2l-tiny", "t2l-model-only"])
+def test_save_writes_custom_pipeline_and_all_code(saved, name):
     root, _, _ = saved
-    folder = root / "t2l-tiny"
+    folder = root / name
     config = json.loads((folder / "config.json").read_text())
     assert config["custom_pipelines"] == {
         TASK: {
@@ -107,6 +124,9 @@ def test_save_writes_custom_pipeline_and_all_code(saved):
         absolute = re.findall(r"^\s*(?:from|import)\s+modeling_t2l\b.*$", (folder / name).read_text(), re.MULTILINE)
         assert not absolute, f"{name} imports the package: {absolute}"
     assert (folder / "preprocessor_config.json").is_file() and (folder / "tokenizer_config.json").is_file()
+    assert {path.name for path in (folder / "descriptions").glob("*.csv")} == {
+        "hmdb51.csv", "ucf101.csv", "ssv2.csv", "k600_exclusive.csv", "k400.csv", "k600.csv"
+    }
 
 
 def test_remote_code_pipeline_without_the_package(saved, tmp_path):
@@ -115,26 +135,39 @@ def test_remote_code_pipeline_without_the_package(saved, tmp_path):
     env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_HOME=str(tmp_path / "hf_home"))
     script = tmp_path / "child.py"
     script.write_text(CHILD)
+    folders = [str(root / name) for name in ("t2l-tiny", "t2l-model-only", "t2l-no-descriptions")]
     result = subprocess.run(
-        [sys.executable, "-I", str(script), str(root / "t2l-tiny"), str(video), json.dumps(LABELS), json.dumps(TEMPLATES),
+        [sys.executable, "-I", str(script), json.dumps(folders), str(video), json.dumps(LABELS), json.dumps(TEMPLATES),
          str(tmp_path / "report.json")],
         cwd=tmp_path, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=300,
     )
     assert result.returncode == 0, result.stderr[-4000:]
-    report = json.loads((tmp_path / "report.json").read_text())
-
-    assert report["refused_without_flag"] is True
-    assert report["task"] == TASK  # inferred from config.custom_pipelines
-    assert report["class"].startswith("transformers_modules.")
-    assert report["class"].endswith(".ZeroShotVideoClassificationPipeline")
-    assert report["model"].startswith("transformers_modules.") and report["model"].endswith(".T2LForVideoClassification")
-    assert report["image_processor"] == "T2LImageProcessor"
+    reports = json.loads((tmp_path / "report.json").read_text())
 
     local = pipe(str(video), candidate_labels=LABELS, hypothesis_template=TEMPLATES)
-    assert [item["label"] for item in report["scores"]] == [item["label"] for item in local]
-    np.testing.assert_allclose(
-        [item["score"] for item in report["scores"]], [item["score"] for item in local], atol=1e-6
-    )
-    assert report["batch"] == [report["scores"], report["scores"]]
-    assert report["default_mode"] == "templates"  # made-up labels have no bundled description
-    assert abs(sum(item["score"] for item in report["default"]) - 1.0) < 1e-5
+    for folder in folders:
+        report = reports[folder]
+        assert report["refused_without_flag"] is True
+        assert report["task"] == TASK  # inferred from config.custom_pipelines
+        assert report["class"].startswith("transformers_modules.")
+        assert report["class"].endswith(".ZeroShotVideoClassificationPipeline")
+        assert report["model"].startswith("transformers_modules.")
+        assert report["model"].endswith(".T2LForVideoClassification")
+        assert report["image_processor"] == "T2LImageProcessor"
+
+        assert [item["label"] for item in report["scores"]] == [item["label"] for item in local]
+        np.testing.assert_allclose(
+            [item["score"] for item in report["scores"]], [item["score"] for item in local], atol=1e-6
+        )
+        assert report["batch"] == [report["scores"], report["scores"]]
+        assert abs(sum(item["score"] for item in report["default"]) - 1.0) < 1e-5
+    # the default text choice matches the package's: K400 descriptions, read from the copy saved with the weights
+    local_default = pipe(str(video), candidate_labels=LABELS)
+    assert pipe.last_class_texts.mode == "descriptions" and pipe.last_class_texts.description_set == "k400"
+    for folder in folders[:2]:
+        assert (reports[folder]["default_mode"], reports[folder]["default_set"]) == ("descriptions", "k400")
+        np.testing.assert_allclose(
+            [item["score"] for item in reports[folder]["default"]], [item["score"] for item in local_default], atol=1e-6
+        )
+    # without the saved copy: the templates, not a crash
+    assert reports[folders[2]]["default_mode"] == "templates"
