@@ -114,3 +114,18 @@ def test_help(capsys):
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
     assert "--labels-file" in out and "--top-k" in out and "--json" in out
+
+
+def test_transformers_pipeline_loads_a_saved_directory(workspace):
+    """The README's form: `pipeline(task, model=dir)` on a directory saved with model + processor (no pipeline)."""
+    from transformers import pipeline
+
+    from modeling_t2l.pipeline_zero_shot_video_classification import TASK, register_pipeline
+
+    root, videos, _ = workspace
+    register_pipeline()  # what `import modeling_t2l` does
+    pipe = pipeline(TASK, model=str(root / "model"), device=-1)
+    assert isinstance(pipe, ZeroShotVideoClassificationPipeline)
+    assert type(pipe.model) is T2LForVideoClassification
+    assert pipe.image_processor.shortest_edge == 36  # the saved processor, not a default one
+    assert pipe(videos[0], candidate_labels=LABELS) == expected_scores(root, videos[0])
