@@ -893,8 +893,23 @@ def format_markdown(report: BenchmarkReport) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def _ratio_label(name: str) -> str:
+    """A short chart label for a ratio row (the table holds the full name)."""
+    short = name
+    for long, brief in (("inference time T2L / CLIP frame averaging", "infer / CLIP"),
+                        ("inference time T2L / X-CLIP", "infer / X-CLIP"), ("training peak memory", "train mem"),
+                        ("training step time", "train time"), (" T2L / full fine-tuning", ""),
+                        ("without checkpointing", ""), ("with checkpointing", "ckpt"), ("batch ", "b"),
+                        ("cached pipeline call / video forward alone", "pipeline / forward")):
+        short = short.replace(long, brief)
+    if short.startswith("decoding speed-up"):
+        short = "decode speed-up"
+    return short.replace(",", " ").replace("  ", " ").strip()
+
+
 def write_chart(report: BenchmarkReport, path) -> Path | None:
-    """One PNG: inference throughput, training time and memory, and every target ratio, stacked vertically."""
+    """One PNG, a 2 x 2 grid: inference throughput, ratios against their targets (red dashes), training step
+    time and training peak memory."""
     from PIL import Image
 
     from .plotting import bar_chart
@@ -907,9 +922,15 @@ def write_chart(report: BenchmarkReport, path) -> Path | None:
                  T2L_TRAIN: "T2L", FULL_FT_TRAIN: "full FT"}
         if report.inference:
             panels.append(bar_chart(
-                scratch / "inference.png", [f"{short[r.model]}, b{r.batch_size}" for r in report.inference],
+                scratch / "inference.png", [f"{short[r.model]} b{r.batch_size}" for r in report.inference],
                 [r.videos_per_s for r in report.inference], "Inference throughput (higher is better)", "videos / s",
                 errors=[r.videos_per_s * r.spread_s / r.median_s for r in report.inference]))
+        measured = [r for r in report.ratios if math.isfinite(r.value)]
+        if measured:
+            panels.append(bar_chart(
+                scratch / "ratios.png", [_ratio_label(r.name) for r in measured], [r.value for r in measured],
+                "Ratios (red dashes: targets)", "ratio",
+                markers=[float(r.target.split()[-1]) for r in measured]))
         if report.training:
             labels = [f"{short[r.method]}{' +ckpt' if r.checkpointing else ''}" for r in report.training]
             panels.append(bar_chart(scratch / "train_time.png", labels, [r.median_step_s for r in report.training],
@@ -917,20 +938,20 @@ def write_chart(report: BenchmarkReport, path) -> Path | None:
                                     errors=[r.spread_s for r in report.training]))
             panels.append(bar_chart(scratch / "train_memory.png", labels, [r.peak_memory_mb for r in report.training],
                                     "Training peak memory (lower is better)", "MiB"))
-        measured = [r for r in report.ratios if math.isfinite(r.value)]
-        if measured:
-            panels.append(bar_chart(scratch / "ratios.png", [r.name.split(",")[0][:38] + (
-                f" ({r.name.split(',')[1].strip()[:18]})" if "," in r.name else "") for r in measured],
-                [r.value for r in measured], "Ratios against targets (see table for pass/miss)", "ratio"))
         if not panels:
             return None
         images = [Image.open(p).convert("RGB") for p in panels]
-        width = max(image.width for image in images)
-        canvas = Image.new("RGB", (width, sum(image.height for image in images)), (255, 255, 255))
+        rows = [images[i:i + 2] for i in range(0, len(images), 2)]
+        column_widths = [max(row[c].width for row in rows if c < len(row)) for c in range(min(2, len(images)))]
+        row_heights = [max(image.height for image in row) for row in rows]
+        canvas = Image.new("RGB", (sum(column_widths), sum(row_heights)), (255, 255, 255))
         y = 0
-        for image in images:
-            canvas.paste(image, ((width - image.width) // 2, y))
-            y += image.height
+        for row, row_height in zip(rows, row_heights):
+            x = 0
+            for column, image in enumerate(row):
+                canvas.paste(image, (x + (column_widths[column] - image.width) // 2, y))
+                x += column_widths[column]
+            y += row_height
         path.parent.mkdir(parents=True, exist_ok=True)
         canvas.save(path)
     return path

@@ -23,6 +23,7 @@ from PIL import Image, ImageDraw, ImageFont
 _BACKGROUND = (255, 255, 255)
 _INK = (33, 33, 33)
 _GRID = (225, 225, 225)
+_MARKER = (200, 30, 30)
 # A colour-blind-safe cycle (Okabe-Ito), repeated when there are more bars than colours.
 _PALETTE = [(0, 114, 178), (230, 159, 0), (0, 158, 115), (204, 121, 167), (86, 180, 233), (213, 94, 0),
             (240, 228, 66), (120, 120, 120)]
@@ -81,14 +82,16 @@ def bar_chart(
     ylabel: str,
     errors: Sequence[float] | None = None,
     *,
+    markers: Sequence[float | None] | None = None,
     width: int | None = None,
     height: int = 520,
 ) -> Path:
     """Draw a vertical bar chart with the value printed above every bar and write it to `path` (a .png).
 
     `errors`, when given, holds one half-width per bar (e.g. a standard deviation or the spread of repeated
-    timings) drawn as a whisker. Negative values are not supported (every quantity we chart is a size, a time,
-    a rate or an accuracy); NaN values are drawn as an empty slot labelled "n/a".
+    timings) drawn as a whisker. `markers`, when given, holds one reference value per bar (or None), drawn as a red
+    dashed line across that bar's slot: a target, say. Negative values are not supported (every quantity we chart
+    is a size, a time, a rate or an accuracy); NaN values are drawn as an empty slot labelled "n/a".
     """
     labels = [str(label) for label in labels]
     values = [float(v) for v in values]
@@ -100,6 +103,8 @@ def bar_chart(
         errors = [float(e) for e in errors]
         if len(errors) != len(values):
             raise ValueError(f"bar_chart({path}): {len(errors)} errors but {len(values)} values")
+    if markers is not None and len(markers) != len(values):
+        raise ValueError(f"bar_chart({path}): {len(markers)} markers but {len(values)} values")
     if any(v < 0 for v in values if math.isfinite(v)):
         raise ValueError(f"bar_chart({path}): negative values are not supported")
     path = _check_path(path)
@@ -108,15 +113,18 @@ def bar_chart(
     scratch = ImageDraw.Draw(Image.new("RGB", (1, 1)))
     slot = max(70, max(_text_size(scratch, label, label_font)[0] for label in labels) // 2 + 30)
     rotate = max(_text_size(scratch, label, label_font)[0] for label in labels) > slot - 10
-    label_band = (max(_text_size(scratch, label, label_font)[0] for label in labels) * 0.75 + 20) if rotate else 40
-    margin_left, margin_right, margin_top = 90, 30, 70
+    longest = max(_text_size(scratch, label, label_font)[0] for label in labels)
+    label_band = (longest * 0.72 + 24) if rotate else 40
+    # a label rotated 45 degrees reaches about 0.72 x its length left of its bar: keep the first one on the canvas
+    margin_left = max(90, int(longest * 0.72 - slot / 2 + 20)) if rotate else 90
+    margin_right, margin_top = 30, 70
     margin_bottom = int(label_band) + 20
     width = width or max(480, margin_left + margin_right + slot * len(labels))
     plot_w = width - margin_left - margin_right
     plot_h = height - margin_top - margin_bottom
-    if plot_h < 80:
-        height = margin_top + margin_bottom + 300
-        plot_h = 300
+    if plot_h < 260:  # long labels must not squash the bars
+        height = margin_top + margin_bottom + 260
+        plot_h = 260
 
     image = Image.new("RGB", (width, height), _BACKGROUND)
     draw = ImageDraw.Draw(image)
@@ -125,6 +133,7 @@ def bar_chart(
 
     finite = [v + (errors[i] if errors and math.isfinite(errors[i]) else 0.0)
               for i, v in enumerate(values) if math.isfinite(v)]
+    finite += [float(m) for m in (markers or []) if m is not None and math.isfinite(m)]
     top = _nice_ceiling(max(finite) * 1.08) if finite and max(finite) > 0 else 1.0
     x0, y0 = margin_left, margin_top + plot_h  # the origin, bottom left of the plot area
 
@@ -135,7 +144,7 @@ def bar_chart(
         tick = top * i / 5
         y = y_of(tick)
         draw.line([(x0, y), (x0 + plot_w, y)], fill=_GRID, width=1)
-        text = _format_value(tick)
+        text = f"{tick:,.6g}"
         w, h = _text_size(draw, text, small_font)
         draw.text((x0 - w - 8, y - h / 2 - 2), text, fill=_INK, font=small_font)
     draw.line([(x0, margin_top), (x0, y0)], fill=_INK, width=1)
@@ -167,6 +176,12 @@ def bar_chart(
             text, text_top = "n/a", y0
         w, h = _text_size(draw, text, small_font)
         draw.text((cx - w / 2, text_top - h - 8), text, fill=_INK, font=small_font)
+        if markers is not None and markers[i] is not None and math.isfinite(markers[i]):
+            y = y_of(float(markers[i]))
+            x = cx - step * 0.45
+            while x < cx + step * 0.45:  # dashed
+                draw.line([(x, y), (min(x + 8, cx + step * 0.45), y)], fill=_MARKER, width=3)
+                x += 14
         w, h = _text_size(draw, label, label_font)
         if rotate:  # long labels are written at 45 degrees below their bar
             tile = Image.new("RGBA", (w + 4, h + 8), (255, 255, 255, 0))
