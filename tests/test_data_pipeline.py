@@ -142,3 +142,16 @@ def test_eval_collator_encodes_the_whole_vocabulary_once(processor):
     assert second["labels"].tolist() == [0, 1]  # class ids, not rows
     decoded = processor.tokenizer.batch_decode(first["input_ids"], skip_special_tokens=True)
     assert [d.strip() for d in decoded] == [*texts[0], *texts[1]]  # template-major rows
+
+
+def test_skip_counter_copies_are_snapshots():
+    import copy
+
+    from modeling_t2l.data import SkippedVideos
+
+    skipped = SkippedVideos()
+    skipped.add("a.avi", "VideoDecodeError: truncated")
+    snapshot = copy.deepcopy(skipped)  # outside process spawning: an independent copy, not an error
+    snapshot.add("b.avi", "x")
+    assert (skipped.count, snapshot.count) == (1, 2)
+    assert skipped.as_dict() == {"skipped_videos": 1, "skipped_examples": [{"path": "a.avi", "reason": "VideoDecodeError: truncated"}]}

@@ -15,8 +15,11 @@ _EXAMPLE_BYTES = 16384  # room for the first ~100 paths; the count itself is unb
 
 class SkippedVideos:
     def __init__(self):
-        self._count = multiprocessing.Value("q", 0)
-        self._examples = multiprocessing.Array("c", _EXAMPLE_BYTES)  # "path\treason\n" records, NUL-terminated
+        # A spawn-context lock can be inherited by forked workers *and* sent to spawn/forkserver workers; a
+        # fork-context one refuses the latter (DataLoader(multiprocessing_context="spawn")).
+        context = multiprocessing.get_context("spawn")
+        self._count = context.Value("q", 0)
+        self._examples = context.Array("c", _EXAMPLE_BYTES)  # "path\treason\n" records, NUL-terminated
 
     def add(self, path: str, reason: str) -> None:
         record = f"{path}\t{reason}".replace("\n", " ")[:1000].encode("utf-8", "replace") + b"\n"
