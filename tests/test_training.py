@@ -185,6 +185,12 @@ with open(f"{trainer.args.output_dir}/rank{rank}.json", "w") as handle:
 
 
 def test_accelerate_launch_two_cpu_processes_keep_identical_weights(tmp_path):
+    """Two DDP processes on CPU (gloo) train to completion with the same trainable weights on both ranks.
+
+    In accelerate 1.15 `accelerate launch --cpu --num_processes 2` starts ONE process (its CPU path only fans out
+    through mpirun with a hostfile), so the two-process CPU run is `--multi_gpu --num_processes 2` with
+    `training.use_cpu: true`: the torchrun launcher with the gloo backend. world_size is asserted below.
+    """
     recipe = make_tiny_run(tmp_path / "data", tmp_path / "out", broken_video=False,
                            per_device_train_batch_size=2, save_strategy="no", num_train_epochs=2)
     script = tmp_path / "ddp_train.py"
@@ -192,7 +198,7 @@ def test_accelerate_launch_two_cpu_processes_keep_identical_weights(tmp_path):
     accelerate = Path(sys.executable).parent / "accelerate"
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
     completed = subprocess.run(
-        [str(accelerate), "launch", "--num_processes", "2", "--cpu", "--num_machines", "1", "--mixed_precision", "no",
+        [str(accelerate), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
          "--dynamo_backend", "no", str(script), str(recipe)],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
     )
