@@ -16,7 +16,8 @@ Inputs (`ZeroShotVideoClassificationPipeline.__call__`). One video is any of:
 - a list of frames, each a PIL image or a (height, width, 3) uint8 array: all frames of one video.
 Arrays and frame lists are sampled to `config.num_frames` frames exactly as a decoded file is (segment centres).
 A list whose elements are all videos (paths, URLs, bytes, 4-D arrays, or lists of frames) is a batch, and the
-result is one list of scores per video. A list is one video's frames if and only if every element is a frame (a PIL
+result is one list of scores per video. A generator or a `datasets.Dataset` (e.g. `KeyDataset(ds, "video")`) of
+videos is streamed: the call returns an iterator of results. A list is one video's frames if and only if every element is a frame (a PIL
 image or a 3-D array); a list mixing frames and videos is rejected.
 
 Imports of this package's modules are relative and single-level on purpose: `save_pretrained` copies this file and
@@ -164,13 +165,16 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
             kwargs["candidate_labels"] = candidate_labels
         elif "candidate_labels" not in self._forward_params:
             raise ValueError("candidate_labels is required: the labels to score, e.g. ['archery', 'surfing water']")
-        inputs, _ = normalize_video_inputs(videos)  # a batch comes back as a list, which Pipeline maps over
-        return super().__call__(inputs, **kwargs)
+        if isinstance(videos, (list, tuple)):
+            # one video's frames or a batch: decided here, as a batch must reach Pipeline as a list
+            videos, _ = normalize_video_inputs(videos)
+        # else one video, or a generator / dataset of videos whose results are streamed; `preprocess` checks each
+        return super().__call__(videos, **kwargs)
 
     # -- the three steps --------------------------------------------------------------------------------------
 
     def preprocess(self, video, num_clips: int = 1, num_crops: int = 1, timeout: float = DEFAULT_URL_TIMEOUT):
-        clips = self.load_clips(video, num_clips=num_clips, timeout=timeout)
+        clips = self.load_clips(_prepare_video(video), num_clips=num_clips, timeout=timeout)
         pixel_values = self.image_processor(list(clips), num_crops=num_crops, return_tensors="pt")["pixel_values"]
         views = pixel_values.shape[0]
         return {"pixel_values": pixel_values, "num_views": torch.tensor([views])}

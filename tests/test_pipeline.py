@@ -223,6 +223,18 @@ def test_a_list_of_videos_is_a_batch_of_mixed_forms(pipe, tmp_path):
         )
 
 
+def test_a_generator_of_videos_is_streamed(pipe):
+    videos = [random_video(seed) for seed in (3, 4, 5)]
+    as_list = pipe(videos, candidate_labels=LABELS, hypothesis_template="{}")
+    streamed = pipe((video for video in videos), candidate_labels=LABELS, hypothesis_template="{}", batch_size=2)
+    assert not isinstance(streamed, list)
+    streamed = list(streamed)
+    assert len(streamed) == len(as_list)
+    for a, b in zip(streamed, as_list):
+        assert [item["label"] for item in a] == [item["label"] for item in b]
+        np.testing.assert_allclose([item["score"] for item in a], [item["score"] for item in b], atol=1e-6)
+
+
 def test_multi_view_averages_views(pipe, model, processor):
     video = random_video(13, num_frames=16)
     result = scores_of(
