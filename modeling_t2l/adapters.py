@@ -79,7 +79,8 @@ def adapter_state_dict(model) -> dict[str, torch.Tensor]:
     state = {}
     for name, parameter in model.named_parameters():
         if name in wanted or LORA_MARKER in name:
-            state[_strip(name)] = parameter.detach().cpu().contiguous()
+            tensor = parameter.detach()
+            state[_strip(name)] = (tensor if tensor.is_meta else tensor.cpu()).contiguous()
     return state
 
 
