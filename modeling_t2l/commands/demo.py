@@ -1,0 +1,55 @@
+"""`t2l demo`: the offline quickstart, T2L's experiment in miniature (see modeling_t2l/quickstart)."""
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+
+from ..quickstart.ablation import VARIANTS
+
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from ..quickstart.runner import DemoOptions
+
+    d = DemoOptions()
+    parser.add_argument("--out", default=d.out, help=f"output folder: data, model, ablation.md/.json/.png (default {d.out})")
+    parser.add_argument("--num-videos", type=int, default=d.num_videos,
+                        help=f"training videos per base class (default {d.num_videos})")
+    parser.add_argument("--test-videos", type=int, default=d.test_videos,
+                        help=f"test videos per novel class (default {d.test_videos}; base classes get half)")
+    parser.add_argument("--epochs", type=float, default=d.epochs, help=f"T2L training epochs (default {d.epochs:g})")
+    parser.add_argument("--frames", type=int, default=d.frames, help=f"frames per generated video (default {d.frames})")
+    parser.add_argument("--num-frames", type=int, default=d.num_frames,
+                        help=f"frames per clip the model sees, T (default {d.num_frames})")
+    parser.add_argument("--image-size", type=int, default=d.image_size,
+                        help=f"frame size in pixels, even, a multiple of 8 (default {d.image_size})")
+    parser.add_argument("--seeds", type=int, default=d.seeds, help=f"seeds per variant, reported as mean ± std (default {d.seeds})")
+    parser.add_argument("--batch-size", type=int, default=d.batch_size, help=f"training batch size (default {d.batch_size})")
+    parser.add_argument("--lr", type=float, default=d.learning_rate, help=f"T2L learning rate (default {d.learning_rate:g})")
+    parser.add_argument("--pretrain-steps", type=int, default=d.pretrain_steps,
+                        help=f"tiny-CLIP pre-training steps on stills (default {d.pretrain_steps})")
+    parser.add_argument("--cache-dir", default=None,
+                        help="where the pre-trained tiny CLIP is cached (default $T2L_DEMO_CACHE or ~/.cache/modeling_t2l)")
+    parser.add_argument("--variants", default=",".join(d.variants),
+                        help=f"comma-separated ablation rows (default all: {','.join(v.key for v in VARIANTS)})")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars or step messages")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..quickstart.runner import DemoOptions, run_demo
+
+    options = DemoOptions(
+        out=args.out, num_videos=args.num_videos, test_videos=args.test_videos, frames=args.frames,
+        num_frames=args.num_frames, image_size=args.image_size, epochs=args.epochs, seeds=args.seeds,
+        batch_size=args.batch_size, learning_rate=args.lr, pretrain_steps=args.pretrain_steps,
+        cache_dir=args.cache_dir, variants=tuple(key.strip() for key in args.variants.split(",") if key.strip()),
+        command=shlex.join(["t2l", "demo", *sys.argv[2:]]) if sys.argv[1:2] == ["demo"] else "t2l demo",
+        progress=not args.quiet,
+    )
+    try:
+        run_demo(options)
+    except ValueError as error:
+        print(f"t2l demo: error: {error}", file=sys.stderr)
+        return 2
+    return 0
