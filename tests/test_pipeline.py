@@ -351,3 +351,13 @@ def test_registered_task_builds_from_a_model_object(model, processor):
     pipe = pipeline(TASK, model=model, tokenizer=processor.tokenizer, image_processor=processor.image_processor, device=-1)
     assert isinstance(pipe, ZeroShotVideoClassificationPipeline)
     assert len(pipe(random_video(0), candidate_labels=LABELS)) == len(LABELS)
+
+
+def test_call_arguments_can_be_set_at_construction(model, processor):
+    pipe = ZeroShotVideoClassificationPipeline(
+        model=model, tokenizer=processor.tokenizer, image_processor=processor.image_processor, device=-1,
+        candidate_labels=LABELS, hypothesis_template=TEMPLATES, top_k=2,
+    )
+    video = random_video(14)
+    assert pipe(video) == pipe(video, candidate_labels=LABELS, hypothesis_template=TEMPLATES, top_k=2)
+    assert len(pipe(video)) == 2

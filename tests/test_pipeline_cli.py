@@ -88,6 +88,21 @@ def test_plain_labels_file_and_descriptions_mode(workspace, capsys, tmp_path):
     assert {p["label"] for p in document["results"][0]["predictions"]} == {"ApplyEyeMakeup", "Archery"}
 
 
+def test_descriptions_from_a_csv(workspace, capsys, tmp_path):
+    root, videos, _ = workspace
+    table = tmp_path / "mine.csv"
+    table.write_text('Class Name,GPT3 discription\nrun,"a person runs"\njump,"a person jumps"\n')
+    code = main(["classify", videos[0], "--model", str(root / "model"), "--labels", "run,jump",
+                 "--descriptions", str(table), "--json"])
+    document = json.loads(capsys.readouterr().out)
+    assert code == 0 and document["text_mode"] == "descriptions" and document["description_set"] == "custom"
+    pipe = ZeroShotVideoClassificationPipeline(model=T2LForVideoClassification.from_pretrained(root / "model"), device=-1)
+    expected = pipe(videos[0], candidate_labels=["run", "jump"], descriptions={"run": "a person runs", "jump": "a person jumps"})
+    got = document["results"][0]["predictions"]
+    assert [p["label"] for p in got] == [p["label"] for p in expected]
+    np.testing.assert_allclose([p["score"] for p in got], [p["score"] for p in expected], atol=1e-6)
+
+
 @pytest.mark.parametrize(
     "extra, message",
     [
