@@ -84,6 +84,7 @@ def render_card(name: str, repo_id: str, model_dir=None, results: Sequence = (),
             task_type="video-classification", dataset_type=row["dataset"], dataset_name=f"{row['protocol']} {row['split']}",
             dataset_config=row["protocol"], dataset_split=row["split"], metric_type="accuracy", metric_name="top-1",
             metric_value=round(row["top1"], 2), source_name=REPRODUCED_SOURCE,
+            source_url=f"https://huggingface.co/{repo_id}",  # measured on this very checkpoint
         )
         for row in reproduced
     ]
