@@ -39,7 +39,8 @@ def test_json_results_and_exit_code_2_for_an_unreadable_video(workspace, capsys)
     root, videos, broken = workspace
     argv = [
         "classify", videos[0], broken, videos[1], videos[2], "--model", str(root / "model"),
-        "--labels", ",".join(LABELS), "--json", "--top-k", "0", "--batch-size", "2", "--template", "a video of {}",
+        "--labels", ",".join(LABELS), "--json", "--top-k", "0", "--batch-size", "2",
+        "--template", "a video of {}", "{}",  # an ensemble of two templates
     ]
     code = main(argv)
     captured = capsys.readouterr()
@@ -54,7 +55,7 @@ def test_json_results_and_exit_code_2_for_an_unreadable_video(workspace, capsys)
         assert sorted(p["label"] for p in predictions) == sorted(LABELS)
         assert sum(p["score"] for p in predictions) == pytest.approx(1.0, abs=1e-5)
     # the command's scores are the pipeline's
-    expected = expected_scores(root, videos[1], hypothesis_template="a video of {}")
+    expected = expected_scores(root, videos[1], hypothesis_template=["a video of {}", "{}"])
     got = document["results"][1]["predictions"]
     assert [p["label"] for p in got] == [p["label"] for p in expected]
     np.testing.assert_allclose([p["score"] for p in got], [p["score"] for p in expected], atol=1e-6)

@@ -30,10 +30,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON document with every result")
     parser.add_argument(
         "--template",
-        action="append",
+        action="extend",
+        nargs="+",
         metavar="T",
-        help='a prompt template with {} for the label; repeat for an ensemble (default: bundled T2L descriptions '
-        "when every label has one, else ActionCLIP's 16 templates)",
+        help='prompt template(s) with {} for the label; several are an ensemble (softmax per template, averaged). '
+        "Default: the bundled T2L descriptions when every label has one, else ActionCLIP's 16 templates",
     )
     parser.add_argument(
         "--descriptions",
@@ -108,14 +109,14 @@ def run(args: argparse.Namespace) -> int:
         try:
             for video, scores in zip(chunk, pipe(list(chunk), batch_size=args.batch_size, **call_kwargs)):
                 results[video] = scores
-        except VideoDecodeError:
+        except (VideoDecodeError, ValueError):
             # Find the unreadable video(s) of this batch; the readable ones are still classified.
             for video in chunk:
                 try:
                     results[video] = pipe(video, **call_kwargs)
-                except VideoDecodeError as error:
-                    failures[video] = error.reason
-                    print(f"t2l classify: cannot read {video}: {error.reason}", file=sys.stderr)
+                except (VideoDecodeError, ValueError) as error:
+                    failures[video] = getattr(error, "reason", str(error))
+                    print(f"t2l classify: cannot read {video}: {failures[video]}", file=sys.stderr)
         progress.update(len(chunk))
     progress.close()
 
