@@ -105,6 +105,25 @@ def _merge(base: dict, update: dict, where: str) -> dict:
     return merged
 
 
+def parse_value(raw: str):
+    """A command-line value as YAML, except that yes/no/on/off stay strings (`save_strategy=no`) and numbers like
+    `3e-5`, which YAML 1.1 reads as strings, become floats."""
+    raw = raw.strip()
+    if raw.lower() in YAML_WORDS:
+        return raw
+    value = yaml.safe_load(raw)
+    return _as_number(value)
+
+
+def _as_number(value):
+    if isinstance(value, str):
+        try:
+            return float(value) if any(c in value.lower() for c in ".e") else int(value)
+        except ValueError:
+            return value
+    return value
+
+
 def apply_overrides(recipe: dict, overrides: Sequence[str]) -> dict:
     """`key.sub=value` strings (value parsed as YAML) applied to a recipe dict."""
     recipe = copy.deepcopy(recipe)
@@ -118,8 +137,7 @@ def apply_overrides(recipe: dict, overrides: Sequence[str]) -> dict:
             target = target.setdefault(key, {})
             if not isinstance(target, dict):
                 raise ValueError(f"override {item!r}: {key} is not a section")
-        # YAML 1.1 reads yes/no/on/off as booleans; `save_strategy=no` means the string.
-        target[keys[-1]] = raw.strip() if raw.strip().lower() in YAML_WORDS else yaml.safe_load(raw)
+        target[keys[-1]] = parse_value(raw)
     return recipe
 
 
@@ -142,6 +160,9 @@ def load_recipe(path, overrides: Sequence[str] = ()) -> dict:
         raise ValueError(f"{path}: 'data_root' is required (set it in the file or pass data_root=/path/to/videos)")
     if recipe["model"]["text_adapter"] not in ("bottleneck", "lora"):
         raise ValueError(f"{path}: model.text_adapter must be 'bottleneck' or 'lora'")
+    # `lr: 1e-4` in a YAML file is a string for PyYAML (YAML 1.1); the optimizer needs numbers.
+    for section in ("optimizer", "schedule"):
+        recipe[section] = {key: _as_number(value) for key, value in recipe[section].items()}
     recipe["_source"] = str(path)
     return recipe
 
