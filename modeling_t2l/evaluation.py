@@ -208,7 +208,8 @@ def evaluate_protocol(model, processor, protocol, data_root, *, splits: Sequence
         protocol = get_protocol(protocol)
     if processor is not None and hasattr(processor, "check_num_frames"):
         processor.check_num_frames(next(iter(model.values())) if isinstance(model, Mapping) else model)
-    names = list(splits) if splits is not None else list(protocol.scored_splits)
+    # default: the scored splits; a custom protocol (only unscored eval splits) runs all of them
+    names = list(splits) if splits is not None else list(protocol.scored_splits or protocol.eval_splits)
     unknown = [n for n in names if n not in protocol.eval_splits]
     if unknown:
         raise KeyError(f"protocol {protocol.name!r} has no eval split(s) {unknown}; eval splits: {list(protocol.eval_splits)}")
@@ -242,7 +243,7 @@ def aggregate(protocol, results: Mapping[str, SplitResult | float]) -> dict:
             per_seed.setdefault(seed, {})[half] = value
         return protocol.aggregate(per_seed)
     scored = {key: value for key, value in top1.items() if key in protocol.scored_splits}
-    if set(scored) == set(protocol.scored_splits):
+    if protocol.scored_splits and set(scored) == set(protocol.scored_splits):
         return protocol.aggregate(scored)
     from .data import mean_std  # a subset of splits was asked for: summarise what was run
 

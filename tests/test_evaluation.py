@@ -154,6 +154,14 @@ def test_undecodable_video_is_skipped_and_counted(tmp_path, processor):
     assert "broken.mp4" in result.skipped_examples[0]["path"]
 
 
+def test_multi_view_evaluation_keeps_one_row_per_video(tmp_path, processor):
+    videos = [_grey_video(tmp_path / f"g{level}", level) for level in (0, 80, 160)]
+    result = evaluate_videos(KnownAnswerModel(processor), processor, videos, [0, 2, 1], CLASSES,
+                             num_clips=2, num_crops=3, progress=False)
+    assert result.num_videos == 3 and result.top1 == pytest.approx(200 / 3)
+    assert np.array(result.confusion)[1, 4] == 1
+
+
 def test_base_to_novel_three_seeds_harmonic_mean_of_means(tmp_path, processor):
     base_classes, novel_classes = CLASSES[:3], CLASSES[3:]
     base = _labels_csv(tmp_path, "base", base_classes)

@@ -133,8 +133,18 @@ def test_interrupted_run_resumes_to_the_same_weights(tmp_path):
     assert different == []
     start = load_file(str(tmp_path / "full" / "checkpoint-4" / "model.safetensors"))
     assert any(not torch.equal(a[key], start[key]) for key in a)  # the second half did train
-    # the adapters-only artifact is written next to the model
-    assert (tmp_path / "full" / "adapters" / "t2l_adapters.safetensors").is_file()
+    # the output folder is usable as it is: model + processor for `t2l evaluate`, adapters for from_adapters
+    from modeling_t2l.adapters import from_adapters
+    from modeling_t2l.commands.evaluate import load_model_and_processor
+    from modeling_t2l.evaluation import evaluate_protocol
+    from modeling_t2l.training import build_protocol
+
+    model, processor = load_model_and_processor(str(tmp_path / "full"), "cpu", "float32")
+    protocol = build_protocol(load_recipe(full))
+    results = evaluate_protocol(model, processor, protocol, data / "videos", splits=["val"], progress=False)
+    assert results["splits"]["val"].num_videos == 4 and results["splits"]["val"].num_classes == 4
+    restored = dict(from_adapters(tmp_path / "full" / "adapters").named_parameters())
+    assert all(torch.equal(restored[name], parameter) for name, parameter in model.named_parameters())
 
 
 def test_best_checkpoint_is_chosen_on_validation_data_only(tmp_path):
