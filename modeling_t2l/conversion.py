@@ -417,8 +417,12 @@ def convert_checkpoint(checkpoint: str | Path, output_dir: str | Path, text_head
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(output_dir)
-    if save_processor:
-        _save_processor(config, output_dir)
+    if save_processor and _save_processor(config, output_dir):
+        # the pipeline's code and task next to the weights: `pipeline(model=dir, trust_remote_code=True)` then
+        # works where this package is not installed
+        from .pipeline_zero_shot_video_classification import add_pipeline_to_checkpoint
+
+        add_pipeline_to_checkpoint(output_dir)
     return model
 
 

@@ -382,7 +382,10 @@ def test_clip_vocabulary_checkpoint_gets_a_matching_processor(tmp_path):
     from modeling_t2l.pipeline_zero_shot_video_classification import register_pipeline
 
     register_pipeline()
-    classifier = pipeline("zero-shot-video-classification", model=str(tmp_path / "out"))
+    # the converter writes the pipeline's code and task next to the weights, so the task is inferred from the
+    # directory (checkpoints with custom code always load with trust_remote_code=True)
+    classifier = pipeline(model=str(tmp_path / "out"), trust_remote_code=True)
+    assert type(classifier).__name__ == "ZeroShotVideoClassificationPipeline"
     scores = classifier(video, candidate_labels=["archery", "surfing water"])
     assert sorted(s["label"] for s in scores) == ["archery", "surfing water"]
     assert abs(sum(s["score"] for s in scores) - 1.0) < 1e-5
