@@ -477,8 +477,8 @@ def run_training(recipe: dict, resume: bool | str = False) -> dict:
         "skipped_examples": collator.skipped.as_dict()["skipped_examples"],
         "target_protocols": list(recipe["target_protocols"]),
     }
+    trainer.save_model(args.output_dir)  # every rank calls it; Trainer writes from the main process only
     if trainer.is_world_process_zero():
-        trainer.save_model(args.output_dir)
         save_adapters(trainer.accelerator.unwrap_model(trainer.model), Path(args.output_dir) / "adapters",
                       base_model_name_or_path=recipe["model"]["clip"])
         (Path(args.output_dir) / RESULTS_NAME).write_text(json.dumps(summary, indent=2, default=str) + "\n")
