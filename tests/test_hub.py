@@ -179,3 +179,15 @@ def test_push_refuses_a_folder_that_is_not_a_model(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="config.json"):
         push_model(tmp_path / "empty", "someone/x", "base_to_novel_ucf101", api=FakeHubApi(tmp_path))
+
+
+def test_push_command_dry_run_writes_the_upload_without_a_hub(model_dir, tmp_path, monkeypatch):
+    from modeling_t2l.cli import main
+
+    monkeypatch.setattr("huggingface_hub.HfApi", lambda *a, **k: pytest.fail("the dry run must not reach the Hub"))
+    staging = tmp_path / "staging"
+    assert main(["push", "--model-dir", str(model_dir), "--repo-id", "someone/t2l", "--card", "base_to_novel_ssv2",
+                 "--dry-run", str(staging)]) == 0
+    assert (staging / "model.safetensors").read_bytes() == (model_dir / "model.safetensors").read_bytes()
+    assert "base_model: openai/clip-vit-base-patch16" in (staging / "README.md").read_text()
+    assert not (staging / "checkpoint-5").exists()

@@ -220,3 +220,18 @@ def test_accelerate_launch_two_cpu_processes_keep_identical_weights(tmp_path):
     rank0, rank1 = (load_file(str(out / f"rank{r}.safetensors")) for r in (0, 1))
     assert rank0.keys() == rank1.keys() and len(rank0) > 0
     assert all(torch.equal(rank0[k], rank1[k]) for k in rank0)
+
+
+def test_bf16_autocast_and_activation_checkpointing_train(tmp_path):
+    recipe = load_recipe(make_tiny_run(tmp_path / "data", tmp_path / "out", broken_video=False),
+                         ["training.num_train_epochs=1", "training.save_strategy=no", "training.bf16=true",
+                          "training.activation_checkpointing=true"])
+    trainer = prepare_training(recipe)
+    before = trainable_state(trainer.model)
+    trainer.train()
+    assert trainer.model.is_activation_checkpointing
+    logged = [entry for entry in trainer.state.log_history if "loss_tfd" in entry]
+    assert logged and all(torch.isfinite(torch.tensor(entry["loss"])) for entry in logged)
+    after = trainable_state(trainer.model)
+    assert all(after[name].dtype == torch.float32 for name in after)  # fp32 master weights
+    assert any(not torch.equal(before[name], after[name]) for name in after)
