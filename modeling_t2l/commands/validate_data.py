@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from tqdm.auto import tqdm
@@ -41,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     single.add_argument("--label-file", help="its label CSV (`id,name`)")
     single.add_argument("--video-root", help="where its videos are")
     parser.add_argument("--num-frames", type=int, help="frames sampled per video (default: the protocol's, else 8)")
-    parser.add_argument("--workers", type=int, default=1, help="parallel decoding processes (default 1)")
+    parser.add_argument("--workers", type=int, default=1, help="parallel decoding threads (default 1)")
     parser.add_argument("--max-rows", type=int, default=50, help="problem files printed per kind (default 50)")
     parser.add_argument("--report", help="also write every problem to this JSON file")
     parser.add_argument("--list", action="store_true", help="list the protocols and exit")
@@ -115,8 +115,10 @@ def run(args) -> int:
     paths = sorted(to_check)
     progress = tqdm(total=len(paths), desc="checking videos", unit="video")
     if args.workers > 1:
-        with ProcessPoolExecutor(args.workers) as pool:
-            results = pool.map(_check_star, [(p, num_frames) for p in paths], chunksize=8)
+        # Threads, not processes: FFmpeg decodes without the GIL, and forking a process that has already run
+        # torch's thread pools can deadlock.
+        with ThreadPoolExecutor(args.workers) as pool:
+            results = pool.map(_check_star, [(p, num_frames) for p in paths])
             outcomes = []
             for outcome in results:
                 outcomes.append(outcome)

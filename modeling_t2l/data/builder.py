@@ -15,7 +15,6 @@ import logging
 import os
 import zlib
 from collections import Counter
-from pathlib import Path
 from typing import Literal, Sequence
 
 import numpy as np
