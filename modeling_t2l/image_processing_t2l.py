@@ -282,12 +282,17 @@ class T2LImageProcessor(BaseImageProcessor):
         return frames
 
     def _normalize(self, clips: list[list[Image.Image]]) -> np.ndarray:
-        """Stack PIL frames to (N, T, 3, H, W) float32: /255 then CLIP mean/std, on the whole batch at once."""
-        pixels = np.stack([np.stack([np.asarray(frame) for frame in clip]) for clip in clips]).astype(np.float32)
-        mean = np.asarray(self.image_mean, dtype=np.float32)
-        std = np.asarray(self.image_std, dtype=np.float32)
-        pixels = (pixels / np.float32(255.0) - mean) / std
-        return np.ascontiguousarray(pixels.transpose(0, 1, 4, 2, 3))
+        """Stack PIL frames to (N, T, 3, H, W) float32: /255 then CLIP mean/std, on the whole batch at once.
+
+        The arithmetic is done once per possible byte value (a 3x256 float32 table, the same float32 formula)
+        and looked up, which is several times faster than converting and normalising every pixel.
+        """
+        pixels = np.stack([np.stack([np.asarray(frame) for frame in clip]) for clip in clips])
+        channels_first = np.ascontiguousarray(pixels.transpose(0, 1, 4, 2, 3))  # uint8, cheap to move
+        mean = np.asarray(self.image_mean, dtype=np.float32)[:, None]
+        std = np.asarray(self.image_std, dtype=np.float32)[:, None]
+        table = (np.arange(256, dtype=np.float32)[None, :] / np.float32(255.0) - mean) / std
+        return np.stack([np.take(table[c], channels_first[:, :, c]) for c in range(3)], axis=2)
 
     # -- entry points --------------------------------------------------------------------------------------------
 
