@@ -94,6 +94,10 @@ def describe_source(source: Any) -> str:
 def _as_rng(generator) -> np.random.Generator:
     if isinstance(generator, np.random.Generator):
         return generator
+    if generator is not None and not isinstance(generator, (int, np.integer)):
+        raise TypeError(
+            f"generator must be a numpy.random.Generator, an int seed or None, not {type(generator).__name__}"
+        )
     # None draws fresh OS entropy, so DataLoader workers never share a random stream.
     return np.random.default_rng(generator)
 

@@ -367,3 +367,10 @@ def test_benchmark_decoding_reports_both_decoders(tmp_path):
         assert result[key] >= 0
     assert result["speedup"] == pytest.approx(result["transformers_pyav_ms"] / result["read_video_ms"])
     assert [clip["path"] for clip in result["per_clip"]] == [str(path)]
+
+
+def test_generator_type_is_checked():
+    import torch
+
+    with pytest.raises(TypeError, match="numpy.random.Generator"):
+        sample_frame_indices(100, 8, "train", generator=torch.Generator())
