@@ -60,6 +60,15 @@ def test_frame_folder_contents_are_not_videos_and_misses_are_none(tmp_path):
     assert VideoIndex(tmp_path).resolve("train/abcdefghijk_000030_000040.mp4") is None
 
 
+def test_symlinked_folders_are_followed_but_loops_are_not(tmp_path):
+    touch(tmp_path / "store", "Walk/v_Walk_g01_c01.avi")
+    (tmp_path / "root").mkdir()
+    (tmp_path / "root" / "ucf").symlink_to(tmp_path / "store")
+    (tmp_path / "store" / "Walk" / "loop").symlink_to(tmp_path / "store")
+    index = VideoIndex(tmp_path / "root")
+    assert index.resolve("v_Walk_g01_c01.avi") == "ucf/Walk/v_Walk_g01_c01.avi" and len(index) == 1
+
+
 def test_the_entry_folders_break_ties(tmp_path):
     touch(tmp_path, "train/x2345678901_000001_000011.mp4", "val/x2345678901_000001_000011.mp4")
     index = VideoIndex(tmp_path / "")

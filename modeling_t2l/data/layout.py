@@ -53,7 +53,14 @@ class VideoIndex:
         self._by_name: dict[str, list[str]] = defaultdict(list)
         self._by_stem: dict[str, list[str]] = defaultdict(list)
         self.num_frame_folders = 0
+        visited = set()  # (device, inode) of each directory: symlinked dataset folders are followed, loops are not
         for directory, subdirectories, files in os.walk(self.root, followlinks=True):
+            status = os.stat(directory)
+            identity = (status.st_dev, status.st_ino)
+            if identity in visited:
+                subdirectories[:] = []
+                continue
+            visited.add(identity)
             relative_directory = os.path.relpath(directory, self.root)
             relative_directory = "" if relative_directory == "." else relative_directory.replace(os.sep, "/")
             subdirectories[:] = sorted(d for d in subdirectories if not d.startswith("."))
