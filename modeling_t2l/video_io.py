@@ -42,8 +42,8 @@ from pathlib import Path
 from typing import Any
 
 import av
-from av.video.reformatter import VideoReformatter
 import numpy as np
+from av.video.reformatter import VideoReformatter
 from PIL import Image
 
 logger = logging.getLogger(__name__)
