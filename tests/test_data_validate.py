@@ -61,3 +61,8 @@ def test_validate_data_on_a_protocol_split(tmp_path, capsys):
     assert code == 1
     assert "... and 3780 more" in output  # 3,783 listed, one present
     assert ["split1", "3783", "3782", "0", "0", "1"] in [line.split() for line in output.splitlines()]
+
+
+def test_validate_data_unusable_root_is_exit_code_2(tmp_path, capsys):
+    code = main(["validate-data", "--protocol", "zero_shot_ucf101", "--data-root", str(tmp_path / "absent")])
+    assert code == 2 and "absent is not a directory" in capsys.readouterr().err

@@ -7,7 +7,7 @@
 Each listed video is looked up under the root (the same resolution as training and evaluation), probed for its
 frame count, and the frames that evaluation would sample are decoded. Missing, undecodable and too-short
 (fewer frames than sampled, so frames repeat) videos are printed as a table with counts. Exit code 0 when
-every video is fine, 1 otherwise.
+every video is fine, 1 otherwise, 2 when the list, labels or root themselves are unusable.
 """
 from __future__ import annotations
 
@@ -94,13 +94,19 @@ def _check_star(arguments):
 
 
 def run(args) -> int:
-    from ..data import VideoIndex, list_protocols
+    import sys
+
+    from ..data import VideoIndex, get_protocol, list_protocols
 
     if args.list:
-        print("\n".join(list_protocols()))
+        print(_table(["protocol", "what it measures"], [[n, get_protocol(n).summary] for n in list_protocols()]))
         return 0
-    title, jobs, root, num_frames = _jobs(args)
-    index = VideoIndex(root)
+    try:
+        title, jobs, root, num_frames = _jobs(args)
+        index = VideoIndex(root)
+    except (OSError, ValueError) as error:  # a bad list, label file or root: say which, no traceback
+        print(f"t2l validate-data: {error}", file=sys.stderr)
+        return 2
     problems: list[Problem] = []
     to_check: dict[str, list[tuple[str, str]]] = {}  # absolute path -> [(split, list entry)]
     totals = {split: len(entries) for split, entries in jobs}
