@@ -304,15 +304,14 @@ def build_model(recipe: dict):
     return model
 
 
-def build_processor(recipe: dict, protocol, model):
+def build_processor(recipe: dict, protocol):
+    """The official processor (bundled CLIP BPE, 256/224 resize and crop) with the protocol's normalisation."""
     from .processing_t2l import T2LProcessor
 
     kwargs = dict(recipe["processor"] or {})
     kwargs.setdefault("image_mean", list(protocol.image_mean))
     kwargs.setdefault("image_std", list(protocol.image_std))
-    processor = T2LProcessor.from_clip_tokenizer(num_frames=model.config.num_frames, **kwargs)
-    processor.check_num_frames(model)
-    return processor
+    return T2LProcessor.from_clip_tokenizer(num_frames=recipe["model"]["num_frames"], **kwargs)
 
 
 def custom_protocol(spec: dict, num_frames: int, text_mode: str = "templates"):
@@ -380,7 +379,12 @@ def build_datasets(recipe: dict, protocol, processor):
     split = _train_split(recipe, protocol)
     if protocol.split(split).role != "train":
         raise ValueError(f"{recipe['_source']}: train_split {split!r} of {protocol.name} is not a training split")
-    train = protocol.build_dataset(split, video_root=recipe["data_root"])
+    try:
+        train = protocol.build_dataset(split, video_root=recipe["data_root"])
+    except ValueError as error:
+        if "train_list" not in str(error):
+            raise
+        raise ValueError(f"{recipe['_source']}: {error}; in a recipe: protocol_options.train_list=<list>") from None
     class_texts = protocol.class_texts(split, templates=recipe["text_templates"])
     options = recipe["validation"]
     validation = None
@@ -427,9 +431,10 @@ def prepare_training(recipe: dict) -> "T2LTrainer":
 
     protocol = build_protocol(recipe)
     check_validation(recipe, protocol)  # before any model or data is loaded
+    processor = build_processor(recipe, protocol)
+    train, class_texts, transform, validation = build_datasets(recipe, protocol, processor)  # data errors first
     model = build_model(recipe)
-    processor = build_processor(recipe, protocol, model)
-    train, class_texts, transform, validation = build_datasets(recipe, protocol, processor)
+    processor.check_num_frames(model)
     collator = T2LVideoCollator(processor, class_texts, train=True, seed=int(recipe["training"].get("seed", 1024)))
     args = build_training_arguments(recipe, validation is not None)
     trainer = T2LTrainer(
