@@ -63,6 +63,13 @@ def test_validate_data_on_a_protocol_split(tmp_path, capsys):
     assert ["split1", "3783", "3782", "0", "0", "1"] in [line.split() for line in output.splitlines()]
 
 
+def test_validate_data_defaults_to_the_target_dataset_splits(tmp_path, capsys):
+    code = main(["validate-data", "--protocol", "zero_shot_hmdb51", "--data-root", str(tmp_path), "--max-rows", "0"])
+    output = capsys.readouterr().out
+    listed = {line.split()[0]: line.split()[1] for line in output.splitlines() if line.startswith("split")}
+    assert code == 1 and listed == {"split": "listed", "split1": "1530", "split2": "1530", "split3": "1530"}  # no k400_val
+
+
 def test_validate_data_unusable_root_is_exit_code_2(tmp_path, capsys):
     code = main(["validate-data", "--protocol", "zero_shot_ucf101", "--data-root", str(tmp_path / "absent")])
     assert code == 2 and "absent is not a directory" in capsys.readouterr().err

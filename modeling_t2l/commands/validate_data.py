@@ -33,7 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     protocol = parser.add_argument_group("a named protocol")
     protocol.add_argument("--protocol", help="protocol name (see `t2l validate-data --list`)")
     protocol.add_argument("--data-root", help="the dataset's video root")
-    protocol.add_argument("--split", nargs="+", help="splits to check (default: every split with a list)")
+    protocol.add_argument("--split", nargs="+",
+                          help="splits to check (default: every split of the protocol's own dataset that has a list)")
     protocol.add_argument("--train-list", help="your training list, for splits that are not bundled (K400 train)")
     protocol.add_argument("--hmdb-label-order", choices=("fixed", "legacy"), help="HMDB label order (default fixed)")
     single = parser.add_argument_group("or one list")
@@ -63,8 +64,12 @@ def _jobs(args) -> tuple[str, list[tuple[str, list]], object, int]:
         if args.hmdb_label_order:
             options["hmdb_label_order"] = args.hmdb_label_order
         protocol = get_protocol(args.protocol, **options)
+        # Default: the splits of the protocol's own dataset (a zero-shot protocol's K400 splits live under
+        # another root: name them with --split train k400_val and point --data-root at K400).
+        own = set(protocol.splits_of())
         splits = args.split or [
-            spec.name for spec in protocol.splits if spec.list_file or spec.derived_from or args.train_list
+            spec.name for spec in protocol.splits
+            if spec.name in own and (spec.list_file or spec.derived_from or args.train_list)
         ]
         jobs = [(split, protocol.entries(split)) for split in splits]
         return args.protocol, jobs, args.data_root, args.num_frames or protocol.num_frames

@@ -57,6 +57,7 @@ class SplitSpec:
     llm_labels_file: str | None = None  # path inside a user-supplied llm_labels/ directory
     scored: bool = True  # eval splits that enter the protocol's aggregate
     note: str = ""
+    dataset: str | None = None  # whose videos, when not the protocol's own (K400 training of zero-shot protocols)
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,11 @@ class Protocol:
     @property
     def train_splits(self) -> tuple[str, ...]:
         return tuple(spec.name for spec in self.splits if spec.role == "train")
+
+    def splits_of(self, dataset: str | None = None) -> tuple[str, ...]:
+        """The splits whose videos are in `dataset` (default: the protocol's own), i.e. under one video root."""
+        dataset = dataset or self.dataset
+        return tuple(spec.name for spec in self.splits if (spec.dataset or self.dataset) == dataset)
 
     def split(self, name: str) -> SplitSpec:
         for spec in self.splits:
@@ -215,12 +221,12 @@ _K400_TRAIN_NOTE = "the K400 train list is over 4 MiB and absent from every upst
 
 def _k400_train(name: str = "train") -> SplitSpec:
     return SplitSpec(name, "train", _K400_LABELS, descriptions="k400",
-                     llm_labels_file="froster/k400_rephrased_classes.json", note=_K400_TRAIN_NOTE)
+                     llm_labels_file="froster/k400_rephrased_classes.json", note=_K400_TRAIN_NOTE, dataset="k400")
 
 
 def _k400_val(scored: bool) -> SplitSpec:
     return SplitSpec("k400_val", "eval", _K400_LABELS, list_file="fully_supervised/k400/val.txt", descriptions="k400",
-                     llm_labels_file="froster/k400_rephrased_classes.json", scored=scored)
+                     llm_labels_file="froster/k400_rephrased_classes.json", scored=scored, dataset="k400")
 
 
 def _zero_shot() -> list[Protocol]:
