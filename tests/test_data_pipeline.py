@@ -111,7 +111,7 @@ def test_eval_transform_is_the_processor_on_segment_centres(ucf_root, processor)
     sample = dataset[2]
     expected = processor.image_processor([read_video(sample["video_path"], NUM_FRAMES)], return_tensors="pt")["pixel_values"][0]
     assert torch.equal(sample["pixel_values"], expected)
-    dataset.set_transform(make_transform(processor.image_processor, train=False, num_clips=2, num_crops=3))
+    dataset.set_transform(make_transform(processor, train=False, num_clips=2, num_crops=3))  # a processor works too
     assert dataset[2]["pixel_values"].shape == (6, NUM_FRAMES, 3, 32, 32)
 
 

@@ -128,9 +128,10 @@ class VideoTransform:
 
     def __init__(self, image_processor, train: bool, num_frames: int | None = None, *, num_clips: int = 1,
                  num_crops: int = 1, seed: int = 0):
-        self.image_processor = image_processor
+        # A T2LProcessor works too: only its image processor is used here.
+        self.image_processor = getattr(image_processor, "image_processor", image_processor)
         self.train = train
-        self.num_frames = int(num_frames or image_processor.num_frames)
+        self.num_frames = int(num_frames or self.image_processor.num_frames)
         self.num_clips = num_clips
         self.num_crops = num_crops
         self.seed = seed
