@@ -234,15 +234,17 @@ class T2LTrainer(Trainer):
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         outputs = model(**inputs)
         if model.training and outputs.loss_contrastive is not None:
-            self._loss_terms["loss_contrastive"] += outputs.loss_contrastive.detach().float().item()
-            self._loss_terms["loss_tfd"] += outputs.loss_tfd.detach().float().item()
+            # kept as tensors (no .item() here: that would synchronise the GPU every step)
+            self._loss_terms["loss_contrastive"] = self._loss_terms["loss_contrastive"] + outputs.loss_contrastive.detach().float()
+            self._loss_terms["loss_tfd"] = self._loss_terms["loss_tfd"] + outputs.loss_tfd.detach().float()
             self._loss_term_count += 1
         return (outputs.loss, outputs) if return_outputs else outputs.loss
 
     def log(self, logs: dict, start_time: float | None = None) -> None:
         if "loss" in logs and self._loss_term_count:
-            values = torch.tensor([self._loss_terms["loss_contrastive"], self._loss_terms["loss_tfd"],
-                                   float(self._loss_term_count)], device=self.args.device)
+            values = torch.stack([torch.as_tensor(self._loss_terms["loss_contrastive"], device=self.args.device),
+                                  torch.as_tensor(self._loss_terms["loss_tfd"], device=self.args.device),
+                                  torch.tensor(float(self._loss_term_count), device=self.args.device)]).float()
             values = self.accelerator.reduce(values, reduction="sum")  # every rank logs at the same steps
             logs["loss_contrastive"] = round(values[0].item() / values[2].item(), 6)
             logs["loss_tfd"] = round(values[1].item() / values[2].item(), 6)
