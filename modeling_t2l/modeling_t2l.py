@@ -395,6 +395,18 @@ class T2LPreTrainedModel(PreTrainedModel):
             parameter.requires_grad_(_is_t2l_parameter(name))
         return self
 
+    def save_adapters(self, save_directory, base_model_name_or_path: str | None = None):
+        """Write only the trained T2L tensors (about 21 MB for ViT-B/16) and a config naming the base CLIP."""
+        from .adapters import save_adapters
+
+        return save_adapters(self, save_directory, base_model_name_or_path)
+
+    def load_adapters(self, directory, strict: bool = True):
+        """Load tensors written by `save_adapters` into this model (built on the same CLIP and settings)."""
+        from .adapters import load_adapters
+
+        return load_adapters(self, directory, strict=strict)
+
     def save_pretrained(self, save_directory, *args, **kwargs):
         # `save_pretrained` records only the saved class in `auto_map`; list every class so that remote-code users
         # can load the base model and the head from the same directory.
@@ -525,9 +537,12 @@ class T2LForVideoClassification(T2LPreTrainedModel):
         clip_name_or_path: str,
         num_frames: int = 8,
         freeze_backbone: bool = True,
+        adapters: str | None = None,
         **kwargs,
     ):
         """Build T2L from any transformers CLIP checkpoint (Hub id or local directory).
+
+        `adapters`: a directory written by `save_adapters`; its T2L tensors are loaded on top of the CLIP.
 
         Keyword arguments that are `T2LConfig` fields override the config; the others go to `from_pretrained`
         (`dtype`, `revision`, `local_files_only`, `output_loading_info`, ...). Only the T2L tensors are new: adapters
@@ -553,6 +568,8 @@ class T2LForVideoClassification(T2LPreTrainedModel):
         model = loaded[0] if isinstance(loaded, tuple) else loaded
         if freeze_backbone:
             model.freeze_backbone()
+        if adapters is not None:
+            model.load_adapters(adapters)
         return loaded
 
 

@@ -112,3 +112,15 @@ def test_lora_text_variant_saves_and_restores(clip_dir, tmp_path):
     assert all(torch.equal(p, original[n]) for n, p in restored.named_parameters())
     with torch.no_grad():
         assert torch.equal(model(**_inputs(model)).logits, restored(**_inputs(model)).logits)
+
+
+def test_model_methods_and_from_clip_adapters_round_trip(clip_dir, tmp_path):
+    """The documented user path: model.save_adapters(dir), then from_clip(base, adapters=dir)."""
+    model = _perturbed(T2LForVideoClassification.from_clip(str(clip_dir), num_frames=4)).eval()
+    model.save_adapters(tmp_path / "adapters")
+    restored = T2LForVideoClassification.from_clip(str(clip_dir), num_frames=4, adapters=tmp_path / "adapters").eval()
+    for (name, a), (_, b) in zip(model.state_dict().items(), restored.state_dict().items()):
+        assert torch.equal(a, b), name
+    assert set(n for n, p in restored.named_parameters() if p.requires_grad) == set(model.trainable_parameter_names())
+    with torch.no_grad():
+        assert torch.equal(model(**_inputs(model)).logits, restored(**_inputs(model)).logits)
