@@ -540,7 +540,11 @@ def _train_probe(task: dict, baseline_rss_mb: float) -> dict:
         raise ValueError(f"benchmarking: unknown training method {task['method']!r}")
     model.to(device, dtype).train()
     if task["checkpointing"]:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        # transformers 5 renamed gradient_checkpointing_enable (deprecated) to activation_checkpointing_enable
+        if hasattr(model, "activation_checkpointing_enable"):
+            model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+        else:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     parameters = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(parameters, lr=1e-5, weight_decay=0.2)
     pixels = _random_pixels(settings, batch_size, seed=1)
