@@ -97,12 +97,12 @@ def test_contrastive_loss_counts_shared_captions_as_one_target():
 
 
 def test_tiny_clip_is_cached(tmp_path):
-    first = pretrain_tiny_clip(tmp_path, image_size=SIZE, steps=1, batch_size=8, progress=False)
+    first = pretrain_tiny_clip(tmp_path, image_size=SIZE, steps=1, batch_size=8, eval_images=8, progress=False)
     assert (first / "config.json").is_file() and (first / "vocab.json").is_file()
     stamp = os.stat(first / "model.safetensors").st_mtime_ns
-    assert pretrain_tiny_clip(tmp_path, image_size=SIZE, steps=1, batch_size=8, progress=False) == first
+    assert pretrain_tiny_clip(tmp_path, image_size=SIZE, steps=1, batch_size=8, eval_images=8, progress=False) == first
     assert os.stat(first / "model.safetensors").st_mtime_ns == stamp
-    assert pretrain_tiny_clip(tmp_path, image_size=SIZE, steps=2, batch_size=8, progress=False) != first
+    assert pretrain_tiny_clip(tmp_path, image_size=SIZE, steps=2, batch_size=8, eval_images=8, progress=False) != first
 
 
 # ------------------------------------------------------------------------------------------------ smoke run

@@ -34,7 +34,7 @@ class DemoOptions:
     seeds: int = 3
     batch_size: int = 16
     learning_rate: float = 1e-2
-    pretrain_steps: int = 400
+    pretrain_steps: int = 600
     cache_dir: str | None = None
     variants: tuple[str, ...] = field(default_factory=lambda: tuple(v.key for v in VARIANTS))
     command: str = "t2l demo"
@@ -84,7 +84,8 @@ def run_demo(options: DemoOptions) -> dict:
     clip_dir = pretrain_tiny_clip(options.cache_dir and Path(options.cache_dir), image_size=options.image_size,
                                   steps=options.pretrain_steps, progress=options.progress)
     pretraining = pretraining_summary(clip_dir)
-    say(f"      {clip_dir}: colour+shape accuracy on stills {100 * pretraining['appearance_accuracy']:.1f} %")
+    say(f"      {clip_dir}: zero-shot on stills: colour+shape {100 * pretraining['appearance_accuracy']:.1f} % (12-way), "
+        f"place {100 * pretraining['position_accuracy']:.1f} % (5-way)")
 
     settings = TrainSettings(num_frames=options.num_frames, image_size=options.image_size, epochs=options.epochs,
                              batch_size=options.batch_size, learning_rate=options.learning_rate)
