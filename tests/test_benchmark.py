@@ -162,10 +162,30 @@ def test_settings_validate_sections_and_batch_sizes():
 
 def test_cli_tiny_run_writes_the_report(tmp_path, capsys):
     out = tmp_path / "bench"
-    assert main(["benchmark", "--tiny", "--sections", "inference", "--batch-sizes", "1", "--out", str(out)]) == 0
+    threads = torch.get_num_threads()
+    try:
+        code = main(["benchmark", "--tiny", "--sections", "inference,text", "--batch-sizes", "1", "--clock", "cpu",
+                     "--out", str(out)])
+    finally:
+        torch.set_num_threads(threads)
+    assert code == 0
     printed = capsys.readouterr().out
     assert "T2L get_video_features" in printed and "inference time T2L / CLIP frame averaging, batch 1" in printed
+    assert "process CPU time with one torch thread" in printed
     assert {p.name for p in out.iterdir()} == {"benchmark.md", "benchmark.json", "benchmark.png"}
+    data = json.loads((out / "benchmark.json").read_text())
+    assert data["environment"]["torch_threads"] == 1 and data["settings"]["clock"] == "cpu"
+    assert all(row["median_s"] > 0 for row in data["inference"] + data["text"])
+
+
+def test_cpu_clock_measures_process_time_not_waiting():
+    import time as time_module
+
+    timings = bm.measure_interleaved({"sleep": lambda: time_module.sleep(0.05)}, warmup=0, repeats=2,
+                                     timer=time_module.process_time)
+    assert timings["sleep"].median < 0.04  # sleeping uses no CPU; the wall clock would say >= 0.05
+    with pytest.raises(ValueError, match="clock must be"):
+        bm.BenchmarkSettings.tiny(clock="gpu")
 
 
 # -- plotting ----------------------------------------------------------------------------------------------------

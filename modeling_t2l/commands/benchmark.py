@@ -23,6 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--train-batch-size", type=int, default=None,
                         help="videos per training step (default: 4; quick: 2)")
     parser.add_argument("--repeats", type=int, default=None, help="timed interleaved repetitions")
+    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                        help="wall: wall-clock time, default threads (an idle machine). cpu: process CPU time with one "
+                             "torch thread, which other jobs on a shared machine barely disturb")
     parser.add_argument("--sections", default=None,
                         help="comma-separated subset of inference,training,text,decoding,pipeline (default: all)")
     parser.add_argument("--profile", action="store_true",
@@ -43,7 +46,7 @@ def _int_list(text: str, option: str) -> tuple[int, ...]:
 def run(args) -> int:
     from ..benchmarking import BenchmarkSettings, profile_inference, run_benchmark
 
-    overrides = {}
+    overrides = {"clock": args.clock}
     if args.train_batch_size:
         overrides["train_batch_size"] = args.train_batch_size
     if args.repeats:
