@@ -34,6 +34,8 @@ class T2LConfig(PreTrainedConfig):
             the same per-layer rate is the attention-probability dropout, as in the official code.
         drop_path_mode (`str`, defaults to `"per_token"`): the official DropPath draws its mask per token position
             (shared across the batch) because its tensors are sequence-first; `"per_sample"` is the usual one.
+        attention_dropout (`float`, *optional*): attention-probability dropout in training. `None` (official) uses
+            each layer's drop-path rate; 0.0 keeps SDPA on its fused, memory-saving kernel during training.
         tfd_loss_weight (`float`, defaults to 1.0): weight of the temporal feature diversity (TFD) loss.
         contrastive_loss (`str`, defaults to `"kl"`): `"kl"` (official: symmetric KL to soft label-equality
             targets on the B x B video-text matrix) or `"cross_entropy"` (paper eq. 1: over the text rows).
@@ -61,6 +63,7 @@ class T2LConfig(PreTrainedConfig):
     use_text_adapters: bool = True
     drop_path_rate: float = 0.1
     drop_path_mode: str = "per_token"
+    attention_dropout: float | None = None
     tfd_loss_weight: float = 1.0
     contrastive_loss: str = "kl"
     tfd_variance: str = "unbiased"
@@ -82,6 +85,8 @@ class T2LConfig(PreTrainedConfig):
                 raise ValueError(f"{name} must be a number, got {getattr(self, name)!r}")
         if not 0.0 < self.adapter_ratio <= 1.0:
             raise ValueError(f"adapter_ratio must be in (0, 1], got {self.adapter_ratio!r}")
+        if self.attention_dropout is not None and not 0.0 <= self.attention_dropout < 1.0:
+            raise ValueError(f"attention_dropout must be None or in [0, 1), got {self.attention_dropout!r}")
         for name in ("temporal_token_dropout", "drop_path_rate"):
             value = getattr(self, name)
             if not 0.0 <= value < 1.0:

@@ -167,6 +167,14 @@ def _drop_path_rates(config: T2LConfig, num_layers: int) -> list[float]:
     return [config.drop_path_rate * i / (num_layers - 1) for i in range(num_layers)]
 
 
+def _attention_dropout(config: T2LConfig, drop_path_rate: float) -> float:
+    """Official: the attention-probability dropout of a layer is its drop-path rate; `attention_dropout` overrides.
+
+    Any attention dropout makes SDPA leave its fused kernel in training, which stores the attention matrices.
+    """
+    return drop_path_rate if config.attention_dropout is None else config.attention_dropout
+
+
 class T2LVisionEncoderLayer(GradientCheckpointingLayer):
     """A CLIP vision block with T2L's temporal token and spatial adapter.
 
@@ -182,7 +190,7 @@ class T2LVisionEncoderLayer(GradientCheckpointingLayer):
         width = vision_config.hidden_size
         self.num_frames = config.num_frames
         self.self_attn = CLIPAttention(vision_config)
-        self.self_attn.dropout = drop_path_rate  # official: attention dropout = this layer's drop-path rate
+        self.self_attn.dropout = _attention_dropout(config, drop_path_rate)
         self.layer_norm1 = nn.LayerNorm(width, eps=vision_config.layer_norm_eps)
         self.mlp = CLIPMLP(vision_config)
         self.layer_norm2 = nn.LayerNorm(width, eps=vision_config.layer_norm_eps)
@@ -191,7 +199,7 @@ class T2LVisionEncoderLayer(GradientCheckpointingLayer):
         has_temporal_tokens = config.use_temporal_tokens and (config.temporal_tokens_in_all_layers or layer_idx == 0)
         if has_temporal_tokens:
             self.temporal_prompt = nn.Parameter(torch.empty(config.num_frames, width))
-            self.prompt_dropout = nn.Dropout(config.temporal_token_dropout)
+            self.temporal_token_dropout = config.temporal_token_dropout
         else:
             self.temporal_prompt = None
         if config.use_visual_adapters:
@@ -206,12 +214,14 @@ class T2LVisionEncoderLayer(GradientCheckpointingLayer):
         batch_frames, seq_length, width = hidden_states.shape
         if self.temporal_prompt is not None:
             frames = hidden_states.view(-1, self.num_frames, seq_length, width)
-            seeds = self.prompt_dropout(self.temporal_prompt) + frames.mean(dim=2)  # (B, T, D)
+            prompt = F.dropout(self.temporal_prompt, self.temporal_token_dropout, self.training)
+            seeds = prompt + frames.mean(dim=2)  # (B, T, D)
             temporal_tokens = self.drop_path(self._attention(seeds))  # frames of one video attend to each other
             # add dummy sequence dimension: one extra token per frame, appended last, no positional embedding
             with_tokens = torch.cat([hidden_states, temporal_tokens.reshape(batch_frames, 1, width)], dim=1)
-            with_tokens = with_tokens + self.drop_path(self._attention(with_tokens))
-            hidden_states = with_tokens[:, :seq_length]
+            # the updated temporal token is discarded, so only the frame tokens take the residual; slicing the
+            # attention output (not the sum) keeps the residual stream contiguous for the adapter's matmul
+            hidden_states = hidden_states + self.drop_path(self._attention(with_tokens))[:, :seq_length]
         else:
             hidden_states = hidden_states + self.drop_path(self._attention(hidden_states))
 
@@ -229,7 +239,7 @@ class T2LTextEncoderLayer(GradientCheckpointingLayer):
         text_config = config.text_config
         width = text_config.hidden_size
         self.self_attn = CLIPAttention(text_config)
-        self.self_attn.dropout = drop_path_rate
+        self.self_attn.dropout = _attention_dropout(config, drop_path_rate)
         self.layer_norm1 = nn.LayerNorm(width, eps=text_config.layer_norm_eps)
         self.mlp = CLIPMLP(text_config)
         self.layer_norm2 = nn.LayerNorm(width, eps=text_config.layer_norm_eps)

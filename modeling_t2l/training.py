@@ -276,9 +276,8 @@ class T2LTrainer(Trainer):
 class AugmentationEpochCallback(TrainerCallback):
     """Tells the training transform which epoch it is, so augmentation seeds depend on (epoch, video) only.
 
-    The data layer's transform also counts how often this process drew each video; that count restarts with a
-    resumed process, so it is reset at every epoch start (each video is drawn once per epoch) to keep a resumed
-    run on the same seeds as an uninterrupted one.
+    `set_epoch` also restarts the transform's per-video draw counts (each video is drawn once per epoch), which
+    keeps a resumed run on the same seeds as an uninterrupted one.
     """
 
     def __init__(self, transform):
@@ -286,9 +285,6 @@ class AugmentationEpochCallback(TrainerCallback):
 
     def on_epoch_begin(self, args, state, control, **kwargs):
         self.transform.set_epoch(int(state.epoch or 0))
-        draws = getattr(self.transform, "_draws", None)
-        if draws is not None:
-            draws.clear()
 
 
 # ------------------------------------------------------------------------------------------------ building

@@ -415,8 +415,23 @@ def _decode_by_count(packets: _Packets, wanted_indices: list[int]) -> tuple[dict
 _thread_state = threading.local()
 
 
+_inherited_thread_states: list = []
+
+
+def _forget_reformatters_after_fork() -> None:
+    # A swscale context owns worker threads that a forked child (a DataLoader worker) does not inherit: using or
+    # even freeing the parent's context there deadlocks on their condition variables. The child keeps the
+    # inherited object alive (never freed) and starts with fresh contexts of its own.
+    global _thread_state
+    _inherited_thread_states.append(_thread_state)
+    _thread_state = threading.local()
+
+
+os.register_at_fork(after_in_child=_forget_reformatters_after_fork)
+
+
 def _reformatter() -> VideoReformatter:
-    """One swscale context per thread, reused across frames and videos.
+    """One swscale context per thread (and process), reused across frames and videos.
 
     ``frame.to_ndarray(format="rgb24")`` builds a new conversion context for every frame (about 8 ms at 340x256,
     more than decoding the frame); a shared reformatter gives identical pixels for a tenth of the cost.

@@ -390,3 +390,13 @@ def test_torch_export_runs(model):
     exported = torch.export.export(VideoEncoder(model.t2l), (pixel_values,))
     with torch.no_grad():
         torch.testing.assert_close(exported.module()(pixel_values), model.get_video_features(pixel_values), rtol=1e-5, atol=1e-6)
+
+
+def test_attention_dropout_follows_drop_path_unless_overridden():
+    official = T2LModel(tiny_t2l_config(drop_path_rate=0.1))
+    rates = [layer.self_attn.dropout for layer in official.vision_model.encoder.layers]
+    assert rates == [0.0, 0.1]  # linspace(0, 0.1, 2), the per-layer drop-path rates
+    assert [layer.drop_path.drop_prob for layer in official.text_model.encoder.layers] == [0.0, 0.1]
+    fused = T2LModel(tiny_t2l_config(drop_path_rate=0.1, attention_dropout=0.0))
+    assert all(layer.self_attn.dropout == 0.0 for layer in fused.vision_model.encoder.layers)
+    assert [layer.drop_path.drop_prob for layer in fused.vision_model.encoder.layers] == [0.0, 0.1]

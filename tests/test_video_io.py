@@ -373,3 +373,19 @@ def test_generator_type_is_checked():
 
     with pytest.raises(TypeError, match="numpy.random.Generator"):
         sample_frame_indices(100, 8, "train", generator=torch.Generator())
+
+
+def _decoded_shape(path):
+    return read_video(path, 4).shape
+
+
+@pytest.mark.timeout(120)
+def test_forked_workers_decode_after_the_parent_decoded(tmp_path):
+    """DataLoader workers are forked: the parent's conversion context (and its threads) must not be reused there."""
+    import multiprocessing
+
+    path = str(write_video(tmp_path / "clip.avi", num_frames=12, fmt="avi-mpeg4"))
+    assert read_video(path, 4).shape == (4, 48, 64, 3)  # the parent now holds a conversion context
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        shapes = pool.map_async(_decoded_shape, [path, path]).get(timeout=60)
+    assert shapes == [(4, 48, 64, 3)] * 2

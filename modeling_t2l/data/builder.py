@@ -141,7 +141,10 @@ class VideoTransform:
             raise ValueError("multi-view sampling (num_clips/num_crops > 1) is for evaluation only")
 
     def set_epoch(self, epoch: int) -> None:
+        # A new epoch restarts the per-video draw counts, so a resumed run draws the same clips as an
+        # uninterrupted one (the counts are not part of a checkpoint).
         self.epoch = int(epoch)
+        self._draws.clear()
 
     def _seed_for(self, video_key: int) -> int:
         import torch.utils.data
