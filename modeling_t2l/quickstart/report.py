@@ -11,8 +11,8 @@ from .ablation import VARIANTS_BY_KEY
 
 CHECK = {True: "✓", False: ""}
 # short bar labels for the chart
-SHORT_LABELS = {"frozen": "frozen CLIP", "adapters": "adapters", "adapters_tfd": "+TFD",
-                "adapters_tt": "+temporal tok.", "full": "T2L (full)"}
+SHORT_LABELS = {"frozen": "frozen CLIP", "adapters": "adapters", "adapters_tfd": "adapters+TFD",
+                "adapters_tt": "adapters+tokens", "full": "T2L (full)"}
 
 
 def summarise(scores: Mapping[str, Sequence[Mapping[str, float]]]) -> dict:
