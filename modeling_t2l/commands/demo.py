@@ -36,6 +36,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bars or step messages")
 
 
+def _command_line() -> str:
+    """The command as typed, for the report: `t2l demo ...` or `python scripts/quickstart.py ...`."""
+    if sys.argv[1:2] == ["demo"]:
+        return shlex.join(["t2l", "demo", *sys.argv[2:]])
+    return shlex.join(["python", "scripts/quickstart.py", *sys.argv[1:]])
+
+
 def run(args: argparse.Namespace) -> int:
     from ..quickstart.runner import DemoOptions, run_demo
 
@@ -44,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         num_frames=args.num_frames, image_size=args.image_size, epochs=args.epochs, seeds=args.seeds,
         batch_size=args.batch_size, learning_rate=args.lr, pretrain_steps=args.pretrain_steps,
         cache_dir=args.cache_dir, variants=tuple(key.strip() for key in args.variants.split(",") if key.strip()),
-        command=shlex.join(["t2l", "demo", *sys.argv[2:]]) if sys.argv[1:2] == ["demo"] else "t2l demo",
+        command=_command_line(),
         progress=not args.quiet,
     )
     try:
