@@ -137,6 +137,13 @@ def push_model(model_dir, repo_id: str, card: str, *, results: Sequence = (), ap
     """
     from huggingface_hub import CommitOperationAdd, HfApi
 
+    from .pipeline_zero_shot_video_classification import TASK, add_pipeline_to_checkpoint
+
+    config_file = Path(model_dir) / "config.json"
+    if config_file.is_file() and TASK not in json.loads(config_file.read_text()).get("custom_pipelines", {}):
+        # a folder saved with `save_pretrained` only: add the pipeline code and task so the Hub repo works with
+        # `pipeline(model=repo_id, trust_remote_code=True)`
+        add_pipeline_to_checkpoint(model_dir)
     files = upload_files(model_dir)
     model_card = render_card(card, repo_id, model_dir=model_dir, results=results, cards_dir=cards_dir)
     operations = [CommitOperationAdd(path_in_repo=name, path_or_fileobj=str(path)) for name, path in files

@@ -482,6 +482,10 @@ def run_training(recipe: dict, resume: bool | str = False) -> dict:
     }
     trainer.save_model(args.output_dir)  # every rank calls it; Trainer writes from the main process only
     if trainer.is_world_process_zero():
+        # the pipeline's code and task next to the weights: `pipeline(model=dir, trust_remote_code=True)`
+        from .pipeline_zero_shot_video_classification import add_pipeline_to_checkpoint
+
+        add_pipeline_to_checkpoint(args.output_dir)
         save_adapters(trainer.accelerator.unwrap_model(trainer.model), Path(args.output_dir) / "adapters",
                       base_model_name_or_path=recipe["model"]["clip"])
         (Path(args.output_dir) / RESULTS_NAME).write_text(json.dumps(summary, indent=2, default=str) + "\n")

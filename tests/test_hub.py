@@ -139,7 +139,12 @@ CHILD = textwrap.dedent(
     with torch.no_grad():
         logits = model(**inputs).logits
     torch.save(logits, work / "child_logits.pt")
-    (work / "child.json").write_text(json.dumps({"model": type(model).__module__, "processor": type(processor).__module__}))
+    from transformers import pipeline
+
+    classifier = pipeline(model=str(remote), trust_remote_code=True)  # task inferred from custom_pipelines
+    scores = classifier(np.load(work / "clip.npy"), candidate_labels=["archery", "riding a bike"])
+    (work / "child.json").write_text(json.dumps({"model": type(model).__module__, "processor": type(processor).__module__,
+                                                "pipeline": type(classifier).__name__, "labels": sorted(s["label"] for s in scores)}))
     """
 )
 
@@ -151,7 +156,10 @@ def test_push_uploads_everything_in_one_commit_and_reloads_with_remote_code(mode
     assert len(api.commits) == 1  # weights, processor, remote code and card together
     files = set(api.commits[0]["files"])
     assert {"README.md", "config.json", "model.safetensors", "configuration_t2l.py", "modeling_t2l.py",
-            "processor_config.json", "processing_t2l.py", "image_processing_t2l.py", "tokenization.py"} <= files
+            "processor_config.json", "processing_t2l.py", "image_processing_t2l.py", "tokenization.py",
+            "pipeline_zero_shot_video_classification.py", "video_io.py", "prompts.py"} <= files
+    assert "zero-shot-video-classification" in json.loads((tmp_path / "remote" / "someone" / "t2l-tiny" / "config.json")
+                                                          .read_text())["custom_pipelines"]
     assert not any(name.startswith("checkpoint-") or name == "training_args.bin" for name in files)
     remote = tmp_path / "remote" / "someone" / "t2l-tiny"
     assert "pipeline_tag: video-classification" in (remote / "README.md").read_text()
@@ -170,8 +178,10 @@ def test_push_uploads_everything_in_one_commit_and_reloads_with_remote_code(mode
     result = subprocess.run([sys.executable, "-I", str(script), str(remote), str(tmp_path)], cwd=tmp_path, env=env,
                             capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=300)
     assert result.returncode == 0, result.stderr[-4000:]
-    modules = json.loads((tmp_path / "child.json").read_text())
-    assert all(module.startswith("transformers_modules.") for module in modules.values()), modules
+    child = json.loads((tmp_path / "child.json").read_text())
+    assert child.pop("pipeline") == "ZeroShotVideoClassificationPipeline"
+    assert child.pop("labels") == ["archery", "riding a bike"]
+    assert all(module.startswith("transformers_modules.") for module in child.values()), child
     torch.testing.assert_close(torch.load(tmp_path / "child_logits.pt"), expected, rtol=0, atol=0)
 
 

@@ -117,6 +117,10 @@ def test_interrupted_run_resumes_to_the_same_weights(tmp_path):
     results = json.loads((tmp_path / "full" / "train_results.json").read_text())
     assert results["global_step"] == 9
     assert results["skipped_videos"] == 3  # the broken video, once per epoch
+    # the saved run carries the pipeline's code and task, for pipeline(model=dir, trust_remote_code=True)
+    config = json.loads((tmp_path / "full" / "config.json").read_text())
+    assert "zero-shot-video-classification" in config["custom_pipelines"]
+    assert (tmp_path / "full" / "pipeline_zero_shot_video_classification.py").is_file()
     assert "broken.mp4" in results["skipped_examples"][0]["path"]
 
     resumed_dir = tmp_path / "resumed"
