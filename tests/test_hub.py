@@ -5,10 +5,7 @@ files load with `trust_remote_code=True` in a fresh process where `modeling_t2l`
 same outputs. What it cannot prove: authentication, the network, LFS and Hub-side validation.
 """
 import json
-import os
 import shutil
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 from types import SimpleNamespace
@@ -21,6 +18,7 @@ from huggingface_hub import ModelCard
 from modeling_t2l import T2LForVideoClassification
 from modeling_t2l.hub import AUTHORS_SOURCE, REPRODUCED_SOURCE, push_model, render_card
 from modeling_t2l.processing_t2l import T2LProcessor
+from tests.isolated import run_without_package
 from tests.tiny import save_tiny_clip
 
 CARDS = ("k400_zero_shot_vitb16", "base_to_novel_k400", "base_to_novel_hmdb51", "base_to_novel_ucf101",
@@ -118,16 +116,9 @@ def test_reproduced_numbers_stay_apart_from_reported_ones(model_dir, tmp_path):
 
 CHILD = textwrap.dedent(
     """
-    import importlib.abc, json, sys
+    import json, sys
     from pathlib import Path
 
-    class BlockPackage(importlib.abc.MetaPathFinder):
-        def find_spec(self, name, path=None, target=None):
-            if name == "modeling_t2l" or name.startswith("modeling_t2l."):
-                raise ModuleNotFoundError(f"blocked: {name}", name=name)
-            return None
-
-    sys.meta_path.insert(0, BlockPackage())
     import numpy as np
     import torch
     from transformers import AutoModelForVideoClassification, AutoProcessor
@@ -171,13 +162,7 @@ def test_push_uploads_everything_in_one_commit_and_reloads_with_remote_code(mode
     with torch.no_grad():
         expected = model(**processor(videos=[clip], text=["archery", "riding a bike"], return_tensors="pt")).logits
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_HOME=str(tmp_path / "hf_home"))
-    script = tmp_path / "child.py"
-    script.write_text(CHILD)
-    result = subprocess.run([sys.executable, "-I", str(script), str(remote), str(tmp_path)], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=300)
-    assert result.returncode == 0, result.stderr[-4000:]
+    run_without_package(CHILD, [remote, tmp_path], tmp_path)
     child = json.loads((tmp_path / "child.json").read_text())
     assert child.pop("pipeline") == "ZeroShotVideoClassificationPipeline"
     assert child.pop("labels") == ["archery", "riding a bike"]

@@ -10,9 +10,6 @@ AutoModelForVideoClassification offline and returns its outputs, which must equa
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -21,29 +18,15 @@ from safetensors.torch import load_file
 
 from modeling_t2l import T2LForVideoClassification
 from modeling_t2l.conversion import convert_checkpoint
+from tests.isolated import run_without_package
 from tests.tiny import tiny_t2l_config
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "official_t2l" / "tiny_t8"
 
 CHILD = textwrap.dedent(
     """
-    import importlib.abc, json, sys
+    import json, sys
     from pathlib import Path
-
-    class BlockPackage(importlib.abc.MetaPathFinder):
-        # Whatever installed the package (editable finder, .pth), the child must not see it.
-        def find_spec(self, name, path=None, target=None):
-            if name == "modeling_t2l" or name.startswith("modeling_t2l."):
-                raise ModuleNotFoundError(f"blocked: {name}", name=name)
-            return None
-
-    sys.meta_path.insert(0, BlockPackage())
-    try:
-        import modeling_t2l  # noqa: F401
-    except ModuleNotFoundError:
-        pass
-    else:
-        raise SystemExit("modeling_t2l is importable in the child: the test would prove nothing")
 
     import torch
     from transformers import AutoConfig, AutoModel, AutoModelForVideoClassification
@@ -125,15 +108,7 @@ def test_remote_code_loads_without_the_package(tmp_path):
     }
     torch.save(inputs, work / "inputs.pt")
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_HOME=str(tmp_path / "hf_home"))
-    script = tmp_path / "child.py"
-    script.write_text(CHILD)
-    result = subprocess.run(
-        [sys.executable, "-I", str(script), str(work)], cwd=tmp_path, env=env, capture_output=True, text=True,
-        stdin=subprocess.DEVNULL, timeout=600,
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
+    run_without_package(CHILD, [work], tmp_path, timeout=600)
 
     report = json.loads((work / "report.json").read_text())
     assert report["without_flag"] is True  # no silent fallback: remote code needs the flag
