@@ -7,7 +7,6 @@ metric and the report writers all run for real; only the network is replaced.
 """
 import json
 import math
-import sys
 
 import numpy as np
 import pytest
@@ -17,7 +16,6 @@ from torch import nn
 
 from modeling_t2l.data import Protocol, SplitSpec
 from modeling_t2l.evaluation import (
-    SplitResult,
     aggregate,
     encode_class_texts,
     evaluate_protocol,
