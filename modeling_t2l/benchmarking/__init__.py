@@ -1,0 +1,175 @@
+"""Side-by-side cost measurements: T2L against CLIP frame averaging, X-CLIP and full fine-tuning, in one run.
+
+Every number that backs an efficiency claim of this library comes from `run_benchmark`, measured on the machine at
+hand against its peers *in the same process and the same run* (only ratios are compared against targets, so a
+slow or busy machine shifts every row together):
+
+1. inference: T2L `get_video_features` vs transformers `CLIPModel` image features of the B*T frames averaged
+   (frame averaging, the floor for T2L's design) vs transformers `XCLIPModel` video features;
+   videos/s, parameters (total and trainable) and FLOPs per video (torch's FLOP counter; FLOPs = 2 x MACs);
+2. training step (forward, backward, AdamW step): T2L with its frozen backbone vs full fine-tuning of the same
+   CLIP (ViFi-CLIP: frame-mean video embedding, contrastive loss, every parameter trained), with and without
+   activation checkpointing; time and peak memory, each configuration in a fresh subprocess so that its peak
+   memory is its own (CUDA memory statistics, or the peak RSS of the process on CPU);
+3. text cost of a training step with 400 classes: encoding only the batch's classes (what the collator does)
+   vs encoding all 400;
+4. decoding: `video_io.read_video` vs `transformers.video_utils.load_video(backend="pyav")` on generated
+   10 s, 30 fps clips with 1 s and 5 s key-frame intervals;
+5. pipeline: the first `pipeline("zero-shot-video-classification")` call with 400 candidate labels vs later
+   (cached) calls, against the video forward alone.
+
+Timing protocol: warm-up calls first, then repetitions interleaved round-robin across the compared functions
+(the order rotates every round so no function always follows the same neighbour), and the median is reported
+with the spread (half the inter-quartile range). The models have ViT-B/16 dimensions and random weights: cost
+does not depend on the weights' values.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict  # re-exported: callers pass settings through `benchmarking.asdict`
+
+from .settings import (  # noqa: F401
+    SECTIONS,
+    VIT_B16_VISION,
+    CLIP_TEXT,
+    BenchmarkSettings,
+)
+from .rows import (  # noqa: F401
+    InferenceRow,
+    TrainingRow,
+    TextCostRow,
+    DecodeRow,
+    PipelineRow,
+    RatioRow,
+    BenchmarkReport,
+    _json_default,
+)
+from .timing import (  # noqa: F401
+    Timing,
+    synchronizer,
+    measure_interleaved,
+    count_flops,
+)
+from .models import (  # noqa: F401
+    _t2l_config,
+    build_t2l,
+    build_clip,
+    build_xclip,
+    _pooled,
+    clip_frame_average,
+    count_parameters,
+    _random_pixels,
+    _random_text,
+)
+from .inference import (  # noqa: F401
+    T2L_NAME,
+    CLIP_NAME,
+    XCLIP_NAME,
+    inference_models,
+    run_inference,
+    profile_inference,
+)
+from .training import (  # noqa: F401
+    peak_rss_mb,
+    run_probe,
+    _probe_main,
+    T2L_TRAIN,
+    FULL_FT_TRAIN,
+    _settings_from_task,
+    _vifi_clip_loss,
+    _train_probe,
+    training_configurations,
+    run_training,
+)
+from .text import (  # noqa: F401
+    run_text_cost,
+)
+from .decoding import (  # noqa: F401
+    write_test_clip,
+    run_decoding,
+)
+from .pipeline import (  # noqa: F401
+    _build_pipeline,
+    run_pipeline,
+)
+from .ratios import (  # noqa: F401
+    _ratio,
+    compute_ratios,
+)
+from .report import (  # noqa: F401
+    _ms,
+    _millions,
+    _table,
+    format_markdown,
+    _ratio_label,
+    write_chart,
+    save_report,
+)
+from .runner import (  # noqa: F401
+    environment_info,
+    _load_average,
+    run_benchmark,
+    _optional,
+)
+
+__all__ = [
+    "asdict",
+    "SECTIONS",
+    "VIT_B16_VISION",
+    "CLIP_TEXT",
+    "BenchmarkSettings",
+    "InferenceRow",
+    "TrainingRow",
+    "TextCostRow",
+    "DecodeRow",
+    "PipelineRow",
+    "RatioRow",
+    "BenchmarkReport",
+    "_json_default",
+    "Timing",
+    "synchronizer",
+    "measure_interleaved",
+    "count_flops",
+    "_t2l_config",
+    "build_t2l",
+    "build_clip",
+    "build_xclip",
+    "_pooled",
+    "clip_frame_average",
+    "count_parameters",
+    "_random_pixels",
+    "_random_text",
+    "T2L_NAME",
+    "CLIP_NAME",
+    "XCLIP_NAME",
+    "inference_models",
+    "run_inference",
+    "profile_inference",
+    "peak_rss_mb",
+    "run_probe",
+    "_probe_main",
+    "T2L_TRAIN",
+    "FULL_FT_TRAIN",
+    "_settings_from_task",
+    "_vifi_clip_loss",
+    "_train_probe",
+    "training_configurations",
+    "run_training",
+    "run_text_cost",
+    "write_test_clip",
+    "run_decoding",
+    "_build_pipeline",
+    "run_pipeline",
+    "_ratio",
+    "compute_ratios",
+    "_ms",
+    "_millions",
+    "_table",
+    "format_markdown",
+    "_ratio_label",
+    "write_chart",
+    "save_report",
+    "environment_info",
+    "_load_average",
+    "run_benchmark",
+    "_optional",
+]

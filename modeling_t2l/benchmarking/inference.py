@@ -1,0 +1,87 @@
+"""Section 1, inference: T2L vs CLIP frame averaging vs X-CLIP; and the inference profiler."""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+from .models import (_pooled, _random_pixels, build_clip, build_t2l, build_xclip, clip_frame_average,
+                     count_parameters)
+from .rows import InferenceRow
+from .settings import BenchmarkSettings
+from .timing import count_flops, measure_interleaved, synchronizer
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 1. Inference
+# ---------------------------------------------------------------------------------------------------------------
+
+T2L_NAME = "T2L get_video_features"
+CLIP_NAME = "CLIP frame averaging"
+XCLIP_NAME = "X-CLIP video features"
+
+
+def inference_models(settings: BenchmarkSettings) -> dict[str, tuple[torch.nn.Module, Callable, tuple[int, int]]]:
+    """name -> (model, forward(pixel_values), (params total, params trainable as that method trains))."""
+    t2l = build_t2l(settings).freeze_backbone()
+    clip = build_clip(settings)
+    xclip = build_xclip(settings)
+    models = {}
+    models[T2L_NAME] = (t2l, lambda x: t2l.get_video_features(pixel_values=x), count_parameters(t2l))
+    # ViFi-CLIP trains every CLIP parameter.
+    models[CLIP_NAME] = (clip, lambda x: clip_frame_average(clip, x), count_parameters(clip))
+    # X-CLIP keeps its text encoder frozen (FIX_TEXT) and trains everything else.
+    xclip_counts = count_parameters(xclip, lambda name, p: not name.startswith(("text_model.", "text_projection")))
+    models[XCLIP_NAME] = (xclip, lambda x: _pooled(xclip.get_video_features(pixel_values=x)), xclip_counts)
+    for model, _, _ in models.values():
+        model.to(settings.device, settings.torch_dtype).eval()
+    return models
+
+
+def run_inference(settings: BenchmarkSettings, models=None, report_row: Callable = print) -> list[InferenceRow]:
+    models = models or inference_models(settings)
+    sync = synchronizer(settings.device)
+    rows = []
+    flops_per_video: dict[str, float] = {}
+    with torch.inference_mode():
+        for batch_size in settings.batch_sizes:
+            pixels = _random_pixels(settings, batch_size)
+            functions = {name: (lambda fn=fn: fn(pixels)) for name, (_, fn, _) in models.items()}
+            already_warm = []
+            if not flops_per_video:  # the FLOP-counting call doubles as the first batch size's warm-up
+                for name, function in functions.items():
+                    flops_per_video[name] = count_flops(function, inference_of=models[name][0]) / batch_size
+                already_warm = list(functions)
+            timings = measure_interleaved(functions, warmup=settings.warmup, repeats=settings.repeats,
+                                          synchronize=sync, skip_warmup=already_warm, timer=settings.timer())
+            for name, (_, _, (total, trainable)) in models.items():
+                timing = timings[name]
+                row = InferenceRow(name, batch_size, timing.median, timing.spread, batch_size / timing.median,
+                                   total, trainable, flops_per_video[name] / 1e9)
+                rows.append(row)
+                report_row(row)
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Profiling (where the time goes when a target is missed)
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def profile_inference(settings: BenchmarkSettings, models=None, row_limit: int = 25) -> str:
+    """torch.profiler tables (self CPU/CUDA time per operator) of one batch-1 forward of each inference model."""
+    from torch.profiler import ProfilerActivity, profile
+
+    models = models or inference_models(settings)
+    pixels = _random_pixels(settings, 1)
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if settings.device.startswith("cuda") else [])
+    sort_key = "self_cuda_time_total" if settings.device.startswith("cuda") else "self_cpu_time_total"
+    sections = []
+    with torch.inference_mode():
+        for name, (_, function, _) in models.items():
+            function(pixels)  # warm-up outside the profile
+            with profile(activities=activities) as profiler:
+                function(pixels)
+            sections.append(f"== {name}, batch 1 ==\n"
+                            + profiler.key_averages().table(sort_by=sort_key, row_limit=row_limit))
+    return "\n\n".join(sections)

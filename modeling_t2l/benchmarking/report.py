@@ -1,0 +1,166 @@
+"""Output of a report: Markdown, JSON and a PNG chart."""
+from __future__ import annotations
+
+import math
+import tempfile
+from pathlib import Path
+from typing import Sequence
+
+from .inference import CLIP_NAME, T2L_NAME, XCLIP_NAME
+from .rows import BenchmarkReport
+from .training import FULL_FT_TRAIN, T2L_TRAIN
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Output: Markdown, JSON, PNG
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:,.0f}" if seconds >= 0.1 else f"{seconds * 1000:,.1f}"
+
+
+def _millions(count: int) -> str:
+    return f"{count / 1e6:,.2f} M"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return lines
+
+
+def format_markdown(report: BenchmarkReport) -> str:
+    s, env = report.settings, report.environment
+    lines = [
+        f"Device {env.get('device_name', s['device'])}, {s['dtype']}, torch {env.get('torch')}, transformers "
+        f"{env.get('transformers')}, {env.get('cpu_count')} CPU cores ({env.get('torch_threads')} torch threads), "
+        f"load average {env.get('load_average_start')} at start and {env.get('load_average_end')} at the end. "
+        f"ViT-B/16-sized models with random weights, T = {s['num_frames']}, {s['vision']['image_size']}², "
+        f"{'quick mode' if s['quick'] else 'full mode'}: {s['warmup']} warm-up, {s['repeats']} interleaved "
+        f"repetitions, medians (± half the inter-quartile range) of "
+        f"{'process CPU time with one torch thread (decoding: wall time)' if s.get('clock') == 'cpu' else 'wall time'}.",
+        "",
+    ]
+    if report.inference:
+        lines += ["**Inference** (`get_video_features`-style video embeddings; FLOPs from `torch.utils.flop_counter`,"
+                  " FLOPs = 2 × MACs; trainable = what each method trains: T2L temporal tokens + adapters, "
+                  "ViFi-CLIP everything, X-CLIP everything but its frozen text encoder)", ""]
+        lines += _table(
+            ["model", "batch", "ms / batch", "videos / s", "params total", "params trainable", "GFLOPs / video"],
+            [[r.model, r.batch_size, f"{_ms(r.median_s)} ± {_ms(r.spread_s)}", f"{r.videos_per_s:.2f}",
+              _millions(r.params_total), _millions(r.params_trainable), f"{r.gflops_per_video:,.1f}"]
+             for r in report.inference])
+        lines.append("")
+    if report.training:
+        lines += [f"**Training step** (forward + backward + AdamW step, batch {report.training[0].batch_size} videos "
+                  f"with their {report.training[0].batch_size} class texts of {s['text_length']} tokens; each "
+                  f"configuration in a fresh process; memory = {report.training[0].memory_source}, runtime "
+                  "baseline before building the model in brackets)", ""]
+        lines += _table(
+            ["method", "activation checkpointing", "ms / step", "peak memory (MiB)", "params trained"],
+            [[r.method, "yes" if r.checkpointing else "no", f"{_ms(r.median_step_s)} ± {_ms(r.spread_s)}",
+              f"{r.peak_memory_mb:,.0f} ({r.baseline_memory_mb:,.0f})", _millions(r.params_trainable)]
+             for r in report.training])
+        lines.append("")
+    if report.text:
+        lines += ["**Text cost per training step** (T2L text tower forward + backward, adapters trained)", ""]
+        lines += _table(["classes encoded", "texts × tokens", "ms", "GFLOPs"],
+                        [[r.encoded, f"{r.num_texts} × {r.text_length}", f"{_ms(r.median_s)} ± {_ms(r.spread_s)}",
+                          f"{r.gflops:,.1f}"] for r in report.text])
+        lines.append("")
+    if report.decoding:
+        lines += [f"**Decoding** ({s['num_frames']} frames sampled per clip)", ""]
+        lines += _table(["clip", "reader", "ms"],
+                        [[r.clip, r.reader, f"{_ms(r.median_s)} ± {_ms(r.spread_s)}"] for r in report.decoding])
+        lines.append("")
+    if report.pipeline:
+        lines += ["**Pipeline** (`pipeline(\"zero-shot-video-classification\")`, one 2 s clip)", ""]
+        lines += _table(["call", "candidate labels", "ms"],
+                        [[r.call, r.num_labels or "-", f"{_ms(r.median_s)} ± {_ms(r.spread_s)}"]
+                         for r in report.pipeline])
+        lines.append("")
+    if report.ratios:
+        lines += ["**Targets** (ratios within this run)", ""]
+        lines += _table(["ratio", "measured", "target", "result"],
+                        [[r.name, f"{r.value:.3f}" if math.isfinite(r.value) else "n/a", r.target,
+                          {True: "pass", False: "**miss**", None: "not measured"}[r.passed]] for r in report.ratios])
+        lines.append("")
+    for note in report.notes:
+        lines.append(f"- {note}")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _ratio_label(name: str) -> str:
+    """A short chart label for a ratio row (the table holds the full name)."""
+    short = name
+    for long, brief in (("inference time T2L / CLIP frame averaging", "infer / CLIP"),
+                        ("inference time T2L / X-CLIP", "infer / X-CLIP"), ("training peak memory", "train mem"),
+                        ("training step time", "train time"), (" T2L / full fine-tuning", ""),
+                        ("without checkpointing", ""), ("with checkpointing", "ckpt"), ("batch ", "b"),
+                        ("cached pipeline call / video forward alone", "pipeline / forward")):
+        short = short.replace(long, brief)
+    if short.startswith("decoding speed-up"):
+        short = "decode speed-up"
+    return short.replace(",", " ").replace("  ", " ").strip()
+
+
+def write_chart(report: BenchmarkReport, path) -> Path | None:
+    """One PNG, a 2 x 2 grid: inference throughput, ratios against their targets (red dashes), training step
+    time and training peak memory."""
+    from PIL import Image
+
+    from ..plotting import bar_chart
+
+    path = Path(path)
+    panels = []
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch = Path(scratch)
+        short = {T2L_NAME: "T2L", CLIP_NAME: "CLIP frame avg", XCLIP_NAME: "X-CLIP",
+                 T2L_TRAIN: "T2L", FULL_FT_TRAIN: "full FT"}
+        if report.inference:
+            panels.append(bar_chart(
+                scratch / "inference.png", [f"{short[r.model]} b{r.batch_size}" for r in report.inference],
+                [r.videos_per_s for r in report.inference], "Inference throughput (higher is better)", "videos / s",
+                errors=[r.videos_per_s * r.spread_s / r.median_s for r in report.inference]))
+        measured = [r for r in report.ratios if math.isfinite(r.value)]
+        if measured:
+            panels.append(bar_chart(
+                scratch / "ratios.png", [_ratio_label(r.name) for r in measured], [r.value for r in measured],
+                "Ratios (red dashes: targets)", "ratio",
+                markers=[float(r.target.split()[-1]) for r in measured]))
+        if report.training:
+            labels = [f"{short[r.method]}{' +ckpt' if r.checkpointing else ''}" for r in report.training]
+            panels.append(bar_chart(scratch / "train_time.png", labels, [r.median_step_s for r in report.training],
+                                    "Training step time (lower is better)", "s / step",
+                                    errors=[r.spread_s for r in report.training]))
+            panels.append(bar_chart(scratch / "train_memory.png", labels, [r.peak_memory_mb for r in report.training],
+                                    "Training peak memory (lower is better)", "MiB"))
+        if not panels:
+            return None
+        images = [Image.open(p).convert("RGB") for p in panels]
+        rows = [images[i:i + 2] for i in range(0, len(images), 2)]
+        column_widths = [max(row[c].width for row in rows if c < len(row)) for c in range(min(2, len(images)))]
+        row_heights = [max(image.height for image in row) for row in rows]
+        canvas = Image.new("RGB", (sum(column_widths), sum(row_heights)), (255, 255, 255))
+        y = 0
+        for row, row_height in zip(rows, row_heights):
+            x = 0
+            for column, image in enumerate(row):
+                canvas.paste(image, (x + (column_widths[column] - image.width) // 2, y))
+                x += column_widths[column]
+            y += row_height
+        path.parent.mkdir(parents=True, exist_ok=True)
+        canvas.save(path)
+    return path
+
+
+def save_report(report: BenchmarkReport, out_dir) -> dict[str, Path]:
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"markdown": out_dir / "benchmark.md", "json": out_dir / "benchmark.json", "png": out_dir / "benchmark.png"}
+    paths["markdown"].write_text(report.to_markdown(), encoding="utf-8")
+    paths["json"].write_text(report.to_json() + "\n", encoding="utf-8")
+    if write_chart(report, paths["png"]) is None:
+        del paths["png"]
+    return paths

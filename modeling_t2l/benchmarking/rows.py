@@ -1,0 +1,101 @@
+"""The row dataclasses (one per table) and `BenchmarkReport`."""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Rows (one dataclass per table)
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class InferenceRow:
+    model: str
+    batch_size: int
+    median_s: float  # one forward of the batch
+    spread_s: float  # half the inter-quartile range of the repetitions
+    videos_per_s: float
+    params_total: int
+    params_trainable: int
+    gflops_per_video: float  # torch.utils.flop_counter: FLOPs = 2 x MACs
+
+
+@dataclass
+class TrainingRow:
+    method: str
+    checkpointing: bool
+    batch_size: int
+    median_step_s: float
+    spread_s: float
+    peak_memory_mb: float
+    memory_source: str  # "cuda max_memory_allocated" or "peak RSS (VmHWM) of a fresh process"
+    baseline_memory_mb: float  # the same measure before the model is built (the Python + torch runtime)
+    params_trainable: int
+
+
+@dataclass
+class TextCostRow:
+    encoded: str
+    num_texts: int
+    text_length: int
+    median_s: float  # forward + backward of the text tower (its adapters train)
+    spread_s: float
+    gflops: float
+
+
+@dataclass
+class DecodeRow:
+    clip: str
+    reader: str
+    frames: int
+    median_s: float
+    spread_s: float
+
+
+@dataclass
+class PipelineRow:
+    call: str
+    num_labels: int
+    median_s: float
+    spread_s: float
+
+
+@dataclass
+class RatioRow:
+    name: str
+    value: float
+    target: str  # e.g. "<= 1.08"
+    passed: bool | None  # None when the ratio could not be measured
+
+
+@dataclass
+class BenchmarkReport:
+    settings: dict
+    environment: dict
+    inference: list[InferenceRow] = field(default_factory=list)
+    training: list[TrainingRow] = field(default_factory=list)
+    text: list[TextCostRow] = field(default_factory=list)
+    decoding: list[DecodeRow] = field(default_factory=list)
+    pipeline: list[PipelineRow] = field(default_factory=list)
+    ratios: list[RatioRow] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, default=_json_default)
+
+    def to_markdown(self) -> str:
+        from .report import format_markdown  # imported here: report.py imports this module
+
+        return format_markdown(self)
+
+
+def _json_default(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return str(value)
