@@ -432,14 +432,23 @@ def _cache_key(candidate_labels, hypothesis_template, descriptions) -> tuple:
 
 
 def _load_tokenizer(model) -> CLIPTokenizer:
-    """The tokenizer saved with the model, else this package's bundled CLIP BPE files."""
+    """The tokenizer saved with the model, else this package's bundled CLIP BPE files (CLIP vocabularies only)."""
     source = getattr(model, "name_or_path", None)
     if source:
         try:
             return CLIPTokenizer.from_pretrained(source)
         except (OSError, ValueError, TypeError):
             pass
-    return load_clip_tokenizer()
+    tokenizer = load_clip_tokenizer()
+    vocab_size = int(model.config.text_config.vocab_size)
+    if vocab_size != len(tokenizer):
+        # the bundled BPE would produce ids of another vocabulary: scores would be silently meaningless
+        raise ValueError(
+            f"{source or type(model).__name__}: no tokenizer saved with the model, and its text vocabulary "
+            f"({vocab_size} tokens) is not CLIP's ({len(tokenizer)}); pass tokenizer=..."
+        )
+    logger.info("no tokenizer saved with %s: using the bundled OpenAI CLIP BPE files", source or "the model")
+    return tokenizer
 
 
 def _load_image_processor(model, given=None) -> T2LImageProcessor:

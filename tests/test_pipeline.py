@@ -361,3 +361,15 @@ def test_call_arguments_can_be_set_at_construction(model, processor):
     video = random_video(14)
     assert pipe(video) == pipe(video, candidate_labels=LABELS, hypothesis_template=TEMPLATES, top_k=2)
     assert len(pipe(video)) == 2
+
+
+def test_bundled_tokenizer_is_used_only_for_clip_vocabularies(processor):
+    """Without a saved tokenizer the bundled CLIP BPE is the fallback, but never for another vocabulary."""
+    clip_vocab = T2LForVideoClassification(tiny_t2l_config(num_frames=NUM_FRAMES, image_size=IMAGE_SIZE)).eval()
+    pipe = ZeroShotVideoClassificationPipeline(model=clip_vocab, image_processor=processor.image_processor, device=-1)
+    assert len(pipe.tokenizer) == 49408
+    config = tiny_t2l_config(num_frames=NUM_FRAMES, image_size=IMAGE_SIZE)
+    config.text_config.vocab_size = 256
+    other_vocab = T2LForVideoClassification(config).eval()
+    with pytest.raises(ValueError, match=r"vocabulary \(256 tokens\) is not CLIP's \(49408\)"):
+        ZeroShotVideoClassificationPipeline(model=other_vocab, image_processor=processor.image_processor, device=-1)
