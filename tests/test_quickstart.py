@@ -24,8 +24,8 @@ def test_classes_are_words_and_split_is_disjoint():
     names = lambda classes: {c.name for c in classes}  # noqa: E731
     assert not names(base) & names(novel)
     assert names(base) | names(novel) == names(world.all_classes())
-    assert "a red circle moving left" in names(novel)
-    assert "a red square moving left" in names(base)
+    assert "a red circle moving to the left" in names(novel)
+    assert "a red square moving to the left" in names(base)
     # novel = appearances never seen in training, doing the same actions; every colour and shape is still trained
     base_looks = {(c.colour, c.shape) for c in base}
     assert not base_looks & {(c.colour, c.shape) for c in novel}
@@ -52,17 +52,31 @@ def test_clips_show_the_action(action):
 
 def test_reversed_actions_have_the_same_kind_of_frames():
     # the point of the task: "moving right" played backwards looks like "moving left" (a frame set cannot tell)
-    right = world.render_clip(world.ActionClass("blue", "circle", "moving right"), np.random.default_rng(5), 8, SIZE)
+    right = world.render_clip(world.ActionClass("blue", "circle", "moving to the right"), np.random.default_rng(5), 8, SIZE)
     x = [_centre_and_area(frame, "blue")[0] for frame in right[::-1]]
     assert all(a > b for a, b in zip(x, x[1:]))
 
 
 def test_stills_have_captions_without_motion():
-    image, caption = world.render_still(np.random.default_rng(0), SIZE)
-    assert image.shape == (SIZE, SIZE, 3)
-    words = caption.split()
-    assert words[1] in world.COLOURS and words[2] in world.SHAPES
-    assert " ".join(words[3:]) in world.POSITIONS
+    rng = np.random.default_rng(0)
+    stills = [world.render_still(rng, SIZE) for _ in range(60)]
+    assert {image.shape for image, _ in stills} == {(SIZE, SIZE, 3)}
+    for image, still in stills:
+        assert still.caption == f"a {still.size + ' ' if still.size else ''}{still.colour} {still.shape} {still.place}"
+        assert still.place in world.POSITIONS and not any(word in still.caption for word in ("moving", "growing"))
+    assert {still.size for _, still in stills} == {"small", "", "big"}
+    # the size word matches what is drawn: small objects cover far fewer pixels than big ones
+    area = {size: np.mean([_centre_and_area(image, s.colour)[2] for image, s in stills if s.size == size])
+            for size in ("small", "big")}
+    assert area["big"] > 3 * area["small"]
+
+
+def test_action_names_use_the_words_the_stills_teach():
+    # the tiny CLIP must know what a class name's words mean (a place, "big", "small"), as a real CLIP does;
+    # what it has never seen is those words happening over time
+    caption_words = {place.split()[-1] for place in world.POSITIONS} | {"small", "big"}  # "left", ..., "big"
+    for action in world.ACTIONS:
+        assert action.split()[-1] in caption_words, action
 
 
 # ------------------------------------------------------------------------------------------------ the files

@@ -56,7 +56,7 @@ class TrainSettings:
 
 def demo_processor(settings: TrainSettings) -> T2LProcessor:
     """The processor for the miniature: frames are already the model's size (no resize/crop), and the train-time
-    augmentations that would change a label are off: a horizontal flip turns "moving left" into "moving right",
+    augmentations that would change a label are off: a horizontal flip turns "moving to the left" into "moving to the right",
     grayscale and hue jitter change the colour a class name states."""
     return T2LProcessor.from_clip_tokenizer(
         num_frames=settings.num_frames, crop_size=settings.image_size, shortest_edge=settings.image_size,

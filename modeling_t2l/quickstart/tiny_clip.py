@@ -29,7 +29,7 @@ from .world import COLOURS, POSITIONS, SHAPES, render_still
 
 SETTINGS_FILE = "pretraining.json"
 POSITION_INIT_SCALE = 10.0
-FORMAT_VERSION = 2  # bump when the recipe below changes, so stale caches are not reused
+FORMAT_VERSION = 3  # bump when the recipe below changes, so stale caches are not reused
 
 
 def default_cache_dir() -> Path:
@@ -77,8 +77,8 @@ def appearance_accuracy(model: CLIPModel, tokenizer, image_size: int, num_images
     """Zero-shot accuracy on fresh stills against the 12 texts "a <colour> <shape>" (the skill T2L relies on)."""
     rng = np.random.default_rng(seed)
     names = [f"a {colour} {shape}" for colour in COLOURS for shape in SHAPES]
-    images, captions = zip(*(render_still(rng, image_size) for _ in range(num_images)))
-    truth = torch.tensor([names.index(" ".join(caption.split()[:3])) for caption in captions])
+    images, stills = zip(*(render_still(rng, image_size) for _ in range(num_images)))
+    truth = torch.tensor([names.index(still.appearance) for still in stills])
     encoded = encode_texts(tokenizer, names)
     text = model.get_text_features(input_ids=encoded["input_ids"], attention_mask=encoded["attention_mask"])
     image = model.get_image_features(pixel_values=normalise_images(np.stack(images)))
@@ -91,7 +91,7 @@ def appearance_accuracy(model: CLIPModel, tokenizer, image_size: int, num_images
 def position_accuracy(model: CLIPModel, tokenizer, image_size: int, num_images: int = 256, seed: int = 54321) -> float:
     """Zero-shot accuracy on fresh stills choosing among the 5 places, the appearance given: does it know *where*?"""
     rng = np.random.default_rng(seed)
-    images, captions = zip(*(render_still(rng, image_size) for _ in range(num_images)))
+    images, stills = zip(*(render_still(rng, image_size) for _ in range(num_images)))
     image = model.get_image_features(pixel_values=normalise_images(np.stack(images)))
     image = F.normalize(getattr(image, "pooler_output", image), dim=-1)
     places = list(POSITIONS)
@@ -100,9 +100,9 @@ def position_accuracy(model: CLIPModel, tokenizer, image_size: int, num_images: 
     text = model.get_text_features(input_ids=encoded["input_ids"], attention_mask=encoded["attention_mask"])
     text = F.normalize(getattr(text, "pooler_output", text), dim=-1).view(len(appearances), len(places), -1)
     correct = 0
-    for features, caption in zip(image, captions):
-        candidates = text[appearances.index(" ".join(caption.split()[:3]))]  # the 5 places of the right look
-        correct += caption.endswith(places[int((candidates @ features).argmax())])
+    for features, still in zip(image, stills):
+        candidates = text[appearances.index(still.appearance)]  # the 5 places of the right look
+        correct += still.place == places[int((candidates @ features).argmax())]
     return correct / num_images
 
 
@@ -124,7 +124,7 @@ def pretrain_tiny_clip(
     model = CLIPModel(tiny_clip_config(image_size))
     with torch.no_grad():
         # Position embeddings start at the scale of the patch embeddings (CLIP's default init makes them ~15x
-        # smaller): this CLIP must learn *where* things are ("on the left") in a few hundred steps.
+        # smaller): this CLIP must learn *where* things are ("at the left") in a few hundred steps.
         model.vision_model.embeddings.position_embedding.weight.mul_(POSITION_INIT_SCALE)
     token_embedding = model.text_model.embeddings.token_embedding
     token_embedding.sparse = True  # see the module docstring
@@ -136,7 +136,8 @@ def pretrain_tiny_clip(
     model.train()
     with tqdm(range(steps), desc="pre-train tiny CLIP on stills", unit="step", disable=not progress) as bar:
         for _ in bar:
-            images, captions = zip(*(render_still(rng, image_size) for _ in range(batch_size)))
+            images, stills = zip(*(render_still(rng, image_size) for _ in range(batch_size)))
+            captions = [still.caption for still in stills]
             distinct = sorted(set(captions))
             caption_ids = torch.tensor([distinct.index(caption) for caption in captions])
             encoded = encode_texts(tokenizer, distinct)

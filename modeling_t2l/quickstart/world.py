@@ -1,6 +1,6 @@
 """The miniature world of the quickstart: coloured shapes on random backgrounds, in still images and in motion.
 
-A class is an appearance (colour + shape) doing an action ("a red square moving left"). Every action comes in
+A class is an appearance (colour + shape) doing an action ("a red square moving to the left"). Every action comes in
 pairs that are the same frames played in the opposite order (left/right, up/down, growing/shrinking), so a
 model that averages per-frame features cannot tell the two apart however well it knows each frame.
 
@@ -26,22 +26,48 @@ COLOURS: dict[str, tuple[int, int, int]] = {
     "yellow": (235, 215, 40),
 }
 SHAPES = ("square", "circle", "triangle")
-# action -> (dx, dy, size factor) from the first to the last frame, in units of the image size
+# action -> (dx, dy, size factor) from the first to the last frame, in units of the image size. The names use the
+# words the still-image captions teach (places, "big", "small"): like a real CLIP, the tiny one then knows what the
+# words of a class name mean, and has only never seen them happen over time. Each name says where the action ends
+# ("to the left", "big"), which no single frame and no average over frames can tell.
 ACTIONS: dict[str, tuple[float, float, float]] = {
-    "moving left": (-1.0, 0.0, 1.0),
-    "moving right": (1.0, 0.0, 1.0),
-    "moving up": (0.0, -1.0, 1.0),
-    "moving down": (0.0, 1.0, 1.0),
-    "growing": (0.0, 0.0, 2.4),
-    "shrinking": (0.0, 0.0, 1 / 2.4),
+    "moving to the left": (-1.0, 0.0, 1.0),
+    "moving to the right": (1.0, 0.0, 1.0),
+    "moving to the top": (0.0, -1.0, 1.0),
+    "moving to the bottom": (0.0, 1.0, 1.0),
+    "growing big": (0.0, 0.0, 2.4),
+    "shrinking small": (0.0, 0.0, 1 / 2.4),
 }
 # Appearances never seen in a training video: one per shape, each with a different colour, so that every colour
 # and every shape still occurs among the base classes.
 NOVEL_APPEARANCES = (("red", "circle"), ("green", "triangle"), ("blue", "square"))
 
-# still-image captions: where the object is (the pre-training knows places, not motion)
-POSITIONS = {"on the left": (0.25, 0.5), "on the right": (0.75, 0.5), "at the top": (0.5, 0.25),
+# still-image captions: where the object is and, when it is clearly small or big, its size (the pre-training knows
+# places and sizes, not motion)
+POSITIONS = {"at the left": (0.25, 0.5), "at the right": (0.75, 0.5), "at the top": (0.5, 0.25),
              "at the bottom": (0.5, 0.75), "in the middle": (0.5, 0.5)}
+SMALL_RADIUS = (0.08, 0.1)  # fraction of the image size; the sizes the growing/shrinking clips start or end at
+BIG_RADIUS = (0.2, 0.24)
+MEDIUM_RADIUS = (0.13, 0.18)  # the moving objects' size: no size word in a caption
+
+
+@dataclass(frozen=True)
+class Still:
+    """What a pre-training image shows; `caption` is its text ("a small red square at the left")."""
+
+    colour: str
+    shape: str
+    place: str
+    size: str  # "small", "big" or "" (medium)
+
+    @property
+    def appearance(self) -> str:
+        return f"a {self.colour} {self.shape}"
+
+    @property
+    def caption(self) -> str:
+        size = f"{self.size} " if self.size else ""
+        return f"a {size}{self.colour} {self.shape} {self.place}"
 
 
 @dataclass(frozen=True)
@@ -111,18 +137,19 @@ def draw_object(background: np.ndarray, colour: str, shape: str, cx: float, cy: 
     return np.clip(background * (1 - alpha) + rgb * alpha, 0, 255).astype(np.uint8)
 
 
-def render_still(rng: np.random.Generator, size: int) -> tuple[np.ndarray, str]:
-    """One pre-training image and its caption: a random colour, shape and place (random size); no motion."""
+def render_still(rng: np.random.Generator, size: int) -> tuple[np.ndarray, Still]:
+    """One pre-training image and what it shows: a random colour, shape, place and size; no motion."""
     colour = str(rng.choice(list(COLOURS)))
     shape = str(rng.choice(SHAPES))
     place = str(rng.choice(list(POSITIONS)))
-    radius = size * rng.uniform(0.1, 0.22)
+    size_word = str(rng.choice(["small", "", "big"]))
+    low, high = {"small": SMALL_RADIUS, "": MEDIUM_RADIUS, "big": BIG_RADIUS}[size_word]
+    radius = size * rng.uniform(low, high)
     px, py = POSITIONS[place]
     cx = (px + rng.uniform(-0.1, 0.1)) * size
     cy = (py + rng.uniform(-0.1, 0.1)) * size
     image = draw_object(random_background(rng, size), colour, shape, cx, cy, radius)
-    caption = f"a {colour} {shape} {place}"
-    return image, caption
+    return image, Still(colour, shape, place, size_word)
 
 
 def render_clip(action_class: ActionClass, rng: np.random.Generator, num_frames: int, size: int) -> np.ndarray:
@@ -131,9 +158,9 @@ def render_clip(action_class: ActionClass, rng: np.random.Generator, num_frames:
     background = random_background(rng, size)
     travel = rng.uniform(0.4, 0.5)  # fraction of the image crossed over the clip
     if growth == 1.0:
-        radius0 = radius1 = size * rng.uniform(0.13, 0.18)
+        radius0 = radius1 = size * rng.uniform(*MEDIUM_RADIUS)
     else:
-        small, big = size * rng.uniform(0.08, 0.1), size * rng.uniform(0.2, 0.24)
+        small, big = size * rng.uniform(*SMALL_RADIUS), size * rng.uniform(*BIG_RADIUS)
         radius0, radius1 = (small, big) if growth > 1 else (big, small)
     margin = max(radius0, radius1) / size + 0.02
     # start anywhere the whole path stays inside the frame
