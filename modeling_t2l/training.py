@@ -423,6 +423,12 @@ def build_training_arguments(recipe: dict, has_validation: bool) -> TrainingArgu
 
 
 # ---------------------------------------------------------------------------------------------------- run
+def training_negatives(config) -> str:
+    """The texts a training step contrasts against: the official KL loss uses the batch's classes (its B x B
+    matrix); the paper's cross-entropy (eq. 1) runs over every class of the vocabulary."""
+    return "vocabulary" if config.contrastive_loss == "cross_entropy" else "batch"
+
+
 def prepare_training(recipe: dict) -> "T2LTrainer":
     """Model, processor, data, collator and a ready `T2LTrainer` (call `.train()`); `run_training` wraps it."""
     from .data import T2LVideoCollator
@@ -433,7 +439,8 @@ def prepare_training(recipe: dict) -> "T2LTrainer":
     train, class_texts, transform, validation = build_datasets(recipe, protocol, processor)  # data errors first
     model = build_model(recipe)
     processor.check_num_frames(model)
-    collator = T2LVideoCollator(processor, class_texts, train=True, seed=int(recipe["training"].get("seed", 1024)))
+    collator = T2LVideoCollator(processor, class_texts, train=True, seed=int(recipe["training"].get("seed", 1024)),
+                                negatives=training_negatives(model.config))
     args = build_training_arguments(recipe, validation is not None)
     trainer = T2LTrainer(
         model=model, args=args, train_dataset=train, data_collator=collator, processing_class=processor,

@@ -132,6 +132,27 @@ def test_train_collator_remaps_labels_and_draws_one_template_per_class(processor
     assert len(seen_templates) > 4  # templates are drawn at random
 
 
+def test_train_collator_with_vocabulary_negatives_encodes_every_class(processor):
+    # the paper's eq. 1: a cross-entropy over all classes, so labels are class ids into the whole vocabulary
+    texts = [[f"template {t} of class {c}" for c in range(5)] for t in range(3)]
+    collator = T2LVideoCollator(processor, texts, train=True, seed=1, negatives="vocabulary")
+    pixels = np.zeros((NUM_FRAMES, 3, 8, 8), dtype=np.float32)
+    batch = collator([{"pixel_values": pixels, "labels": label} for label in (4, 1, 4)])
+    assert batch["labels"].tolist() == [4, 1, 4]
+    decoded = processor.tokenizer.batch_decode(batch["input_ids"], skip_special_tokens=True)
+    assert [int(text.split()[-1]) for text in decoded] == [0, 1, 2, 3, 4]
+    with pytest.raises(ValueError, match="negatives must be one of"):
+        T2LVideoCollator(processor, texts, negatives="all")
+
+
+def test_training_contrasts_the_batch_for_kl_and_the_vocabulary_for_cross_entropy():
+    from modeling_t2l import T2LConfig
+    from modeling_t2l.training import training_negatives
+
+    assert training_negatives(T2LConfig()) == "batch"  # official: the B x B matrix
+    assert training_negatives(T2LConfig(contrastive_loss="cross_entropy")) == "vocabulary"
+
+
 def test_eval_collator_encodes_the_whole_vocabulary_once(processor):
     texts = [["a video of walking", "a video of running", "a video of jumping"], ["walk", "run", "jump"]]
     collator = T2LVideoCollator(processor, texts, train=False)

@@ -6,6 +6,10 @@ rows, so the text tower runs on at most B prompts per step, not on the whole voc
 one per class keeps "labels index rows", so two videos of a class stay positives of each other in the B x B
 contrastive loss exactly as in the official targets (which compare class ids, not texts).
 
+`negatives="vocabulary"` (train mode) encodes every class each step instead and `labels` are class ids: the
+paper's eq. 1, a cross-entropy over all classes (`contrastive_loss="cross_entropy"`). Every other class is then a
+negative of every video, at the cost of running the text tower on the whole vocabulary at each step.
+
 Eval mode: the whole vocabulary, tokenized once at construction (cached), and `labels` are class ids. With T
 templates the rows are template-major (row = t * K + class), as the official test code stacks them; average the
 softmax over the T groups of K columns (the official test-time template ensemble).
@@ -38,9 +42,16 @@ def _template_major(class_texts) -> list[list[str]]:
     return groups
 
 
+NEGATIVES = ("batch", "vocabulary")
+
+
 class T2LVideoCollator:
-    def __init__(self, processor_or_tokenizer, class_texts, train: bool = True, *, seed: int = 0):
+    def __init__(self, processor_or_tokenizer, class_texts, train: bool = True, *, seed: int = 0,
+                 negatives: str = "batch"):
+        if negatives not in NEGATIVES:
+            raise ValueError(f"negatives must be one of {NEGATIVES}, got {negatives!r}")
         self.train = train
+        self.negatives = negatives
         self.seed = seed
         self.texts = _template_major(class_texts)
         self.num_templates = len(self.texts)
@@ -97,7 +108,8 @@ class T2LVideoCollator:
         return {"pixel_values": pixel_values, **self._vocabulary, "labels": torch.tensor(labels, dtype=torch.long)}
 
     def _train_batch(self, pixel_values: torch.Tensor, labels: list[int]) -> dict:
-        present = list(dict.fromkeys(labels))  # classes in order of first appearance
+        # the classes whose texts are encoded: the batch's, in order of first appearance, or all of them
+        present = list(dict.fromkeys(labels)) if self.negatives == "batch" else list(range(self.num_classes))
         rows = {label: row for row, label in enumerate(present)}
         templates = self._rng().integers(self.num_templates, size=len(present))
         token_ids = [self._token_ids[int(t) * self.num_classes + label] for t, label in zip(templates, present)]

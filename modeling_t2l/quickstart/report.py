@@ -10,6 +10,8 @@ from ..plotting import bar_chart
 from .ablation import VARIANTS_BY_KEY
 
 CHECK = {True: "✓", False: ""}
+RECIPES = {False: "the miniature's recipe (frozen text tower, cross-entropy over all base classes, no dropout)",
+           True: "the official T2L settings (text adapters, KL loss over the batch's classes, drop-path)"}
 # short bar labels for the chart
 SHORT_LABELS = {"frozen": "frozen CLIP", "adapters": "adapters", "adapters_tfd": "adapters+TFD",
                 "adapters_tt": "adapters+tokens", "full": "T2L (full)"}
@@ -63,6 +65,7 @@ def write_report(summary: Mapping[str, dict], scores: Mapping, out_dir: Path, *,
         f"# T2L in miniature: component ablation\n\n`{command}`\n\n{table}\n"
         f"Zero-shot top-1 on novel classes (appearances never seen in a training video); "
         f"{'mean ± std over ' + str(seeds) + ' seeds' if seeds > 1 else 'one seed'}; chance = {chance:.1f} %.\n"
+        f"Trained with {RECIPES[bool(settings.get('official_recipe'))]}.\n"
     )
     paths = {"markdown": out_dir / "ablation.md", "json": out_dir / "ablation.json", "chart": out_dir / "ablation.png"}
     paths["markdown"].write_text(markdown)

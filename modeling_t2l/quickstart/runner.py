@@ -25,15 +25,16 @@ logger = logging.getLogger(__name__)
 @dataclass
 class DemoOptions:
     out: str = "t2l_demo"
-    num_videos: int = 8  # training videos per base class
+    num_videos: int = 24  # training videos per base class
     test_videos: int = 5  # test videos per novel class (base classes get half as many)
     frames: int = 16  # frames per generated video
     num_frames: int = 8  # frames per clip the model sees (T)
     image_size: int = 32
-    epochs: float = 10
+    epochs: float = 8
     seeds: int = 3
-    batch_size: int = 16
+    batch_size: int = 8
     learning_rate: float = 1e-2
+    official_recipe: bool = False  # train with the official T2L settings instead of the miniature's (ablation.py)
     pretrain_steps: int = 600
     cache_dir: str | None = None
     variants: tuple[str, ...] = field(default_factory=lambda: tuple(v.key for v in VARIANTS))
@@ -88,7 +89,8 @@ def run_demo(options: DemoOptions) -> dict:
         f"place {100 * pretraining['position_accuracy']:.1f} % (5-way)")
 
     settings = TrainSettings(num_frames=options.num_frames, image_size=options.image_size, epochs=options.epochs,
-                             batch_size=options.batch_size, learning_rate=options.learning_rate)
+                             batch_size=options.batch_size, learning_rate=options.learning_rate,
+                             official_recipe=options.official_recipe)
     say(f"[3-4/6] adapting on base classes and scoring novel classes: {len(options.variants)} variants x "
         f"{options.seeds} seed(s)")
     scores: dict[str, list[dict]] = {key: [] for key in options.variants}
