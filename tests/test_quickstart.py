@@ -119,6 +119,23 @@ def test_tiny_clip_is_cached(tmp_path):
     assert pretrain_tiny_clip(tmp_path, image_size=SIZE, steps=2, batch_size=8, eval_images=8, progress=False) != first
 
 
+# ------------------------------------------------------------------------------------------------ recipes
+def test_trained_rows_use_the_miniature_recipe_unless_official():
+    from modeling_t2l import T2LConfig
+    from modeling_t2l.quickstart.ablation import VARIANTS_BY_KEY, TrainSettings
+    from modeling_t2l.training import training_negatives
+
+    full, frozen = VARIANTS_BY_KEY["full"], VARIANTS_BY_KEY["frozen"]
+    miniature = T2LConfig(**TrainSettings().model_overrides(full))
+    assert not miniature.use_text_adapters and miniature.use_temporal_tokens and miniature.tfd_loss_weight == 1.0
+    assert training_negatives(miniature) == "vocabulary" and miniature.drop_path_rate == 0.0
+    official = T2LConfig(**TrainSettings(official_recipe=True).model_overrides(full))
+    assert official.use_text_adapters and training_negatives(official) == "batch"
+    assert official.drop_path_rate == T2LConfig().drop_path_rate
+    # the frozen baseline is plain CLIP whatever the recipe
+    assert TrainSettings().model_overrides(frozen) == frozen.overrides
+
+
 # ------------------------------------------------------------------------------------------------ smoke run
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
