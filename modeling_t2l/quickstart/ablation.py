@@ -12,8 +12,8 @@ How the miniature trains (`MINIATURE_RECIPE`), and why, as measured on it:
 - The loss is the paper's eq. 1, a cross-entropy over every base class (`contrastive_loss="cross_entropy"`).
   The official KL runs over the batch's classes only, and in a batch of 8 from 54 classes a clip's time-reversed
   twin is almost never there to be told apart from.
-- No drop-path or temporal-token dropout: they are regularisers for ViT-B on Kinetics-400 and slowed the
-  learning of the temporal tokens here.
+- No drop-path or temporal-token dropout: they are regularisers for ViT-B on Kinetics-400 (their own effect
+  here was not isolated; the README gives the runs).
 `official_recipe=True` trains with the official settings instead (text adapters, KL, dropouts).
 """
 from __future__ import annotations
