@@ -139,8 +139,14 @@ def test_train_collator_with_vocabulary_negatives_encodes_every_class(processor)
     pixels = np.zeros((NUM_FRAMES, 3, 8, 8), dtype=np.float32)
     batch = collator([{"pixel_values": pixels, "labels": label} for label in (4, 1, 4)])
     assert batch["labels"].tolist() == [4, 1, 4]
-    decoded = processor.tokenizer.batch_decode(batch["input_ids"], skip_special_tokens=True)
-    assert [int(text.split()[-1]) for text in decoded] == [0, 1, 2, 3, 4]
+    seen_templates = set()
+    for _ in range(10):
+        batch = collator([{"pixel_values": pixels, "labels": label} for label in (4, 1, 4)])
+        decoded = processor.tokenizer.batch_decode(batch["input_ids"], skip_special_tokens=True)
+        assert [int(text.split()[-1]) for text in decoded] == [0, 1, 2, 3, 4]  # every class, in class order
+        assert batch["attention_mask"].sum(1).tolist() == [len(processor.tokenizer(t)["input_ids"]) for t in decoded]
+        seen_templates |= {int(text.split()[1]) for text in decoded}
+    assert seen_templates == {0, 1, 2}  # a template drawn per class and step
     with pytest.raises(ValueError, match="negatives must be one of"):
         T2LVideoCollator(processor, texts, negatives="all")
 

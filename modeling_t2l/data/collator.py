@@ -63,6 +63,8 @@ class T2LVideoCollator:
         # Unpadded token ids per (template, class), so a train batch pads only to its own longest prompt.
         self._token_ids = [ids[mask.bool()].tolist() for ids, mask in zip(input_ids, attention_mask)]
         self._vocabulary = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if negatives == "vocabulary":  # every step encodes every class: pad all (template, class) rows once
+            self._padded_rows = self._pad(self._token_ids)
         self.skipped = SkippedVideos()
         self._calls = 0
         self._last_good = None
@@ -107,18 +109,28 @@ class T2LVideoCollator:
     def _eval_batch(self, pixel_values: torch.Tensor, labels: list[int]) -> dict:
         return {"pixel_values": pixel_values, **self._vocabulary, "labels": torch.tensor(labels, dtype=torch.long)}
 
-    def _train_batch(self, pixel_values: torch.Tensor, labels: list[int]) -> dict:
-        # the classes whose texts are encoded: the batch's, in order of first appearance, or all of them
-        present = list(dict.fromkeys(labels)) if self.negatives == "batch" else list(range(self.num_classes))
-        rows = {label: row for row, label in enumerate(present)}
-        templates = self._rng().integers(self.num_templates, size=len(present))
-        token_ids = [self._token_ids[int(t) * self.num_classes + label] for t, label in zip(templates, present)]
+    def _pad(self, token_ids: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
         length = max(len(ids) for ids in token_ids)
         input_ids = torch.full((len(token_ids), length), self.pad_token_id, dtype=torch.long)
         attention_mask = torch.zeros((len(token_ids), length), dtype=torch.long)
         for row, ids in enumerate(token_ids):
             input_ids[row, : len(ids)] = torch.tensor(ids)
             attention_mask[row, : len(ids)] = 1
+        return input_ids, attention_mask
+
+    def _train_batch(self, pixel_values: torch.Tensor, labels: list[int]) -> dict:
+        if self.negatives == "vocabulary":  # one drawn template per class, rows gathered from the padded table
+            templates = torch.from_numpy(self._rng().integers(self.num_templates, size=self.num_classes))
+            rows = templates * self.num_classes + torch.arange(self.num_classes)
+            input_ids, attention_mask = (tensor[rows] for tensor in self._padded_rows)
+            return {"pixel_values": pixel_values, "input_ids": input_ids, "attention_mask": attention_mask,
+                    "labels": torch.tensor(labels, dtype=torch.long)}
+        present = list(dict.fromkeys(labels))  # the batch's classes, in order of first appearance
+        rows = {label: row for row, label in enumerate(present)}
+        templates = self._rng().integers(self.num_templates, size=len(present))
+        input_ids, attention_mask = self._pad(
+            [self._token_ids[int(t) * self.num_classes + label] for t, label in zip(templates, present)]
+        )
         return {
             "pixel_values": pixel_values,
             "input_ids": input_ids,
