@@ -151,6 +151,17 @@ def test_interrupted_run_resumes_to_the_same_weights(tmp_path):
     assert all(torch.equal(restored[name], parameter) for name, parameter in model.named_parameters())
 
 
+def test_cross_entropy_recipe_trains_against_the_whole_vocabulary(tmp_path):
+    # the paper's eq. 1: every step scores each video against every class, so labels are class ids
+    recipe = load_recipe(make_tiny_run(tmp_path / "data", tmp_path / "out", broken_video=False),
+                         ["model.config.contrastive_loss=cross_entropy", "training.save_strategy=no"])
+    trainer = prepare_training(recipe)
+    assert trainer.data_collator.negatives == "vocabulary"
+    batch = next(iter(trainer.get_train_dataloader()))
+    assert batch["input_ids"].shape[0] == trainer.data_collator.num_classes
+    assert torch.isfinite(trainer.model(**batch).loss)
+
+
 def test_best_checkpoint_is_chosen_on_validation_data_only(tmp_path):
     recipe = load_recipe(
         make_tiny_run(tmp_path / "data", tmp_path / "out", broken_video=False),
