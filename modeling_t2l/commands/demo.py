@@ -53,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
         out=args.out, num_videos=args.num_videos, test_videos=args.test_videos, frames=args.frames,
         num_frames=args.num_frames, image_size=args.image_size, epochs=args.epochs, seeds=args.seeds,
         batch_size=args.batch_size, learning_rate=args.lr, pretrain_steps=args.pretrain_steps,
-        cache_dir=args.cache_dir, official_recipe=args.official_recipe, variants=tuple(key.strip() for key in args.variants.split(",") if key.strip()),
+        cache_dir=args.cache_dir, official_recipe=args.official_recipe,
+        variants=tuple(key.strip() for key in args.variants.split(",") if key.strip()),
         command=_command_line(),
         progress=not args.quiet,
     )
