@@ -25,7 +25,8 @@ If the stream ends, or a packet fails to decode, before a wanted frame appears, 
 last frame decoded before it (a warning names the source). If no frame at all decodes, ``VideoDecodeError``.
 
 Sources: a path to a video file, a path to a frame folder (``img_00001.jpg``..., 1-based as the official lists),
-``bytes``, a binary file-like object, or a ``datasets`` ``Video(decode=False)`` dict ``{"path", "bytes"}``.
+``bytes``, a binary file-like object, a ``datasets`` ``Video(decode=False)`` dict ``{"path", "bytes"}``, or
+already decoded frames, a uint8 ``(N, H, W, 3)`` array (``read_all_frames``), sampled the same way.
 """
 
 from __future__ import annotations
@@ -82,6 +83,8 @@ def describe_source(source: Any) -> str:
         return str(source.get("path") or f"<{len(source.get('bytes') or b'')} bytes>")
     if isinstance(source, (bytes, bytearray, memoryview)):
         return f"<{len(source)} bytes in memory>"
+    if isinstance(source, np.ndarray):
+        return f"<{len(source)} decoded frames in memory>"
     name = getattr(source, "name", None)
     return f"<file object {name}>" if name else f"<file object {type(source).__name__}>"
 
@@ -165,7 +168,15 @@ def sample_clip_indices(num_frames_in_video: int, num_samples: int, num_clips: i
 
 
 def _resolve(source):
-    """Return (kind, target): kind is "folder" (a Path) or "container" (something ``av.open`` accepts)."""
+    """Return (kind, target): kind is "folder" (a Path), "array" (decoded frames) or "container" (something
+    ``av.open`` accepts)."""
+    if isinstance(source, np.ndarray):
+        if source.ndim != 4 or source.shape[-1] != 3 or source.dtype != np.uint8 or len(source) == 0:
+            raise VideoDecodeError(
+                f"<array {tuple(source.shape)} {source.dtype}>",
+                "decoded frames must be a non-empty uint8 array of shape (frames, height, width, 3)",
+            )
+        return "array", source
     if isinstance(source, dict):  # datasets.Video(decode=False) value
         source = source.get("bytes") or source.get("path")
         if source is None:
@@ -456,11 +467,12 @@ def _stack_rgb(frames: dict[int, Any], indices: list[int]) -> np.ndarray:
     return np.stack([rgb[i] for i in indices])
 
 
-def _read_container(source, target, num_frames, mode, generator, num_clips) -> list[np.ndarray]:
+def _read_container(source, target, choose_indices) -> list[np.ndarray]:
+    """Decode the clips ``choose_indices(frame_count)`` asks for (a list of frame-index lists)."""
     container = _open_container(source, target)
     try:
         packets = _Packets(source, container)
-        index_lists = _index_lists(packets.num_frames, num_frames, mode, generator, num_clips)
+        index_lists = choose_indices(packets.num_frames)
         all_indices = sorted({i for clip in index_lists for i in clip})
         if packets.has_timestamps:
             keys = {i: packets.presentation_pts[i] for i in all_indices}
@@ -515,8 +527,8 @@ def _load_frame_file(source, path: Path) -> np.ndarray:
         raise VideoDecodeError(source, f"frame file {path.name} cannot be read ({error})") from error
 
 
-def _read_folder(source, folder: Path, num_frames, mode, generator, num_clips):
-    index_lists = _index_lists(_frame_folder_count(source, folder), num_frames, mode, generator, num_clips)
+def _read_folder(source, folder: Path, choose_indices):
+    index_lists = choose_indices(_frame_folder_count(source, folder))
     cache = {i: _load_frame_file(source, folder / FRAME_FILE_TEMPLATE.format(i + 1)) for clip in index_lists for i in clip}
     return [np.stack([cache[i] for i in clip]) for clip in index_lists]
 
@@ -533,12 +545,29 @@ def read_video(source, num_frames: int, *, mode: str = "eval", generator=None, n
     frame per segment drawn from ``generator`` (numpy Generator or int seed; several clips are independent
     draws). Raises ``VideoDecodeError`` naming the source for a missing, unreadable, truncated or frameless file.
     """
-    kind, target = _resolve(source)
-    if kind == "folder":
-        clips = _read_folder(source, target, num_frames, mode, generator, num_clips)
-    else:
-        clips = _read_container(source, target, num_frames, mode, generator, num_clips)
+    def choose_indices(total: int) -> list[list[int]]:
+        return _index_lists(total, num_frames, mode, generator, num_clips)
+
+    clips = _read_clips(source, choose_indices)
     return clips[0] if num_clips == 1 else np.stack(clips)
+
+
+def read_all_frames(source) -> np.ndarray:
+    """Every frame of a video, in presentation order, as uint8 RGB ``(N, H, W, 3)``.
+
+    For keeping small videos decoded in memory: ``read_video(read_all_frames(path), T, ...)`` returns exactly
+    what ``read_video(path, T, ...)`` does, from the same random draws.
+    """
+    return _read_clips(source, lambda total: [list(range(total))])[0]
+
+
+def _read_clips(source, choose_indices) -> list[np.ndarray]:
+    kind, target = _resolve(source)
+    if kind == "array":
+        return [target[indices] for indices in choose_indices(len(target))]
+    if kind == "folder":
+        return _read_folder(source, target, choose_indices)
+    return _read_container(source, target, choose_indices)
 
 
 def _first_decodable_frame(packets: _Packets):

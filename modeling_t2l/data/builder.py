@@ -15,7 +15,7 @@ import logging
 import os
 import zlib
 from collections import Counter
-from typing import Literal, Sequence
+from typing import Literal, MutableMapping, Sequence
 
 import numpy as np
 
@@ -127,7 +127,7 @@ class VideoTransform:
     """
 
     def __init__(self, image_processor, train: bool, num_frames: int | None = None, *, num_clips: int = 1,
-                 num_crops: int = 1, seed: int = 0):
+                 num_crops: int = 1, seed: int = 0, frame_cache: MutableMapping | None = None):
         # A T2LProcessor works too: only its image processor is used here.
         self.image_processor = getattr(image_processor, "image_processor", image_processor)
         self.train = train
@@ -135,6 +135,7 @@ class VideoTransform:
         self.num_clips = num_clips
         self.num_crops = num_crops
         self.seed = seed
+        self.frame_cache = frame_cache
         self.epoch = 0
         self._draws: Counter = Counter()
         if train and (num_clips != 1 or num_crops != 1):
@@ -159,8 +160,10 @@ class VideoTransform:
         from ..video_io import read_video
 
         source = video["bytes"] if video.get("bytes") else video["path"]
+        key = zlib.crc32(source if isinstance(source, bytes) else str(source).encode())
+        if self.frame_cache is not None:
+            source = self._decoded(source, key)
         if self.train:
-            key = zlib.crc32(source if isinstance(source, bytes) else str(source).encode())
             seed = self._seed_for(key)
             frames = read_video(source, self.num_frames, mode="train", generator=np.random.default_rng(seed))
             pixel_values = self.image_processor([frames], train=True, seed=seed, return_tensors="pt")["pixel_values"]
@@ -169,6 +172,17 @@ class VideoTransform:
         clips = list(frames) if self.num_clips > 1 else [frames]
         pixel_values = self.image_processor(clips, train=False, num_crops=self.num_crops, return_tensors="pt")["pixel_values"]
         return pixel_values[0] if pixel_values.shape[0] == 1 else pixel_values
+
+    def _decoded(self, source, key: int):
+        """Every frame of the video, decoded on first use and kept in `frame_cache` (the same frames and random
+        draws as decoding the file each time; only the decoding is skipped)."""
+        from ..video_io import read_all_frames
+
+        cache_key = source if isinstance(source, str) else key
+        frames = self.frame_cache.get(cache_key)
+        if frames is None:
+            frames = self.frame_cache[cache_key] = read_all_frames(source)
+        return frames
 
     def __call__(self, batch: dict) -> dict:
         output = {"pixel_values": [], "labels": list(batch["label"]), "video_path": [], "decode_error": []}
@@ -185,10 +199,15 @@ class VideoTransform:
 
 
 def make_transform(image_processor, train: bool, num_frames: int | None = None, *, num_clips: int = 1,
-                   num_crops: int = 1, seed: int = 0) -> VideoTransform:
+                   num_crops: int = 1, seed: int = 0, frame_cache: MutableMapping | None = None) -> VideoTransform:
     """The decoding transform for `dataset.set_transform(...)` (picklable, so it works in DataLoader workers).
 
     `num_frames` defaults to the processor's; `num_clips` / `num_crops` > 1 give multi-view evaluation samples of
     shape (num_clips * num_crops, T, 3, H, W), clip-major.
+
+    `frame_cache` (e.g. a `dict`, shared by several transforms): keep every decoded video in memory, all its
+    frames at file resolution, so each file is decoded once however many epochs and runs read it. Only for
+    small datasets: it never evicts (and each DataLoader worker fills its own copy).
     """
-    return VideoTransform(image_processor, train, num_frames, num_clips=num_clips, num_crops=num_crops, seed=seed)
+    return VideoTransform(image_processor, train, num_frames, num_clips=num_clips, num_crops=num_crops, seed=seed,
+                          frame_cache=frame_cache)

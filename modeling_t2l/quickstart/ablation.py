@@ -95,10 +95,12 @@ def _recipe(settings: TrainSettings) -> dict:
     return recipe
 
 
-def train_variant(model, processor, data: DemoDataset, settings: TrainSettings, seed: int, progress: bool = True):
-    """Fine-tune the T2L tensors of `model` on the base classes with the library's Trainer."""
+def train_variant(model, processor, data: DemoDataset, settings: TrainSettings, seed: int, progress: bool = True,
+                  frame_cache: dict | None = None):
+    """Fine-tune the T2L tensors of `model` on the base classes with the library's Trainer. `frame_cache`: decoded
+    videos shared between runs (each file is then decoded once for the whole ablation, not once per step)."""
     train = build_video_dataset(data.train_list, data.base_labels, data.video_root, source="t2l demo train list")
-    transform = make_transform(processor.image_processor, train=True, seed=seed)
+    transform = make_transform(processor.image_processor, train=True, seed=seed, frame_cache=frame_cache)
     train.set_transform(transform)
     class_texts = [c.name for c in data.base_classes]
     with tempfile.TemporaryDirectory(prefix="t2l-demo-") as scratch:
@@ -131,7 +133,7 @@ def evaluate_split(model, processor, data: DemoDataset, split: str, progress: bo
 
 
 def run_variant(variant: Variant, clip_dir, data: DemoDataset, settings: TrainSettings, seed: int,
-                progress: bool = True):
+                progress: bool = True, frame_cache: dict | None = None):
     """Build, train (unless the variant is the frozen baseline) and score one row; returns (scores, model)."""
     torch.manual_seed(seed)
     verbosity = hf_logging.get_verbosity()
@@ -143,7 +145,7 @@ def run_variant(variant: Variant, clip_dir, data: DemoDataset, settings: TrainSe
         hf_logging.set_verbosity(verbosity)
     processor = demo_processor(settings)
     if variant.trains:
-        train_variant(model, processor, data, settings, seed, progress)
+        train_variant(model, processor, data, settings, seed, progress, frame_cache)
     model.eval()
     scores = {split: evaluate_split(model, processor, data, split, progress) for split in ("base_test", "novel")}
     return scores, model, processor
