@@ -104,6 +104,29 @@ def test_train_clips_are_seeded_and_change_between_draws(ucf_root, processor):
     assert not torch.equal(a, other_epoch[0]["pixel_values"])
 
 
+def test_frame_cache_decodes_each_video_once_and_changes_no_pixel(ucf_root, processor, tmp_path):
+    root = tmp_path / "ucf"
+    for folder, name in VIDEOS:
+        (root / folder).mkdir(parents=True, exist_ok=True)
+        (root / folder / name).write_bytes((ucf_root / folder / name).read_bytes())
+    _, plain = train_dataset(root, processor, seed=4)
+    _, cached = train_dataset(root, processor, seed=4)
+    cache = {}
+    cached.set_transform(make_transform(processor.image_processor, train=True, seed=4, frame_cache=cache))
+    for _ in range(2):  # two draws of every video: the random clips are the same as without the cache
+        for index in range(len(plain)):
+            assert torch.equal(cached[index]["pixel_values"], plain[index]["pixel_values"])
+    assert sorted(cache) == sorted(str(root / folder / name) for folder, name in VIDEOS)
+    # a second transform sharing the cache (another run) no longer reads the files
+    evaluation = train_dataset(root, processor)[1]
+    evaluation.set_transform(make_transform(processor.image_processor, train=False, frame_cache=cache))
+    for folder, name in VIDEOS:
+        (root / folder / name).unlink()
+    assert evaluation[0]["decode_error"] is None
+    assert torch.equal(evaluation[0]["pixel_values"], processor.image_processor(
+        [read_video(cache[evaluation[0]["video_path"]], NUM_FRAMES)], return_tensors="pt")["pixel_values"][0])
+
+
 def test_eval_transform_is_the_processor_on_segment_centres(ucf_root, processor):
     protocol = get_protocol("few_shot_ucf101_k2")
     dataset = protocol.build_dataset("train", ucf_root, missing="skip")

@@ -102,6 +102,17 @@ def test_generated_dataset_is_decodable_and_reused(tmp_path):
     assert os.stat(path).st_mtime_ns == stamp  # same settings: reused, not re-encoded
 
 
+def test_same_settings_write_the_same_files(tmp_path):
+    # "fixed seeds" must mean the same videos: x264's own threads used to change a few files from run to run
+    settings = dict(videos_per_class=1, test_videos_per_class=2, base_test_videos_per_class=1, num_frames=16,
+                    image_size=SIZE, progress=False)
+    first, second = generate_dataset(tmp_path / "a", **settings), generate_dataset(tmp_path / "b", **settings)
+    files = sorted(path.relative_to(first.video_root) for path in first.video_root.rglob("*.mp4"))
+    assert len(files) == 144
+    changed = [str(f) for f in files if (first.video_root / f).read_bytes() != (second.video_root / f).read_bytes()]
+    assert changed == []
+
+
 # ------------------------------------------------------------------------------------------------ tiny CLIP
 def test_contrastive_loss_counts_shared_captions_as_one_target():
     ids = torch.tensor([0, 0, 1])

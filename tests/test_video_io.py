@@ -15,6 +15,7 @@ from modeling_t2l.video_io import (
     _decode_by_pts,
     _Packets,
     probe_video,
+    read_all_frames,
     read_video,
     sample_clip_indices,
     sample_frame_indices,
@@ -202,6 +203,29 @@ def test_bytes_file_object_and_dataset_dict_sources(tmp_path):
     np.testing.assert_array_equal(read_video({"path": None, "bytes": data}, 8), expected)
     np.testing.assert_array_equal(read_video({"path": str(path), "bytes": None}, 8), expected)
     assert probe_video(data).num_frames == 40
+
+
+def test_decoded_frames_are_sampled_exactly_like_the_file(tmp_path):
+    path = write_video(tmp_path / "src.mp4", 30, gop=7, bframes=2)
+    frames = read_all_frames(path)
+    assert frames.shape == (30, 48, 64, 3) and frames.dtype == np.uint8
+    assert [frame_index_from_pixels(f) for f in frames] == list(range(30))  # every frame, in presentation order
+    np.testing.assert_array_equal(read_video(frames, 8), read_video(path, 8))
+    np.testing.assert_array_equal(read_video(frames, 8, num_clips=3), read_video(path, 8, num_clips=3))
+    # training draws: the same generator state gives the same frames, and advances the generator the same way
+    from_array, from_file = np.random.default_rng(5), np.random.default_rng(5)
+    for _ in range(3):
+        np.testing.assert_array_equal(read_video(frames, 8, mode="train", generator=from_array),
+                                      read_video(path, 8, mode="train", generator=from_file))
+    assert read_all_frames(write_frame_folder(tmp_path / "v_001", 5)).shape == (5, 48, 64, 3)
+
+
+@pytest.mark.parametrize("array", [np.zeros((4, 8, 8, 3), np.float32), np.zeros((8, 8, 3), np.uint8),
+                                   np.zeros((0, 8, 8, 3), np.uint8), np.zeros((4, 8, 8, 4), np.uint8)])
+def test_decoded_frames_must_be_uint8_frames_height_width_rgb(array):
+    with pytest.raises(VideoDecodeError, match=r"uint8 array of shape \(frames, height, width, 3\)") as info:
+        read_video(array, 2)
+    assert str(array.shape) in str(info.value)  # the message names what was passed
 
 
 def test_frame_folder_source_is_one_based(tmp_path):
