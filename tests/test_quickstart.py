@@ -103,7 +103,7 @@ def test_generated_dataset_is_decodable_and_reused(tmp_path):
 
 
 def test_same_settings_write_the_same_files(tmp_path):
-    # "fixed seeds" must mean the same videos: x264's own threads used to change a few files from run to run
+    # "fixed seeds" must mean the same videos: with x264's assembly and threads a few files changed from run to run
     settings = dict(videos_per_class=1, test_videos_per_class=2, base_test_videos_per_class=1, num_frames=16,
                     image_size=SIZE, progress=False)
     first, second = generate_dataset(tmp_path / "a", **settings), generate_dataset(tmp_path / "b", **settings)
