@@ -125,6 +125,12 @@ def test_frame_cache_decodes_each_video_once_and_changes_no_pixel(ucf_root, proc
     assert evaluation[0]["decode_error"] is None
     assert torch.equal(evaluation[0]["pixel_values"], processor.image_processor(
         [read_video(cache[evaluation[0]["video_path"]], NUM_FRAMES)], return_tensors="pt")["pixel_values"][0])
+    # videos given as bytes are cached under a digest of their content: two different videos never share an entry
+    transform = make_transform(processor.image_processor, train=False, frame_cache={})
+    first, second = (write_video(tmp_path / f"{i}.mp4", num_frames=6 + i).read_bytes() for i in range(2))
+    for video in (first, second, first):
+        transform.decode({"bytes": video})
+    assert [len(frames) for frames in transform.frame_cache.values()] == [6, 7]
 
 
 def test_eval_transform_is_the_processor_on_segment_centres(ucf_root, processor):

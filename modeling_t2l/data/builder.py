@@ -11,6 +11,7 @@ decoded does not raise there: the transform returns `pixel_values=None` and the 
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import zlib
@@ -160,9 +161,9 @@ class VideoTransform:
         from ..video_io import read_video
 
         source = video["bytes"] if video.get("bytes") else video["path"]
-        key = zlib.crc32(source if isinstance(source, bytes) else str(source).encode())
+        key = zlib.crc32(source if isinstance(source, bytes) else str(source).encode())  # names the video in seeds
         if self.frame_cache is not None:
-            source = self._decoded(source, key)
+            source = self._decoded(source)
         if self.train:
             seed = self._seed_for(key)
             frames = read_video(source, self.num_frames, mode="train", generator=np.random.default_rng(seed))
@@ -173,12 +174,13 @@ class VideoTransform:
         pixel_values = self.image_processor(clips, train=False, num_crops=self.num_crops, return_tensors="pt")["pixel_values"]
         return pixel_values[0] if pixel_values.shape[0] == 1 else pixel_values
 
-    def _decoded(self, source, key: int):
+    def _decoded(self, source):
         """Every frame of the video, decoded on first use and kept in `frame_cache` (the same frames and random
         draws as decoding the file each time; only the decoding is skipped)."""
         from ..video_io import read_all_frames
 
-        cache_key = source if isinstance(source, str) else key
+        # a path names its file; in-memory bytes are named by a digest (a CRC could collide and serve another video)
+        cache_key = str(source) if not isinstance(source, bytes) else hashlib.blake2b(source, digest_size=16).digest()
         frames = self.frame_cache.get(cache_key)
         if frames is None:
             frames = self.frame_cache[cache_key] = read_all_frames(source)

@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 from .world import ActionClass, render_clip, split_classes
 
 MANIFEST = "manifest.json"
-FORMAT_VERSION = 3  # bump when the rendering changes, so cached datasets are rebuilt
+FORMAT_VERSION = 3  # bump when the rendering or the encoding changes, so cached datasets are rebuilt
 
 
 @dataclass

@@ -96,7 +96,7 @@ def run_demo(options: DemoOptions) -> dict:
     scores: dict[str, list[dict]] = {key: [] for key in options.variants}
     model_dir = out / "model"
     runs = [(seed, key) for seed in range(options.seeds) for key in options.variants]
-    frame_cache: dict = {}  # every training video decoded once for all the runs (a few MB at this size)
+    frame_cache: dict = {}  # every training video decoded once for all the runs (64 MB at the default size)
     for seed, key in tqdm(runs, desc="ablation", unit="run", disable=not options.progress):
         result, model, processor = run_variant(VARIANTS_BY_KEY[key], clip_dir, data, settings, seed,
                                                progress=options.progress, frame_cache=frame_cache)
