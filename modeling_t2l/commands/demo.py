@@ -24,7 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"frames per clip the model sees, T (default {d.num_frames})")
     parser.add_argument("--image-size", type=int, default=d.image_size,
                         help=f"frame size in pixels, even, a multiple of 8 (default {d.image_size})")
-    parser.add_argument("--seeds", type=int, default=d.seeds, help=f"seeds per variant, reported as mean ± std (default {d.seeds})")
+    parser.add_argument("--seeds", type=int, default=d.seeds, metavar="N",
+                        help=f"run every row with N seeds and report mean ± std (default {d.seeds}; 3 takes about 3x as long)")
     parser.add_argument("--batch-size", type=int, default=d.batch_size, help=f"training batch size (default {d.batch_size})")
     parser.add_argument("--lr", type=float, default=d.learning_rate, help=f"T2L learning rate (default {d.learning_rate:g})")
     parser.add_argument("--pretrain-steps", type=int, default=d.pretrain_steps,
