@@ -63,8 +63,6 @@ class T2LVideoCollator:
         # Unpadded token ids per (template, class), so a train batch pads only to its own longest prompt.
         self._token_ids = [ids[mask.bool()].tolist() for ids, mask in zip(input_ids, attention_mask)]
         self._vocabulary = {"input_ids": input_ids, "attention_mask": attention_mask}
-        if negatives == "vocabulary":  # every step encodes every class: pad all (template, class) rows once
-            self._padded_rows = self._pad(self._token_ids)
         self.skipped = SkippedVideos()
         self._calls = 0
         self._last_good = None
@@ -119,10 +117,10 @@ class T2LVideoCollator:
         return input_ids, attention_mask
 
     def _train_batch(self, pixel_values: torch.Tensor, labels: list[int]) -> dict:
-        if self.negatives == "vocabulary":  # one drawn template per class, rows gathered from the padded table
+        if self.negatives == "vocabulary":  # one drawn template per class, rows gathered from the tokenized table
             templates = torch.from_numpy(self._rng().integers(self.num_templates, size=self.num_classes))
             rows = templates * self.num_classes + torch.arange(self.num_classes)
-            input_ids, attention_mask = (tensor[rows] for tensor in self._padded_rows)
+            input_ids, attention_mask = (tensor[rows] for tensor in self._vocabulary.values())
             return {"pixel_values": pixel_values, "input_ids": input_ids, "attention_mask": attention_mask,
                     "labels": torch.tensor(labels, dtype=torch.long)}
         present = list(dict.fromkeys(labels))  # the batch's classes, in order of first appearance
