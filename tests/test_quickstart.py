@@ -209,3 +209,23 @@ def test_demo_command_parses_the_script_options():
                               "--image-size", "48", "--variants", "frozen,full"])
     assert (args.seeds, args.num_videos, args.epochs, args.frames, args.image_size) == (2, 4, 3.0, 12, 48)
     assert args.variants == "frozen,full"
+
+
+def test_demo_command_hands_every_option_to_the_run(monkeypatch, capsys):
+    from modeling_t2l.cli import main
+    from modeling_t2l.quickstart import runner
+
+    seen = []
+    monkeypatch.setattr(runner, "run_demo", seen.append)
+    assert main(["demo", "--quiet"]) == 0
+    assert seen[-1] == runner.DemoOptions(command=seen[-1].command, progress=False)  # the defaults are the library's
+    assert main(["demo", "--seeds", "3", "--official-recipe", "--variants", "frozen, full", "--out", "elsewhere"]) == 0
+    options = seen[-1]
+    assert (options.seeds, options.official_recipe, options.variants, options.out) == (3, True, ("frozen", "full"), "elsewhere")
+
+    def refuse(options):
+        raise ValueError("the variants must include 'full'")
+
+    monkeypatch.setattr(runner, "run_demo", refuse)
+    assert main(["demo", "--variants", "frozen"]) == 2
+    assert "t2l demo: error: the variants must include 'full'" in capsys.readouterr().err
