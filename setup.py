@@ -17,8 +17,8 @@ setup(
     include_package_data=True,
     package_data={
         "modeling_t2l": [
-            "tokenizer/*.json",
-            "tokenizer/*.txt",
+            "processing/tokenizer/*.json",
+            "processing/tokenizer/*.txt",
             "data/files/**/*",
             "metrics/**/*.py",
         ]

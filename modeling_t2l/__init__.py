@@ -11,18 +11,18 @@ from transformers import (
     AutoProcessor,
 )
 
-from .configuration_t2l import T2LConfig
-from .image_processing_t2l import T2LImageProcessor
-from .modeling_t2l import (
+from .models.t2l.configuration_t2l import T2LConfig
+from .processing.image_processing_t2l import T2LImageProcessor
+from .models.t2l.modeling_t2l import (
     T2LForVideoClassification,
     T2LModel,
     T2LOutput,
     T2LPreTrainedModel,
     zero_shot_probabilities,
 )
-from .pipeline_zero_shot_video_classification import ZeroShotVideoClassificationPipeline, register_pipeline
-from .processing_t2l import T2LProcessor
-from .video_io import VideoDecodeError, read_video
+from .pipelines.zero_shot_video_classification import ZeroShotVideoClassificationPipeline, register_pipeline
+from .processing.processing_t2l import T2LProcessor
+from .processing.video_io import VideoDecodeError, read_video
 
 __version__ = "0.1.0"
 

@@ -21,8 +21,8 @@ from safetensors.torch import load_file
 
 from modeling_t2l import T2LForVideoClassification
 from modeling_t2l.cli import main as cli_main
-from modeling_t2l.conversion import ConversionError, convert_state_dict, load_official_state_dict
-from modeling_t2l.modeling_t2l import zero_shot_probabilities
+from modeling_t2l.models.t2l.conversion import ConversionError, convert_state_dict, load_official_state_dict
+from modeling_t2l.models.t2l.modeling_t2l import zero_shot_probabilities
 from tests import reference_t2l as ref
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "official_t2l"
@@ -351,7 +351,7 @@ def test_clip_vocabulary_checkpoint_gets_a_matching_processor(tmp_path):
     T frames at the checkpoint's resolution, so it works end to end; other vocabularies get none."""
     import numpy as np
 
-    from modeling_t2l.processing_t2l import T2LProcessor
+    from modeling_t2l.processing.processing_t2l import T2LProcessor
 
     sd = ref.random_official_state_dict(vocab=49408, T=3, image_size=32, seed=9, logit_scale=4.6052)
     model = convert_with_cli(save_official_checkpoint(tmp_path / "clip.pt", sd), tmp_path / "out",
@@ -379,7 +379,7 @@ def test_clip_vocabulary_checkpoint_gets_a_matching_processor(tmp_path):
     # the converted directory is all the zero-shot pipeline needs
     from transformers import pipeline
 
-    from modeling_t2l.pipeline_zero_shot_video_classification import register_pipeline
+    from modeling_t2l.pipelines.zero_shot_video_classification import register_pipeline
 
     register_pipeline()
     # the converter writes the pipeline's code and task next to the weights, so the task is inferred from the

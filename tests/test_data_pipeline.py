@@ -7,8 +7,8 @@ import torch
 
 from modeling_t2l import T2LForVideoClassification
 from modeling_t2l.data import T2LVideoCollator, get_protocol, make_transform
-from modeling_t2l.processing_t2l import T2LProcessor
-from modeling_t2l.video_io import read_video
+from modeling_t2l.processing.processing_t2l import T2LProcessor
+from modeling_t2l.processing.video_io import read_video
 from tests.tiny import tiny_t2l_config
 from tests.video_factory import write_video
 
@@ -182,7 +182,7 @@ def test_train_collator_with_vocabulary_negatives_encodes_every_class(processor)
 
 def test_training_contrasts_the_batch_for_kl_and_the_vocabulary_for_cross_entropy():
     from modeling_t2l import T2LConfig
-    from modeling_t2l.training import training_negatives
+    from modeling_t2l.training.trainer import training_negatives
 
     assert training_negatives(T2LConfig()) == "batch"  # official: the B x B matrix
     assert training_negatives(T2LConfig(contrastive_loss="cross_entropy")) == "vocabulary"

@@ -15,7 +15,7 @@ from PIL import Image
 from torch import nn
 
 from modeling_t2l.data import Protocol, SplitSpec
-from modeling_t2l.evaluation import (
+from modeling_t2l.evaluation.evaluate import (
     aggregate,
     encode_class_texts,
     evaluate_protocol,
@@ -24,7 +24,7 @@ from modeling_t2l.evaluation import (
     score_videos,
     write_reports,
 )
-from modeling_t2l.processing_t2l import T2LProcessor
+from modeling_t2l.processing.processing_t2l import T2LProcessor
 
 NUM_FRAMES = 4
 CLASSES = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot"]

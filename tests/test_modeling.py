@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from transformers import AutoConfig, AutoModel, AutoModelForVideoClassification, CLIPModel, CLIPTextConfig, CLIPVisionConfig
 
 from modeling_t2l import T2LConfig, T2LForVideoClassification, T2LModel
-from modeling_t2l.modeling_t2l import kl_contrastive_loss, tfd_loss, zero_shot_probabilities
+from modeling_t2l.models.t2l.modeling_t2l import kl_contrastive_loss, tfd_loss, zero_shot_probabilities
 from tests.tiny import save_tiny_clip, tiny_t2l_config
 
 T2L_MISSING_KEYS_PER_TINY_MODEL = 2 * (1 + 4) + 2 * 4 + 1  # vision layers: prompt + 4 adapter tensors; text: 4; temporal_embedding

@@ -16,11 +16,11 @@ import torch
 from PIL import Image
 
 from modeling_t2l import T2LForVideoClassification
-from modeling_t2l.image_processing_t2l import T2LImageProcessor
-from modeling_t2l.pipeline_zero_shot_video_classification import TASK, ZeroShotVideoClassificationPipeline
-from modeling_t2l.processing_t2l import T2LProcessor
-from modeling_t2l.tokenization import encode_texts
-from modeling_t2l.video_io import VideoDecodeError, read_video, sample_clip_indices
+from modeling_t2l.processing.image_processing_t2l import T2LImageProcessor
+from modeling_t2l.pipelines.zero_shot_video_classification import TASK, ZeroShotVideoClassificationPipeline
+from modeling_t2l.processing.processing_t2l import T2LProcessor
+from modeling_t2l.processing.tokenization import encode_texts
+from modeling_t2l.processing.video_io import VideoDecodeError, read_video, sample_clip_indices
 from tests.tiny import tiny_t2l_config
 from tests.video_factory import write_video
 
@@ -162,7 +162,7 @@ def test_text_tower_runs_once_per_vocabulary(pipe, model, monkeypatch):
 
 
 def test_bundled_descriptions_are_the_default_when_every_label_has_one(pipe, caplog):
-    with caplog.at_level(logging.INFO, logger="modeling_t2l.pipeline_zero_shot_video_classification"):
+    with caplog.at_level(logging.INFO, logger="modeling_t2l.pipelines.zero_shot_video_classification"):
         pipe(random_video(0), candidate_labels=["ApplyEyeMakeup", "Archery"])
     assert pipe.last_class_texts.mode == "descriptions"
     assert pipe.last_class_texts.description_set == "ucf101"
@@ -344,7 +344,7 @@ def test_processor_with_other_frame_count_is_refused(model, processor):
 def test_registered_task_builds_from_a_model_object(model, processor):
     from transformers import pipeline
 
-    from modeling_t2l.pipeline_zero_shot_video_classification import register_pipeline
+    from modeling_t2l.pipelines.zero_shot_video_classification import register_pipeline
 
     register_pipeline()
 

@@ -17,7 +17,7 @@ import torch
 from safetensors.torch import load_file
 
 from modeling_t2l import T2LForVideoClassification
-from modeling_t2l.conversion import convert_checkpoint
+from modeling_t2l.models.t2l.conversion import convert_checkpoint
 from tests.isolated import run_without_package
 from tests.tiny import tiny_t2l_config
 

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from modeling_t2l.data import get_protocol
-from modeling_t2l.training import build_protocol, build_training_arguments, check_validation, load_recipe
+from modeling_t2l.training.trainer import build_protocol, build_training_arguments, check_validation, load_recipe
 
 RECIPES = sorted((Path(__file__).resolve().parent.parent / "configuration").glob("*.yaml"))
 OVERRIDES = ["data_root=/data/videos", "protocol_options.train_list=/data/train.txt", "training.bf16=false",

@@ -18,7 +18,7 @@ import yaml
 from safetensors.torch import load_file
 from transformers import CLIPModel
 
-from modeling_t2l.training import load_recipe, official_lr_lambda, prepare_training, warmup_steps_for
+from modeling_t2l.training.trainer import load_recipe, official_lr_lambda, prepare_training, warmup_steps_for
 from tests.tiny import save_tiny_clip
 from tests.video_factory import write_video
 
@@ -120,7 +120,7 @@ def test_interrupted_run_resumes_to_the_same_weights(tmp_path):
     # the saved run carries the pipeline's code and task, for pipeline(model=dir, trust_remote_code=True)
     config = json.loads((tmp_path / "full" / "config.json").read_text())
     assert "zero-shot-video-classification" in config["custom_pipelines"]
-    assert (tmp_path / "full" / "pipeline_zero_shot_video_classification.py").is_file()
+    assert (tmp_path / "full" / "zero_shot_video_classification.py").is_file()
     assert "broken.mp4" in results["skipped_examples"][0]["path"]
 
     resumed_dir = tmp_path / "resumed"
@@ -138,10 +138,10 @@ def test_interrupted_run_resumes_to_the_same_weights(tmp_path):
     start = load_file(str(tmp_path / "full" / "checkpoint-4" / "model.safetensors"))
     assert any(not torch.equal(a[key], start[key]) for key in a)  # the second half did train
     # the output folder is usable as it is: model + processor for `t2l evaluate`, adapters for from_adapters
-    from modeling_t2l.adapters import from_adapters
+    from modeling_t2l.models.t2l.adapters import from_adapters
     from modeling_t2l.commands.evaluate import load_model_and_processor
-    from modeling_t2l.evaluation import evaluate_protocol
-    from modeling_t2l.training import build_protocol
+    from modeling_t2l.evaluation.evaluate import evaluate_protocol
+    from modeling_t2l.training.trainer import build_protocol
 
     model, processor = load_model_and_processor(str(tmp_path / "full"), "cpu", "float32")
     protocol = build_protocol(load_recipe(full))
@@ -196,7 +196,7 @@ def test_unknown_recipe_field_names_the_file(tmp_path):
 DDP_SCRIPT = """
 import json, sys
 from safetensors.torch import save_file
-from modeling_t2l.training import load_recipe, prepare_training
+from modeling_t2l.training.trainer import load_recipe, prepare_training
 
 trainer = prepare_training(load_recipe(sys.argv[1], sys.argv[2:]))
 trainer.train()

@@ -38,9 +38,9 @@ def load_model_and_processor(path: str, device: str, dtype: str):
     """A T2L model and its processor from a saved folder / Hub id, or from an adapters folder."""
     import torch
 
-    from ..adapters import ADAPTER_CONFIG_NAME, from_adapters
-    from ..modeling_t2l import T2LForVideoClassification
-    from ..processing_t2l import T2LProcessor
+    from ..models.t2l.adapters import ADAPTER_CONFIG_NAME, from_adapters
+    from ..models.t2l.modeling_t2l import T2LForVideoClassification
+    from ..processing.processing_t2l import T2LProcessor
 
     torch_dtype = getattr(torch, dtype)
     if (Path(path) / ADAPTER_CONFIG_NAME).is_file():
@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from ..data import get_protocol
-    from ..evaluation import evaluate_protocol, markdown_table, write_reports
+    from ..evaluation.evaluate import evaluate_protocol, markdown_table, write_reports
 
     options = {}
     for item in args.protocol_option:

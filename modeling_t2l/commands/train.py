@@ -19,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..training import load_recipe, run_training
+    from ..training.trainer import load_recipe, run_training
 
     recipe = load_recipe(args.config, args.overrides)
     summary = run_training(recipe, resume=args.resume_from or args.resume)

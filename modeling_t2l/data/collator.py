@@ -72,7 +72,7 @@ class T2LVideoCollator:
         if hasattr(processor_or_tokenizer, "tokenizer"):  # T2LProcessor: cleans, truncates with a warning
             encoded = processor_or_tokenizer(text=list(texts), return_tensors="pt")
         else:  # a bare tokenizer: apply the official text cleaning first
-            from ..tokenization import clean_text
+            from ..processing.tokenization import clean_text
 
             encoded = processor_or_tokenizer(
                 [clean_text(text) for text in texts], padding=True, truncation=True, max_length=77, return_tensors="pt"

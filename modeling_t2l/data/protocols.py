@@ -53,7 +53,7 @@ class SplitSpec:
     label_file: str
     list_file: str | None = None
     derived_from: tuple[str, str] | None = None
-    descriptions: str | None = None  # bundled description set (modeling_t2l.prompts.load_descriptions)
+    descriptions: str | None = None  # bundled description set (modeling_t2l.zero_shot.prompts.load_descriptions)
     llm_labels_file: str | None = None  # path inside a user-supplied llm_labels/ directory
     scored: bool = True  # eval splits that enter the protocol's aggregate
     note: str = ""
@@ -164,8 +164,8 @@ class Protocol:
 
     # ------------------------------------------------------------------------------------------------- text
     def class_texts(self, split: str, templates: Sequence[str] | None = None):
-        """The class texts for a split according to `text_mode` (a `modeling_t2l.prompts.ClassTexts`)."""
-        from .. import prompts
+        """The class texts for a split according to `text_mode` (a `modeling_t2l.zero_shot.prompts.ClassTexts`)."""
+        from ..zero_shot import prompts
 
         spec = self.split(split)
         names = self.class_names(split)

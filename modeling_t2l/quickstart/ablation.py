@@ -27,10 +27,10 @@ from transformers import TrainingArguments
 from transformers.utils import logging as hf_logging
 
 from ..data import T2LVideoCollator, build_video_dataset, make_transform
-from ..evaluation import evaluate_dataset
-from ..modeling_t2l import T2LForVideoClassification
-from ..processing_t2l import T2LProcessor
-from ..training import DEFAULT_RECIPE, AugmentationEpochCallback, T2LTrainer, training_negatives
+from ..evaluation.evaluate import evaluate_dataset
+from ..models.t2l.modeling_t2l import T2LForVideoClassification
+from ..processing.processing_t2l import T2LProcessor
+from ..training.trainer import DEFAULT_RECIPE, AugmentationEpochCallback, T2LTrainer, training_negatives
 from .dataset import DemoDataset
 
 

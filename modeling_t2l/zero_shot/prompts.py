@@ -19,7 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Mapping, Sequence
 
-DESCRIPTIONS_DIR = Path(__file__).resolve().parent / "data" / "files" / "descriptions"
+DESCRIPTIONS_DIR = Path(__file__).resolve().parents[1] / "data" / "files" / "descriptions"
 
 # Bundled T2L description sets (MIT), smallest first: `class_texts(mode="auto")` prefers the tightest set that
 # covers a vocabulary, because the same class name has different descriptions in different files (e.g. K400 vs K600).

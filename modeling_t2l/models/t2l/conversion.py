@@ -391,7 +391,7 @@ def _save_processor(config: T2LConfig, output_dir: Path) -> bool:
             config.text_config.vocab_size, CLIP_VOCAB_SIZE,
         )
         return False
-    from .processing_t2l import T2LProcessor
+    from ...processing.processing_t2l import T2LProcessor
 
     size = config.vision_config.image_size
     # the official test transform: short side to size * 256 // 224 (256 for 224), then a centre crop of `size`
@@ -420,7 +420,7 @@ def convert_checkpoint(checkpoint: str | Path, output_dir: str | Path, text_head
     if save_processor and _save_processor(config, output_dir):
         # the pipeline's code and task next to the weights: `pipeline(model=dir, trust_remote_code=True)` then
         # works where this package is not installed
-        from .pipeline_zero_shot_video_classification import add_pipeline_to_checkpoint
+        from ...pipelines.zero_shot_video_classification import add_pipeline_to_checkpoint
 
         add_pipeline_to_checkpoint(output_dir)
     return model

@@ -19,15 +19,17 @@ from typing import Sequence
 
 import yaml
 
-DEFAULT_CARDS_DIR = Path(__file__).resolve().parent.parent / "hub_cards"
+from ..remote_code import bundle_modules
+
+DEFAULT_CARDS_DIR = Path(__file__).resolve().parents[2] / "hub_cards"
 CARD_SPECS_NAME = "cards.yaml"
 CARD_TEMPLATE_NAME = "model_card.md"
 AUTHORS_SOURCE = ("T2L authors (README)", "https://github.com/Shahzadnit/T2L")
 REPRODUCED_SOURCE = "reproduced with modeling_t2l"
 TAGS = ["zero-shot", "video-classification", "action-recognition", "video-text", "clip", "t2l", "custom_code"]
-# Code files a checkpoint needs for trust_remote_code (model + processor); copied from the package when missing.
-REMOTE_CODE_FILES = ("configuration_t2l.py", "modeling_t2l.py", "processing_t2l.py", "image_processing_t2l.py",
-                     "tokenization.py")
+# Modules a checkpoint needs for trust_remote_code (pipeline, model, processor); bundled from the package when the
+# folder lacks them.
+REMOTE_CODE_MODULES = ("modeling_t2l.pipelines.zero_shot_video_classification", "modeling_t2l.processing.processing_t2l")
 REQUIRED_FILES = ("config.json", "configuration_t2l.py", "modeling_t2l.py")
 # Local training leftovers that do not belong in a model repository.
 EXCLUDED_PARTS = ("checkpoint-", "runs", "training_args.bin", "train_results.json", ".git", "__pycache__")
@@ -108,18 +110,16 @@ def render_card(name: str, repo_id: str, model_dir=None, results: Sequence = (),
     )
 
 
-def upload_files(model_dir) -> list[tuple[str, Path]]:
-    """(path in repo, local file) for everything a model repo needs; package code fills missing remote code."""
+def upload_files(model_dir) -> list[tuple[str, Path | bytes]]:
+    """(path in repo, local file or bytes) for everything a model repo needs; package code fills missing remote code."""
     model_dir = Path(model_dir)
     files = {}
     for path in sorted(model_dir.rglob("*")):
         relative = path.relative_to(model_dir).as_posix()
         if path.is_file() and not any(part.startswith(EXCLUDED_PARTS) for part in relative.split("/")):
             files[relative] = path
-    package = Path(__file__).resolve().parent
-    for name in REMOTE_CODE_FILES:
-        if name not in files and (package / name).is_file():
-            files[name] = package / name
+    for name, source in bundle_modules(REMOTE_CODE_MODULES).items():
+        files.setdefault(name, source.encode("utf-8"))
     weights = [name for name in files if name.endswith(".safetensors") and "/" not in name]
     missing = [name for name in REQUIRED_FILES if name not in files] + ([] if weights else ["*.safetensors"])
     if missing:
@@ -137,7 +137,7 @@ def push_model(model_dir, repo_id: str, card: str, *, results: Sequence = (), ap
     """
     from huggingface_hub import CommitOperationAdd, HfApi
 
-    from .pipeline_zero_shot_video_classification import TASK, add_pipeline_to_checkpoint
+    from ..pipelines.zero_shot_video_classification import TASK, add_pipeline_to_checkpoint
 
     config_file = Path(model_dir) / "config.json"
     if config_file.is_file() and TASK not in json.loads(config_file.read_text()).get("custom_pipelines", {}):
@@ -146,14 +146,17 @@ def push_model(model_dir, repo_id: str, card: str, *, results: Sequence = (), ap
         add_pipeline_to_checkpoint(model_dir)
     files = upload_files(model_dir)
     model_card = render_card(card, repo_id, model_dir=model_dir, results=results, cards_dir=cards_dir)
-    operations = [CommitOperationAdd(path_in_repo=name, path_or_fileobj=str(path)) for name, path in files
-                  if name != "README.md"]
+    operations = [CommitOperationAdd(path_in_repo=name, path_or_fileobj=path if isinstance(path, bytes) else str(path))
+                  for name, path in files if name != "README.md"]
     operations.append(CommitOperationAdd(path_in_repo="README.md", path_or_fileobj=str(model_card).encode("utf-8")))
     if staging_dir is not None:  # keep a copy of exactly what is uploaded (for inspection / dry runs)
         staging = Path(staging_dir)
         for name, path in files:
             (staging / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, staging / name)
+            if isinstance(path, bytes):
+                (staging / name).write_bytes(path)
+            else:
+                shutil.copyfile(path, staging / name)
         (staging / "README.md").write_text(str(model_card))
     api = api or HfApi(token=token)
     api.create_repo(repo_id=repo_id, private=private, exist_ok=True, repo_type="model")

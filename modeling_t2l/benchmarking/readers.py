@@ -15,7 +15,7 @@ import statistics
 import time
 from pathlib import Path
 
-from .video_io import read_video
+from ..processing.video_io import read_video
 
 
 def _time_ms(function) -> tuple[float, float]:

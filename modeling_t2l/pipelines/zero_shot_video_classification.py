@@ -20,9 +20,9 @@ result is one list of scores per video. A generator or a `datasets.Dataset` (e.g
 videos is streamed: the call returns an iterator of results. A list is one video's frames if and only if every element is a frame (a PIL
 image or a 3-D array); a list mixing frames and videos is rejected.
 
-Imports of this package's modules are relative and single-level on purpose: `save_pretrained` copies this file and
-every sibling it imports next to the weights, so `pipeline(model=dir, trust_remote_code=True)` works where the
-package is not installed (transformers' `custom_object_save`).
+`save_pretrained` writes this module and every module of the package it imports next to the weights, flattened
+(`modeling_t2l.remote_code`), so `pipeline(model=dir, trust_remote_code=True)` works where the package is not
+installed.
 """
 from __future__ import annotations
 
@@ -42,14 +42,14 @@ import numpy as np
 import torch
 from PIL import Image
 from transformers import AutoModelForVideoClassification, CLIPTokenizer, Pipeline
-from transformers.dynamic_module_utils import custom_object_save
 from transformers.pipelines import PIPELINE_REGISTRY
 
-from .image_processing_t2l import T2LImageProcessor
-from .modeling_t2l import zero_shot_probabilities
-from .prompts import ClassTexts, class_texts
-from .tokenization import encode_texts, load_clip_tokenizer
-from .video_io import VideoDecodeError, read_video, sample_clip_indices
+from ..models.t2l.modeling_t2l import zero_shot_probabilities
+from ..processing.image_processing_t2l import T2LImageProcessor
+from ..processing.tokenization import encode_texts, load_clip_tokenizer
+from ..processing.video_io import VideoDecodeError, read_video, sample_clip_indices
+from ..remote_code import write_remote_code
+from ..zero_shot.prompts import ClassTexts, class_texts
 
 logger = logging.getLogger(__name__)
 
@@ -258,10 +258,15 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
         return embeds
 
     def save_pretrained(self, save_directory, **kwargs):
-        # `custom_pipelines` is only written for a registered class; registering is idempotent.
-        register_pipeline()
-        super().save_pretrained(save_directory, **kwargs)
-        save_descriptions(save_directory)
+        # transformers' Pipeline.save_pretrained copies remote code with `custom_object_save`, which cannot follow
+        # this package's nested imports; the same files are written flattened instead.
+        if os.path.isfile(save_directory):
+            raise NotADirectoryError(f"{save_directory}: is a file; pass a directory to save the pipeline into")
+        self.model.save_pretrained(save_directory, **kwargs)
+        for component in (self.tokenizer, self.image_processor):
+            if component is not None:
+                component.save_pretrained(save_directory, **kwargs)
+        add_pipeline_to_checkpoint(save_directory)
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -493,8 +498,8 @@ def add_pipeline_to_checkpoint(save_directory: str | os.PathLike) -> list[Path]:
     config = json.loads(config_file.read_text(encoding="utf-8"))
     config["custom_pipelines"] = {TASK: dict(PIPELINE_ENTRY)}
     config_file.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    copied = custom_object_save(ZeroShotVideoClassificationPipeline, directory)
-    return [config_file, *(Path(path) for path in copied), *save_descriptions(directory)]
+    copied = write_remote_code([__name__], directory)
+    return [config_file, *copied, *save_descriptions(directory)]
 
 
 CHECKPOINT_DESCRIPTIONS_DIR = "descriptions"

@@ -122,8 +122,8 @@ def evaluate_dataset(
     """
     from tqdm.auto import tqdm
 
-    from .data import T2LVideoCollator, make_transform
-    from .metrics import load_topk_accuracy
+    from ..data import T2LVideoCollator, make_transform
+    from ..metrics import load_topk_accuracy
 
     groups = _template_groups(class_texts)
     num_classes = len(groups[0])
@@ -203,7 +203,7 @@ def evaluate_protocol(model, processor, protocol, data_root, *, splits: Sequence
     ...}`; with several models the split keys are `<seed>/<split>`.
     """
     if isinstance(protocol, str):
-        from .data import get_protocol
+        from ..data import get_protocol
 
         protocol = get_protocol(protocol)
     if processor is not None and hasattr(processor, "check_num_frames"):
@@ -232,7 +232,7 @@ def aggregate(protocol, results: Mapping[str, SplitResult | float]) -> dict:
     """
     top1 = {key: (value.top1 if isinstance(value, SplitResult) else float(value)) for key, value in results.items()}
     if protocol.aggregation == "harmonic_mean_of_means":
-        from .data import harmonic_mean
+        from ..data import harmonic_mean
 
         if "base" in top1 and "novel" in top1:  # one model, not the 3-seed protocol
             return {"base": top1["base"], "novel": top1["novel"], "hm": harmonic_mean(top1["base"], top1["novel"]),
@@ -245,7 +245,7 @@ def aggregate(protocol, results: Mapping[str, SplitResult | float]) -> dict:
     scored = {key: value for key, value in top1.items() if key in protocol.scored_splits}
     if protocol.scored_splits and set(scored) == set(protocol.scored_splits):
         return protocol.aggregate(scored)
-    from .data import mean_std  # a subset of splits was asked for: summarise what was run
+    from ..data import mean_std  # a subset of splits was asked for: summarise what was run
 
     mean, std = mean_std(list(top1.values()))
     return {"mean": mean, "std": std, "num_splits": len(top1), "per_split": top1, "partial": True}
@@ -288,7 +288,7 @@ def results_to_json(results: dict) -> dict:
 
 def write_reports(results: dict, output_dir) -> dict[str, Path]:
     """Write `results.json`, `results.md` and `confusion_<split>.png` per split; return their paths."""
-    from .plotting import confusion_matrix_png
+    from ..plotting import confusion_matrix_png
 
     output = Path(output_dir)
     output.mkdir(parents=True, exist_ok=True)

@@ -254,7 +254,7 @@ class T2LTrainer(Trainer):
 
     def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval") -> dict:
         """Zero-shot top-1/top-5 on the validation data (every rank computes the same numbers)."""
-        from .evaluation import evaluate_dataset
+        from ..evaluation.evaluate import evaluate_dataset
 
         if self.validation is None:
             return {}
@@ -289,8 +289,8 @@ class AugmentationEpochCallback(TrainerCallback):
 
 # ------------------------------------------------------------------------------------------------ building
 def build_model(recipe: dict):
-    from .adapters import apply_text_lora
-    from .modeling_t2l import T2LForVideoClassification
+    from ..models.t2l.adapters import apply_text_lora
+    from ..models.t2l.modeling_t2l import T2LForVideoClassification
 
     options = recipe["model"]
     overrides = dict(options["config"] or {})
@@ -304,7 +304,7 @@ def build_model(recipe: dict):
 
 def build_processor(recipe: dict, protocol):
     """The official processor (bundled CLIP BPE, 256/224 resize and crop) with the protocol's normalisation."""
-    from .processing_t2l import T2LProcessor
+    from ..processing.processing_t2l import T2LProcessor
 
     kwargs = dict(recipe["processor"] or {})
     kwargs.setdefault("image_mean", list(protocol.image_mean))
@@ -318,7 +318,7 @@ def custom_protocol(spec: dict, num_frames: int, text_mode: str = "templates"):
     Lists use the usual formats (`<video> <label>` lines, label CSV `id,name`). Eval splits are unscored, i.e. usable
     as validation data. Class texts default to the ActionCLIP templates (no bundled descriptions).
     """
-    from .data import Protocol, SplitSpec
+    from ..data import Protocol, SplitSpec
 
     missing = [key for key in ("name", "labels", "train") if not spec.get(key)]
     if missing:
@@ -334,7 +334,7 @@ def custom_protocol(spec: dict, num_frames: int, text_mode: str = "templates"):
 
 def build_protocol(recipe: dict):
     """The recipe's protocol: a registry name (with `protocol_options`) or a custom mapping."""
-    from .data import get_protocol
+    from ..data import get_protocol
 
     options = dict(recipe["protocol_options"] or {})
     options.setdefault("num_frames", recipe["model"]["num_frames"])
@@ -372,7 +372,7 @@ def check_validation(recipe: dict, protocol) -> None:
 
 def build_datasets(recipe: dict, protocol, processor):
     """(train dataset with its transform, train class texts, train transform, validation triple or None)."""
-    from .data import make_transform
+    from ..data import make_transform
 
     split = _train_split(recipe, protocol)
     if protocol.split(split).role != "train":
@@ -431,7 +431,7 @@ def training_negatives(config) -> str:
 
 def prepare_training(recipe: dict) -> "T2LTrainer":
     """Model, processor, data, collator and a ready `T2LTrainer` (call `.train()`); `run_training` wraps it."""
-    from .data import T2LVideoCollator
+    from ..data import T2LVideoCollator
 
     protocol = build_protocol(recipe)
     check_validation(recipe, protocol)  # before any model or data is loaded
@@ -459,7 +459,7 @@ def run_training(recipe: dict, resume: bool | str = False) -> dict:
     The final model (the best on validation when there is validation data) is saved to `<output_dir>` with its
     processor and remote code, and its adapters to `<output_dir>/adapters`.
     """
-    from .adapters import save_adapters
+    from ..models.t2l.adapters import save_adapters
 
     trainer = prepare_training(recipe)
     args, protocol, collator, train = trainer.args, trainer.protocol, trainer.data_collator, trainer.train_dataset
@@ -490,7 +490,7 @@ def run_training(recipe: dict, resume: bool | str = False) -> dict:
     trainer.save_model(args.output_dir)  # every rank calls it; Trainer writes from the main process only
     if trainer.is_world_process_zero():
         # the pipeline's code and task next to the weights: `pipeline(model=dir, trust_remote_code=True)`
-        from .pipeline_zero_shot_video_classification import add_pipeline_to_checkpoint
+        from ..pipelines.zero_shot_video_classification import add_pipeline_to_checkpoint
 
         add_pipeline_to_checkpoint(args.output_dir)
         save_adapters(trainer.accelerator.unwrap_model(trainer.model), Path(args.output_dir) / "adapters",

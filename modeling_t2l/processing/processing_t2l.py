@@ -23,7 +23,7 @@ class T2LProcessor(ProcessorMixin):
     Args:
         image_processor: a `T2LImageProcessor` (frame sampling is done by the video reader; this resizes, crops
             and normalises clips to `pixel_values` of shape (B, T, 3, H, W)).
-        tokenizer: a `CLIPTokenizer` (see `modeling_t2l.tokenization.load_clip_tokenizer`).
+        tokenizer: a `CLIPTokenizer` (see `modeling_t2l.processing.tokenization.load_clip_tokenizer`).
     """
 
     def __init__(self, image_processor: T2LImageProcessor, tokenizer: CLIPTokenizer, **kwargs):
