@@ -18,11 +18,11 @@ from .models.t2l.modeling_t2l import (
     T2LModel,
     T2LOutput,
     T2LPreTrainedModel,
-    zero_shot_probabilities,
 )
 from .pipelines.zero_shot_video_classification import ZeroShotVideoClassificationPipeline, register_pipeline
 from .processing.processing_t2l import T2LProcessor
 from .processing.video_io import VideoDecodeError, read_video
+from .zero_shot.classifier import build_zero_shot_classifier, zero_shot_probabilities
 
 __version__ = "0.1.0"
 
@@ -35,10 +35,9 @@ AutoImageProcessor.register(
 AutoProcessor.register(T2LConfig, T2LProcessor, exist_ok=True)
 register_pipeline()
 
-# Saved checkpoints carry their code and an `auto_map`, so `trust_remote_code=True` loads them without this package.
+# Saved checkpoints carry their code and an `auto_map`, so `trust_remote_code=True` loads them without this package
+# (models write theirs in `ZeroShotVideoModelMixin.save_pretrained`).
 T2LConfig.register_for_auto_class()
-T2LModel.register_for_auto_class("AutoModel")
-T2LForVideoClassification.register_for_auto_class("AutoModelForVideoClassification")
 T2LImageProcessor.register_for_auto_class("AutoImageProcessor")
 T2LProcessor.register_for_auto_class()
 
@@ -53,5 +52,6 @@ __all__ = [
     "ZeroShotVideoClassificationPipeline",
     "VideoDecodeError",
     "read_video",
+    "build_zero_shot_classifier",
     "zero_shot_probabilities",
 ]

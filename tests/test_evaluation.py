@@ -17,21 +17,22 @@ from torch import nn
 from modeling_t2l.data import Protocol, SplitSpec
 from modeling_t2l.evaluation.evaluate import (
     aggregate,
-    encode_class_texts,
     evaluate_protocol,
     evaluate_videos,
     markdown_table,
-    score_videos,
     write_reports,
 )
+from modeling_t2l.modeling_utils import ZeroShotVideoModelMixin
 from modeling_t2l.processing.processing_t2l import T2LProcessor
+from modeling_t2l.zero_shot.classifier import build_zero_shot_classifier
+from transformers.modeling_outputs import BaseModelOutputWithPooling
 
 NUM_FRAMES = 4
 CLASSES = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot"]
 LEVEL_STEP = 40  # grey level of a video predicted as class k (shift 0): 40 * k
 
 
-class KnownAnswerModel(nn.Module):
+class KnownAnswerModel(ZeroShotVideoModelMixin, nn.Module):
     """Predicts class round(grey level / 40) + shift; text features are one-hot by class."""
 
     def __init__(self, processor, num_classes=len(CLASSES), shift=0):
@@ -48,12 +49,12 @@ class KnownAnswerModel(nn.Module):
         red = pixel_values[:, :, 0].mean(dim=(1, 2, 3))  # (B,)
         level = (red * self.std + self.mean) * 255
         predicted = (torch.round(level / LEVEL_STEP).long() + self.shift) % self.num_classes
-        return nn.functional.one_hot(predicted, self.num_classes + 2).float()
+        return BaseModelOutputWithPooling(pooler_output=nn.functional.one_hot(predicted, self.num_classes + 2).float())
 
-    def get_text_features(self, input_ids, attention_mask=None):
+    def get_text_features(self, input_ids, attention_mask=None, video_outputs=None):
         self.text_calls += 1
         rows = torch.arange(input_ids.shape[0]) % self.num_classes  # template-major rows: row = t * K + k
-        return nn.functional.one_hot(rows, self.num_classes + 2).float()
+        return BaseModelOutputWithPooling(pooler_output=nn.functional.one_hot(rows, self.num_classes + 2).float())
 
 
 def _grey_video(folder, level):
@@ -189,11 +190,13 @@ def test_base_to_novel_three_seeds_harmonic_mean_of_means(tmp_path, processor):
 def test_views_and_templates_are_averaged(processor):
     torch.manual_seed(0)
     model = KnownAnswerModel(processor, num_classes=3)
-    text = encode_class_texts(model, processor, [["a", "b", "c"], ["x", "y", "z"]])
-    assert text.shape == (2, 3, 5)
+    classifier = build_zero_shot_classifier(
+        model, lambda texts: processor(text=texts, return_tensors="pt"), [["a", "b", "c"], ["x", "y", "z"]]
+    )
+    assert classifier.text_embeds.shape == (2, 3, 5)
     pixel_values = torch.randn(2, 3, NUM_FRAMES, 3, 8, 8)  # 2 videos x 3 views
-    probabilities = score_videos(model, pixel_values, text)
-    per_view = score_videos(model, pixel_values.flatten(0, 1), text).view(2, 3, 3)
+    probabilities = classifier(model, pixel_values)
+    per_view = classifier(model, pixel_values.flatten(0, 1)).view(2, 3, 3)
     torch.testing.assert_close(probabilities, per_view.mean(dim=1))
     torch.testing.assert_close(probabilities.sum(-1), torch.ones(2))
 

@@ -172,7 +172,7 @@ def test_demo_smoke_run_writes_the_report(demo_run):
 
 def test_demo_model_reloads_and_classifies_with_pipeline(demo_run):
     from modeling_t2l import T2LForVideoClassification
-    from modeling_t2l.models.t2l.modeling_t2l import zero_shot_probabilities
+    from modeling_t2l.zero_shot.classifier import zero_shot_probabilities
     from modeling_t2l.processing.processing_t2l import T2LProcessor
     from modeling_t2l.quickstart.runner import classify_with_pipeline
 
@@ -189,8 +189,8 @@ def test_demo_model_reloads_and_classifies_with_pipeline(demo_run):
     inputs = processor(videos=[read_video(video, model.config.num_frames)], text=labels)
     with torch.no_grad():
         probabilities = zero_shot_probabilities(
-            model.get_video_features(inputs["pixel_values"]),
-            model.get_text_features(inputs["input_ids"], inputs["attention_mask"]),
+            model.get_video_features(inputs["pixel_values"]).pooler_output,
+            model.get_text_features(inputs["input_ids"], inputs["attention_mask"]).pooler_output,
             model.config.eval_logit_scale,
         )[0]
     direct = {label: float(p) for label, p in zip(labels, probabilities)}

@@ -1,9 +1,9 @@
-"""Evaluate T2L as the papers do: closed-set zero-shot scoring of videos against class texts.
+"""Evaluate any family as the papers do: closed-set zero-shot scoring of videos against class texts.
 
 Building blocks, from small to large (each usable on its own):
 
-* `encode_class_texts(model, processor, class_texts)` -> (templates, K, E) normalised text features, computed once
-  per vocabulary and reused for every batch;
+* `zero_shot.classifier.build_zero_shot_classifier(model, tokenize, class_texts)`: the class texts encoded once
+  per vocabulary and reused for every batch (the same classifier the pipeline uses);
 * `evaluate_dataset(model, processor, dataset, class_texts)` -> `SplitResult` for any `datasets.Dataset` with
   `video` / `label` columns (what `build_video_dataset` returns): no protocol needed, e.g. a synthetic
   (dataset, class_texts) pair;
@@ -13,7 +13,7 @@ Building blocks, from small to large (each usable on its own):
   confusion-matrix PNG per split.
 
 Scoring is the official test code's (t2l_reference §6.5): p = mean over templates (and views) of
-softmax(100 * cos(video, text)); top-1/top-5 through the `evaluate` metric shipped in `modeling_t2l/metrics`.
+softmax(scale * cos(video, text)), scale = the model's `zero_shot_logit_scale` (T2L: 100); top-1/top-5 through the `evaluate` metric shipped in `modeling_t2l/metrics`.
 Unlike the official loaders, no partial batch is dropped. Videos that cannot be decoded are skipped, logged and
 counted by the data layer (`T2LVideoCollator.skipped`); accuracies are over the decoded videos and the count is in
 every result.
@@ -27,9 +27,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-TEXT_BATCH_SIZE = 256
+from ..zero_shot.classifier import ZeroShotClassifier, build_zero_shot_classifier, template_groups
 
 
 @dataclass
@@ -54,47 +53,9 @@ class SplitResult:
         return data
 
 
-# --------------------------------------------------------------------------------------------------- scoring
-def _template_groups(class_texts) -> list[list[str]]:
-    texts = getattr(class_texts, "texts", class_texts)
-    if isinstance(texts, str) or len(texts) == 0:
-        raise ValueError("class_texts must be a ClassTexts, a list of texts (one per class) or a list of such lists")
-    return [list(texts)] if isinstance(texts[0], str) else [list(group) for group in texts]
-
-
-@torch.no_grad()
-def encode_class_texts(model, processor, class_texts, batch_size: int = TEXT_BATCH_SIZE) -> torch.Tensor:
-    """(num_templates, K, E) L2-normalised text features of a vocabulary, computed in batches of texts."""
-    groups = _template_groups(class_texts)
-    flat = [text for group in groups for text in group]
-    device = next(model.parameters()).device
-    features = []
-    for start in range(0, len(flat), batch_size):
-        encoded = processor(text=flat[start : start + batch_size], return_tensors="pt")
-        features.append(
-            model.get_text_features(encoded["input_ids"].to(device), encoded["attention_mask"].to(device)).float()
-        )
-    features = F.normalize(torch.cat(features), dim=-1)
-    return features.view(len(groups), len(groups[0]), -1)
-
-
-@torch.no_grad()
-def score_videos(model, pixel_values: torch.Tensor, text_features: torch.Tensor, scale: float | None = None) -> torch.Tensor:
-    """Class probabilities (B, K) of a batch of clips against precomputed text features.
-
-    pixel_values: (B, T, 3, H, W), or (B, V, T, 3, H, W) with V views per video (clips x crops); p is the mean
-    over views and templates of softmax(scale * cos), scale = `config.eval_logit_scale` (official: 100).
-    """
-    scale = float(model.config.eval_logit_scale if scale is None else scale)
-    parameter = next(model.parameters())
-    views = 1
-    if pixel_values.ndim == 6:
-        views = pixel_values.shape[1]
-        pixel_values = pixel_values.flatten(0, 1)
-    video = F.normalize(model.get_video_features(pixel_values.to(parameter.device, parameter.dtype)).float(), dim=-1)
-    similarity = torch.einsum("be,tke->btk", video, text_features.to(video.device))
-    probabilities = F.softmax(scale * similarity, dim=-1).mean(dim=1)  # over templates
-    return probabilities.view(-1, views, probabilities.shape[-1]).mean(dim=1)  # over views
+def _tokenizer_of(processor):
+    """The processor's text side as the classifier's `tokenize` callable."""
+    return lambda texts: processor(text=texts, return_tensors="pt")
 
 
 # ------------------------------------------------------------------------------------------------- datasets
@@ -112,20 +73,20 @@ def evaluate_dataset(
     num_crops: int = 1,
     scale: float | None = None,
     progress: bool = True,
-    text_features: torch.Tensor | None = None,
+    classifier: ZeroShotClassifier | None = None,
 ) -> SplitResult:
     """Evaluate `model` on a dataset with columns `video` (`Video(decode=False)`) and `label` (class ids).
 
     Decoding uses the data layer's eval transform (segment-centre frames, resize 256/224 + centre crop) with
-    `num_clips` x `num_crops` views; no batch is dropped. `text_features` skips re-encoding a vocabulary already
-    encoded (see `encode_class_texts`).
+    `num_clips` x `num_crops` views; no batch is dropped. Scores come from the shared zero-shot classifier;
+    `classifier` (from `build_zero_shot_classifier`) skips re-encoding a vocabulary already encoded.
     """
     from tqdm.auto import tqdm
 
     from ..data import T2LVideoCollator, make_transform
     from ..metrics import load_topk_accuracy
 
-    groups = _template_groups(class_texts)
+    groups = template_groups(class_texts)
     num_classes = len(groups[0])
     if class_names is None and hasattr(dataset, "features") and hasattr(dataset.features.get("label"), "names"):
         class_names = dataset.features["label"].names
@@ -133,8 +94,8 @@ def evaluate_dataset(
         raise ValueError(f"split {name!r}: {len(class_names)} class names but {num_classes} class texts")
     was_training = model.training
     model.eval()
-    if text_features is None:
-        text_features = encode_class_texts(model, processor, groups)
+    if classifier is None:
+        classifier = build_zero_shot_classifier(model, _tokenizer_of(processor), groups, scale=scale)
     image_processor = getattr(processor, "image_processor", processor)
     dataset = dataset.with_transform(make_transform(image_processor, train=False, num_clips=num_clips, num_crops=num_crops))
     collator = T2LVideoCollator(processor, groups, train=False)
@@ -148,7 +109,7 @@ def evaluate_dataset(
         labels = batch["labels"]
         if labels.numel() == 0:
             continue
-        probabilities = score_videos(model, batch["pixel_values"], text_features, scale).cpu()
+        probabilities = classifier(model, batch["pixel_values"]).cpu()
         metric.add_batch(predictions=probabilities.numpy(), references=labels.numpy())
         np.add.at(confusion, (labels.numpy(), probabilities.argmax(dim=-1).numpy()), 1)
         scored += labels.numel()
@@ -307,13 +268,11 @@ def write_reports(results: dict, output_dir) -> dict[str, Path]:
 __all__ = [
     "SplitResult",
     "aggregate",
-    "encode_class_texts",
     "evaluate_dataset",
     "evaluate_protocol",
     "evaluate_split",
     "evaluate_videos",
     "markdown_table",
     "results_to_json",
-    "score_videos",
     "write_reports",
 ]

@@ -5,8 +5,9 @@
     classifier("video.mp4", candidate_labels=["archery", "juggling balls", "surfing water"])
     # [{'label': 'juggling balls', 'score': 0.91}, ...]
 
-Scoring is the official T2L test: per view, p = softmax(eval_logit_scale * cos(video, text)) over the labels, averaged
-over templates (one "template" when descriptions are used), then averaged over views (num_clips x num_crops).
+Scoring is the shared zero-shot classifier (`modeling_t2l.zero_shot.classifier`, the official test): per view,
+p = softmax(scale * cos(video, text)) over the labels with the model's `zero_shot_logit_scale`, averaged over
+templates (one "template" when descriptions are used), then averaged over views (num_clips x num_crops).
 
 Inputs (`ZeroShotVideoClassificationPipeline.__call__`). One video is any of:
 - a path (str / Path) to a video file or to a frame folder (img_00001.jpg, ...);
@@ -44,11 +45,11 @@ from PIL import Image
 from transformers import AutoModelForVideoClassification, CLIPTokenizer, Pipeline
 from transformers.pipelines import PIPELINE_REGISTRY
 
-from ..models.t2l.modeling_t2l import zero_shot_probabilities
 from ..processing.image_processing_t2l import T2LImageProcessor
 from ..processing.tokenization import encode_texts, load_clip_tokenizer
 from ..processing.video_io import VideoDecodeError, read_video, sample_clip_indices
 from ..remote_code import write_remote_code
+from ..zero_shot.classifier import ZeroShotClassifier, build_zero_shot_classifier
 from ..zero_shot.prompts import ClassTexts, class_texts
 
 logger = logging.getLogger(__name__)
@@ -92,7 +93,6 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
         super().__init__(*args, **kwargs)
         config = self.model.config
         self.num_frames = int(config.num_frames)
-        self.logit_scale = float(getattr(config, "eval_logit_scale", 100.0))
         if self.tokenizer is None:
             self.tokenizer = _load_tokenizer(self.model)
         # Duck-typed on purpose: under remote code, AutoImageProcessor may return T2LImageProcessor from another
@@ -107,7 +107,7 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
             )
         # Dropout on the temporal prompts and drop-path would make scores random.
         self.model.eval()
-        self._text_cache: OrderedDict[tuple, tuple[torch.Tensor, ClassTexts]] = OrderedDict()
+        self._text_cache: OrderedDict[tuple, tuple[ZeroShotClassifier, ClassTexts]] = OrderedDict()
         self.last_class_texts: ClassTexts | None = None
 
     # -- parameters -------------------------------------------------------------------------------------------
@@ -182,14 +182,8 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
     def _forward(self, model_inputs, candidate_labels=None, hypothesis_template=None, descriptions=None):
         pixel_values = model_inputs["pixel_values"]  # (videos * views, T, 3, H, W), video-major
         num_views = model_inputs["num_views"].tolist()
-        text_embeds = self.text_embeddings(candidate_labels, hypothesis_template, descriptions)  # (J, K, E)
-        video_embeds = self.model.get_video_features(pixel_values=pixel_values.to(self.model.dtype))
-        # softmax per template, then the mean over templates (official test, t2l_reference §6.5)
-        per_view = torch.stack(
-            [zero_shot_probabilities(video_embeds.float(), texts, self.logit_scale) for texts in text_embeds]
-        ).mean(dim=0)
-        per_video = torch.stack([views.mean(dim=0) for views in per_view.split(num_views)])
-        return {"probabilities": per_video}
+        classifier = self.classifier(candidate_labels, hypothesis_template, descriptions)
+        return {"probabilities": classifier(self.model, pixel_values, num_views)}
 
     def postprocess(self, model_outputs, candidate_labels=None, top_k=None):
         probabilities = model_outputs["probabilities"].reshape(-1).tolist()
@@ -228,9 +222,8 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
             logger.warning("Bundled T2L descriptions are not available (%s); using the ActionCLIP templates", error)
             return class_texts(labels, mode="templates")
 
-    @torch.no_grad()
-    def text_embeddings(self, candidate_labels, hypothesis_template=None, descriptions=None) -> torch.Tensor:
-        """L2-normalised text embeddings (num_templates, num_labels, E), cached per vocabulary and text choice."""
+    def classifier(self, candidate_labels, hypothesis_template=None, descriptions=None) -> ZeroShotClassifier:
+        """The zero-shot classifier of a vocabulary and text choice, cached (text embeddings are encoded once)."""
         candidate_labels = _check_labels(candidate_labels)
         key = _cache_key(candidate_labels, hypothesis_template, descriptions)
         if key in self._text_cache:
@@ -243,19 +236,21 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
             "Scoring %d labels with %s%s: %d text(s) per label",
             texts.num_classes, texts.mode, where, texts.num_templates,
         )
-        flat = texts.flat()
-        chunks = []
-        for start in range(0, len(flat), TEXT_CHUNK_SIZE):
-            encoded = encode_texts(self.tokenizer, flat[start : start + TEXT_CHUNK_SIZE], return_tensors="pt")
-            encoded = {name: tensor.to(self.device) for name, tensor in encoded.items()}
-            chunks.append(self.model.get_text_features(**encoded).float())
-        embeds = torch.nn.functional.normalize(torch.cat(chunks), dim=-1)
-        embeds = embeds.view(texts.num_templates, texts.num_classes, -1)
-        self._text_cache[key] = (embeds, texts)
+        classifier = build_zero_shot_classifier(
+            self.model, self._tokenize, texts, text_batch_size=TEXT_CHUNK_SIZE
+        )
+        self._text_cache[key] = (classifier, texts)
         if len(self._text_cache) > TEXT_CACHE_SIZE:
             self._text_cache.popitem(last=False)
         self.last_class_texts = texts
-        return embeds
+        return classifier
+
+    def text_embeddings(self, candidate_labels, hypothesis_template=None, descriptions=None) -> torch.Tensor:
+        """L2-normalised text embeddings (num_templates, num_labels, E) of a vocabulary (cached)."""
+        return self.classifier(candidate_labels, hypothesis_template, descriptions).text_embeds
+
+    def _tokenize(self, texts: list[str]) -> dict[str, torch.Tensor]:
+        return dict(encode_texts(self.tokenizer, texts, return_tensors="pt"))
 
     def save_pretrained(self, save_directory, **kwargs):
         # transformers' Pipeline.save_pretrained copies remote code with `custom_object_save`, which cannot follow

@@ -18,16 +18,17 @@ from transformers import initialization as init
 from transformers.masking_utils import create_causal_mask
 from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.models.clip.modeling_clip import CLIPAttention, CLIPMLP, CLIPTextEmbeddings, CLIPVisionEmbeddings
+from transformers.modeling_outputs import BaseModelOutputWithPooling
 from transformers.utils import ModelOutput, logging
 
+from ...losses import cross_entropy_contrastive_loss, kl_contrastive_loss, tfd_loss
+from ...modeling_utils import ZeroShotVideoModelMixin
 from .configuration_t2l import T2LConfig, adapter_hidden_size
 
 logger = logging.get_logger(__name__)
 
 # Names of the parameters T2L adds and trains; everything else is CLIP and stays frozen.
 TRAINABLE_NAME_MARKERS = ("temporal_prompt", "adapter.")
-# The official soft-target temperature of the KL contrastive loss: targets = softmax(10 * [y_j == y_k]).
-KL_TARGET_SCALE = 10.0
 
 
 @dataclass
@@ -64,50 +65,16 @@ class T2LOutput(ModelOutput):
     loss_tfd: torch.FloatTensor | None = None
 
 
-# ----------------------------------------------------------------------------------------------------------------
-# Losses and scores
-# ----------------------------------------------------------------------------------------------------------------
-
-
-def kl_contrastive_loss(logits_per_video: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Official T2L/ActionCLIP loss on the B x B matrix of each video against the text of its own class.
-
-    Targets are softmax(10 * G) with G[j, k] = [y_j == y_k] (several positives when classes repeat in the batch);
-    KL(P) = (1/B) * sum_jk q_jk (log q_jk - log_softmax(P)_jk), averaged over both directions.
+@dataclass
+class T2LVideoFeaturesOutput(BaseModelOutputWithPooling):
+    r"""
+    pooler_output (`torch.FloatTensor` of shape `(batch_size, projection_dim)`):
+        The video embedding: the mean of the projected frame embeddings over time, not normalised.
+    frame_embeds (`torch.FloatTensor` of shape `(batch_size, num_frames, projection_dim)`):
+        Projected per-frame embeddings, not normalised.
     """
-    same_class = (labels[:, None] == labels[None, :]).to(logits_per_video.dtype)
-    targets = F.softmax(KL_TARGET_SCALE * same_class, dim=1)
-    batch_size = logits_per_video.shape[0]
 
-    def kl(logits: torch.Tensor) -> torch.Tensor:
-        return (targets * (targets.log() - F.log_softmax(logits, dim=1))).sum() / batch_size
-
-    return (kl(logits_per_video) + kl(logits_per_video.t())) / 2
-
-
-def cross_entropy_contrastive_loss(logits_per_video: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Paper eq. 1: cross-entropy of each video over the text rows (classes), with the CLIP temperature."""
-    return F.cross_entropy(logits_per_video, labels)
-
-
-def tfd_loss(frame_embeds: torch.Tensor, unbiased: bool = True, delta: float = 1.0) -> torch.Tensor:
-    """Temporal feature diversity: 1 / (C + V + delta) on (B, T, E) un-normalised frame embeddings.
-
-    C is the element-wise absolute central difference |f[t+1] - f[t-1]| / 2 with replicate padding at both ends,
-    averaged over batch, time and channels; V the variance over time averaged over batch and channels
-    (official: unbiased; paper eq. 8: biased).
-    """
-    previous = torch.cat([frame_embeds[:, :1], frame_embeds[:, :-1]], dim=1)
-    following = torch.cat([frame_embeds[:, 1:], frame_embeds[:, -1:]], dim=1)
-    central_difference = (following - previous).abs().mean() / 2
-    variance = frame_embeds.var(dim=1, unbiased=unbiased).mean()
-    return 1.0 / (central_difference + variance + delta)
-
-
-def zero_shot_probabilities(video_embeds: torch.Tensor, text_embeds: torch.Tensor, scale: float = 100.0) -> torch.Tensor:
-    """softmax(scale * cos(video, text)) over the text rows, as the official test code scores (scale 100)."""
-    similarity = F.normalize(video_embeds, dim=-1) @ F.normalize(text_embeds, dim=-1).t()
-    return F.softmax(scale * similarity, dim=-1)
+    frame_embeds: torch.FloatTensor | None = None
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -334,7 +301,7 @@ class T2LTextTransformer(nn.Module):
 # ----------------------------------------------------------------------------------------------------------------
 
 
-class T2LPreTrainedModel(PreTrainedModel):
+class T2LPreTrainedModel(ZeroShotVideoModelMixin, PreTrainedModel):
     config: T2LConfig
     base_model_prefix = "t2l"
     main_input_name = "pixel_values"
@@ -345,6 +312,13 @@ class T2LPreTrainedModel(PreTrainedModel):
     _supports_flash_attn = True
     _supports_flex_attn = True
     _supports_attention_backend = True
+    trainable_name_markers = TRAINABLE_NAME_MARKERS
+    # every class of the family, so remote-code users load the base model and the head from one directory
+    remote_code_auto_map = {
+        "AutoConfig": "configuration_t2l.T2LConfig",
+        "AutoModel": "modeling_t2l.T2LModel",
+        "AutoModelForVideoClassification": "modeling_t2l.T2LForVideoClassification",
+    }
 
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
@@ -395,15 +369,12 @@ class T2LPreTrainedModel(PreTrainedModel):
 
     # -- the T2L training set ------------------------------------------------------------------------------------
 
-    def trainable_parameter_names(self) -> list[str]:
-        """Names of the parameters T2L trains: the temporal prompts and the adapters."""
-        return [name for name, _ in self.named_parameters() if _is_t2l_parameter(name)]
-
     def freeze_backbone(self) -> "T2LPreTrainedModel":
-        """Freeze CLIP (including logit_scale and the temporal embedding); train temporal tokens and adapters only."""
-        for name, parameter in self.named_parameters():
-            parameter.requires_grad_(_is_t2l_parameter(name))
-        return self
+        """Freeze CLIP (including logit_scale and the temporal embedding); train temporal tokens and adapters only.
+
+        The same as `apply_trainable_set()`, under the name T2L's users know.
+        """
+        return self.apply_trainable_set()
 
     def save_adapters(self, save_directory, base_model_name_or_path: str | None = None):
         """Write only the trained T2L tensors (about 21 MB for ViT-B/16) and a config naming the base CLIP."""
@@ -416,24 +387,6 @@ class T2LPreTrainedModel(PreTrainedModel):
         from .adapters import load_adapters
 
         return load_adapters(self, directory, strict=strict)
-
-    def save_pretrained(self, save_directory, *args, **kwargs):
-        # `save_pretrained` records only the saved class in `auto_map`; list every class so that remote-code users
-        # can load the base model and the head from the same directory.
-        auto_map = dict(getattr(self.config, "auto_map", None) or {})
-        auto_map.update(
-            {
-                "AutoConfig": "configuration_t2l.T2LConfig",
-                "AutoModel": "modeling_t2l.T2LModel",
-                "AutoModelForVideoClassification": "modeling_t2l.T2LForVideoClassification",
-            }
-        )
-        self.config.auto_map = auto_map
-        return super().save_pretrained(save_directory, *args, **kwargs)
-
-
-def _is_t2l_parameter(name: str) -> bool:
-    return any(marker in name for marker in TRAINABLE_NAME_MARKERS)
 
 
 class T2LModel(T2LPreTrainedModel):
@@ -464,13 +417,16 @@ class T2LModel(T2LPreTrainedModel):
         pooled = self.vision_model(pixel_values)
         return self.visual_projection(pooled).view(batch_size, num_frames, -1)
 
-    def get_video_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        """(B, T, 3, H, W) -> (B, E): the mean of the frame embeddings over time, not normalised."""
-        return self.get_frame_features(pixel_values).mean(dim=1)
+    def get_video_features(self, pixel_values: torch.Tensor, **kwargs) -> T2LVideoFeaturesOutput:
+        """(B, T, 3, H, W) -> `pooler_output` (B, E): the mean of the frame embeddings over time, not normalised."""
+        frame_embeds = self.get_frame_features(pixel_values)
+        return T2LVideoFeaturesOutput(pooler_output=frame_embeds.mean(dim=1), frame_embeds=frame_embeds)
 
-    def get_text_features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """(K, L) token ids -> (K, E) text embeddings, not normalised."""
-        return self.text_projection(self.text_model(input_ids, attention_mask))
+    def get_text_features(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, video_outputs=None, **kwargs
+    ) -> BaseModelOutputWithPooling:
+        """(K, L) token ids -> `pooler_output` (K, E) text embeddings, not normalised (T2L's text ignores the video)."""
+        return BaseModelOutputWithPooling(pooler_output=self.text_projection(self.text_model(input_ids, attention_mask)))
 
     def forward(
         self,
@@ -489,7 +445,7 @@ class T2LModel(T2LPreTrainedModel):
         """
         frame_embeds = self.get_frame_features(pixel_values)
         video_embeds = F.normalize(frame_embeds.mean(dim=1), dim=-1)
-        text_embeds = F.normalize(self.get_text_features(input_ids, attention_mask), dim=-1)
+        text_embeds = F.normalize(self.get_text_features(input_ids, attention_mask).pooler_output, dim=-1)
         logits_per_video = self.logit_scale.exp() * video_embeds @ text_embeds.t()
 
         loss = loss_contrastive = loss_tfd = None
@@ -532,11 +488,11 @@ class T2LForVideoClassification(T2LPreTrainedModel):
     def get_frame_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
         return self.t2l.get_frame_features(pixel_values)
 
-    def get_video_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        return self.t2l.get_video_features(pixel_values)
+    def get_video_features(self, pixel_values: torch.Tensor, **kwargs) -> T2LVideoFeaturesOutput:
+        return self.t2l.get_video_features(pixel_values, **kwargs)
 
-    def get_text_features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
-        return self.t2l.get_text_features(input_ids, attention_mask)
+    def get_text_features(self, input_ids, attention_mask=None, video_outputs=None, **kwargs) -> BaseModelOutputWithPooling:
+        return self.t2l.get_text_features(input_ids, attention_mask, video_outputs=video_outputs, **kwargs)
 
     def forward(self, pixel_values, input_ids, attention_mask=None, labels=None, return_dict=None, **kwargs):
         return self.t2l(pixel_values, input_ids, attention_mask, labels=labels, return_dict=return_dict)
@@ -585,11 +541,8 @@ class T2LForVideoClassification(T2LPreTrainedModel):
 
 __all__ = [
     "T2LOutput",
+    "T2LVideoFeaturesOutput",
     "T2LPreTrainedModel",
     "T2LModel",
     "T2LForVideoClassification",
-    "kl_contrastive_loss",
-    "cross_entropy_contrastive_loss",
-    "tfd_loss",
-    "zero_shot_probabilities",
 ]
