@@ -71,6 +71,23 @@ class ZeroShotVideoModelMixin:
             parameter.requires_grad_(name in trainable)
         return self
 
+    @property
+    def training_negatives(self) -> str:
+        """The texts a training step contrasts each video against: "batch" (the classes present in the batch, the
+        official T2L/ActionCLIP KL loss's B x B matrix) or "vocabulary" (every class: a cross-entropy over classes)."""
+        return "batch" if getattr(self.config, "contrastive_loss", "cross_entropy") == "kl" else "vocabulary"
+
+    @classmethod
+    def for_training(cls, clip_name_or_path: str, *, num_frames: int, config: dict | None = None,
+                     options: dict | None = None):
+        """The model a recipe trains, built from a CLIP checkpoint (`from_clip`) with the declared trainable set.
+
+        `config`: overrides of the family's config fields; `options`: family build options (none by default).
+        """
+        if options:
+            raise ValueError(f"{cls.__name__} takes no model.options; got {sorted(options)}")
+        return cls.from_clip(clip_name_or_path, num_frames=num_frames, **(config or {}))
+
     # -- features (implemented by each family) --------------------------------------------------------------
 
     def get_video_features(self, pixel_values: torch.Tensor, **kwargs) -> BaseModelOutputWithPooling:

@@ -45,7 +45,7 @@ def _template_major(class_texts) -> list[list[str]]:
 NEGATIVES = ("batch", "vocabulary")
 
 
-class T2LVideoCollator:
+class VideoCollator:
     def __init__(self, processor_or_tokenizer, class_texts, train: bool = True, *, seed: int = 0,
                  negatives: str = "batch"):
         if negatives not in NEGATIVES:

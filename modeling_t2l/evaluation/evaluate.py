@@ -15,7 +15,7 @@ Building blocks, from small to large (each usable on its own):
 Scoring is the official test code's (t2l_reference §6.5): p = mean over templates (and views) of
 softmax(scale * cos(video, text)), scale = the model's `zero_shot_logit_scale` (T2L: 100); top-1/top-5 through the `evaluate` metric shipped in `modeling_t2l/metrics`.
 Unlike the official loaders, no partial batch is dropped. Videos that cannot be decoded are skipped, logged and
-counted by the data layer (`T2LVideoCollator.skipped`); accuracies are over the decoded videos and the count is in
+counted by the data layer (`VideoCollator.skipped`); accuracies are over the decoded videos and the count is in
 every result.
 """
 from __future__ import annotations
@@ -83,7 +83,7 @@ def evaluate_dataset(
     """
     from tqdm.auto import tqdm
 
-    from ..data import T2LVideoCollator, make_transform
+    from ..data import VideoCollator, make_transform
     from ..metrics import load_topk_accuracy
 
     groups = template_groups(class_texts)
@@ -98,7 +98,7 @@ def evaluate_dataset(
         classifier = build_zero_shot_classifier(model, _tokenizer_of(processor), groups, scale=scale)
     image_processor = getattr(processor, "image_processor", processor)
     dataset = dataset.with_transform(make_transform(image_processor, train=False, num_clips=num_clips, num_crops=num_crops))
-    collator = T2LVideoCollator(processor, groups, train=False)
+    collator = VideoCollator(processor, groups, train=False)
     loader = torch.utils.data.DataLoader(
         dataset, batch_size=batch_size, shuffle=False, drop_last=False, num_workers=num_workers, collate_fn=collator
     )

@@ -27,8 +27,9 @@ from .configuration_t2l import T2LConfig, adapter_hidden_size
 
 logger = logging.get_logger(__name__)
 
-# Names of the parameters T2L adds and trains; everything else is CLIP and stays frozen.
-TRAINABLE_NAME_MARKERS = ("temporal_prompt", "adapter.")
+# Names of the parameters T2L adds and trains; everything else is CLIP and stays frozen. `lora_` names exist only
+# in the paper's LoRA variant of the text adapters (`adapters.apply_text_lora`).
+TRAINABLE_NAME_MARKERS = ("temporal_prompt", "adapter.", "lora_")
 
 
 @dataclass
@@ -537,6 +538,29 @@ class T2LForVideoClassification(T2LPreTrainedModel):
         if adapters is not None:
             model.load_adapters(adapters)
         return loaded
+
+    @classmethod
+    def for_training(cls, clip_name_or_path: str, *, num_frames: int, config: dict | None = None,
+                     options: dict | None = None):
+        """`from_clip` for a recipe. `options`: `text_adapter` ("bottleneck", official; or "lora", the paper's
+        variant: peft LoRA on the text attention instead of the text bottleneck adapters) and `lora` (its
+        settings: r, alpha, dropout, target_modules)."""
+        from .adapters import apply_text_lora
+
+        options = dict(options or {})
+        text_adapter = options.pop("text_adapter", "bottleneck")
+        lora = options.pop("lora", {})
+        if options:
+            raise ValueError(f"unknown T2L model.options {sorted(options)}; known: ['lora', 'text_adapter']")
+        if text_adapter not in ("bottleneck", "lora"):
+            raise ValueError(f"model.options.text_adapter must be 'bottleneck' or 'lora', got {text_adapter!r}")
+        overrides = dict(config or {})
+        if text_adapter == "lora":
+            overrides["use_text_adapters"] = False  # the paper variant replaces the text bottleneck adapters
+        model = cls.from_clip(clip_name_or_path, num_frames=num_frames, **overrides)
+        if text_adapter == "lora":
+            apply_text_lora(model, **lora)
+        return model
 
 
 __all__ = [
