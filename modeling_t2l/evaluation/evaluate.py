@@ -28,6 +28,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import torch
 
+from ..plotting import confusion_matrix_png
 from ..zero_shot.classifier import ZeroShotClassifier, build_zero_shot_classifier, template_groups
 
 
@@ -248,9 +249,8 @@ def results_to_json(results: dict) -> dict:
 
 
 def write_reports(results: dict, output_dir) -> dict[str, Path]:
-    """Write `results.json`, `results.md` and `confusion_<split>.png` per split; return their paths."""
-    from ..plotting import confusion_matrix_png
-
+    """Write `results.json`, `results.md` and `confusion_<split>.png` per split (with matplotlib); return their
+    paths."""
     output = Path(output_dir)
     output.mkdir(parents=True, exist_ok=True)
     paths = {"json": output / "results.json", "markdown": output / "results.md"}
@@ -258,10 +258,12 @@ def write_reports(results: dict, output_dir) -> dict[str, Path]:
     paths["markdown"].write_text(markdown_table(results))
     for key, result in results["splits"].items():
         safe = key.replace("/", "_")
-        paths[f"confusion_{safe}"] = confusion_matrix_png(
+        png = confusion_matrix_png(
             output / f"confusion_{safe}.png", result.confusion, result.class_names,
             title=f"{results['protocol']['protocol']} {key}: top-1 {result.top1:.2f}",
         )
+        if png is not None:
+            paths[f"confusion_{safe}"] = png
     return paths
 
 
