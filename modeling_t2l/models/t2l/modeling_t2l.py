@@ -23,7 +23,7 @@ from transformers.utils import ModelOutput, logging
 
 from ...losses import cross_entropy_contrastive_loss, kl_contrastive_loss, tfd_loss
 from ...modeling_utils import ZeroShotVideoModelMixin
-from . import adapters
+from .adapters import apply_text_lora, load_adapters, read_adapter_config, save_adapters
 from .configuration_t2l import T2LConfig, adapter_hidden_size
 
 logger = logging.get_logger(__name__)
@@ -380,11 +380,11 @@ class T2LPreTrainedModel(ZeroShotVideoModelMixin, PreTrainedModel):
 
     def save_adapters(self, save_directory, base_model_name_or_path: str | None = None):
         """Write only the trained T2L tensors (about 21 MB for ViT-B/16) and a config naming the base CLIP."""
-        return adapters.save_adapters(self, save_directory, base_model_name_or_path)
+        return save_adapters(self, save_directory, base_model_name_or_path)
 
     def load_adapters(self, directory, strict: bool = True):
         """Load tensors written by `save_adapters` into this model (built on the same CLIP and settings)."""
-        return adapters.load_adapters(self, directory, strict=strict)
+        return load_adapters(self, directory, strict=strict)
 
 
 class T2LModel(T2LPreTrainedModel):
@@ -540,13 +540,13 @@ class T2LForVideoClassification(T2LPreTrainedModel):
     def from_adapters(cls, directory, base_model_name_or_path: str | None = None, **from_clip_kwargs):
         """Rebuild the full model from a `save_adapters` folder: `from_clip(base CLIP, saved T2L settings)`, then
         `load_adapters`. `base_model_name_or_path` overrides the saved base (e.g. a local copy of the CLIP)."""
-        metadata = adapters.read_adapter_config(directory)
+        metadata = read_adapter_config(directory)
         saved = metadata["t2l_config"]
         fields = set(T2LConfig.__dataclass_fields__) - {"text_config", "vision_config", "projection_dim", "logit_scale_init_value"}
         overrides = {key: saved[key] for key in fields if key in saved}
         overrides.update(from_clip_kwargs)
         model = cls.from_clip(base_model_name_or_path or metadata["base_model_name_or_path"], **overrides)
-        return adapters.load_adapters(model, directory)
+        return load_adapters(model, directory)
 
     @classmethod
     def for_training(cls, clip_name_or_path: str, *, num_frames: int, config: dict | None = None,
@@ -566,7 +566,7 @@ class T2LForVideoClassification(T2LPreTrainedModel):
             overrides["use_text_adapters"] = False  # the paper variant replaces the text bottleneck adapters
         model = cls.from_clip(clip_name_or_path, num_frames=num_frames, **overrides)
         if text_adapter == "lora":
-            adapters.apply_text_lora(model, **lora)
+            apply_text_lora(model, **lora)
         return model
 
 
