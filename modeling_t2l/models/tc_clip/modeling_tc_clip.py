@@ -606,6 +606,34 @@ class TCCLIPModel(TCCLIPPreTrainedModel):
         self.logit_scale = nn.Parameter(torch.tensor(config.logit_scale_init_value))
         self.post_init()
 
+    @torch.no_grad()
+    def initialize_prompting_from_clip(self, prompt_context_init_ids: list[int]) -> None:
+        """The official initialisation of the TC-CLIP text tensors on top of loaded CLIP weights."""
+        text_model = self.text_model
+        if len(prompt_context_init_ids) != text_model.prompt_context.shape[0]:
+            raise ValueError(
+                f"{self.config.prompt_context_init!r} tokenises into {len(prompt_context_init_ids)} tokens but the "
+                f"model has {text_model.prompt_context.shape[0]} prompt vectors"
+            )
+        ids = torch.tensor(prompt_context_init_ids, device=text_model.prompt_context.device)
+        embeds = text_model.embeddings.token_embedding(ids)
+        text_model.prompt_context.copy_(embeds.to(torch.float16).to(embeds.dtype))
+        if self.config.vp_init != "clip":
+            return
+        if self.config.projection_dim != self.config.text_config.hidden_size:
+            raise ValueError(
+                "vp_init='clip' copies a text layer into each prompting block, which needs projection_dim == text "
+                f"width ({self.config.projection_dim} != {self.config.text_config.hidden_size}); use vp_init='random'"
+            )
+        for level, block in zip(self.config.resolved_vp_levels, text_model.video_prompt_layers):
+            source = text_model.encoder.layers[level]
+            for name in ("q_proj", "k_proj", "v_proj", "out_proj"):
+                getattr(block.cross_attn, name).load_state_dict(getattr(source.self_attn, name).state_dict())
+            block.mlp.load_state_dict(source.mlp.state_dict())
+            block.layer_norm1.load_state_dict(source.layer_norm1.state_dict())
+            block.layer_norm_kv.load_state_dict(source.layer_norm1.state_dict())
+            block.layer_norm2.load_state_dict(source.layer_norm2.state_dict())
+
     def _project_visual(self, states: torch.Tensor) -> torch.Tensor:
         return self.visual_projection(self.vision_model.post_layernorm(states))
 
@@ -717,6 +745,53 @@ class TCCLIPForVideoClassification(TCCLIPPreTrainedModel):
             pixel_values, input_ids, attention_mask, labels=labels, output_hidden_states=output_hidden_states,
             return_dict=return_dict,
         )
+
+    @classmethod
+    def from_clip(cls, clip_name_or_path: str, prompt_context_init_ids: list[int] | None = None, **kwargs):
+        """Build TC-CLIP from a transformers CLIP checkpoint (Hub id or directory), initialised as the official
+        training starts: CLIP everywhere, prompt vectors = the fp16 token embeddings of `prompt_context_init`, and
+        (with `vp_init="clip"`) each prompting block a copy of the text layer at its level, its key/value
+        LayerNorm a copy of the query one.
+
+        `prompt_context_init_ids`: the token ids of `prompt_context_init` (without start/end of text); by default
+        the tokenizer saved with the CLIP, else the bundled OpenAI CLIP BPE. Keyword arguments that are
+        `TCCLIPConfig` fields override the config; the others go to `from_pretrained`. Local-global biases keep
+        their random initialisation, as in the official code.
+        """
+        from transformers import CLIPConfig
+
+        config_fields = set(TCCLIPConfig.__dataclass_fields__)
+        overrides = {key: kwargs.pop(key) for key in list(kwargs) if key in config_fields}
+        hub_kwargs = {
+            key: kwargs[key]
+            for key in ("cache_dir", "revision", "token", "local_files_only", "force_download", "subfolder")
+            if key in kwargs
+        }
+        clip_config = CLIPConfig.from_pretrained(clip_name_or_path, **hub_kwargs)
+        config = TCCLIPConfig(
+            text_config=clip_config.text_config.to_dict(),
+            vision_config=clip_config.vision_config.to_dict(),
+            projection_dim=clip_config.projection_dim,
+            logit_scale_init_value=clip_config.logit_scale_init_value,
+            **overrides,
+        )
+        loaded = cls.from_pretrained(clip_name_or_path, config=config, **kwargs)
+        model = loaded[0] if isinstance(loaded, tuple) else loaded
+        if prompt_context_init_ids is None:
+            prompt_context_init_ids = _prompt_init_ids(clip_name_or_path, config.prompt_context_init)
+        model.tc_clip.initialize_prompting_from_clip(prompt_context_init_ids)
+        return loaded
+
+
+def _prompt_init_ids(clip_name_or_path: str, text: str) -> list[int]:
+    """Token ids of `text` (no start/end of text) with the CLIP's own tokenizer, else the bundled OpenAI BPE."""
+    from ...tokenization import load_clip_tokenizer
+
+    try:
+        tokenizer = load_clip_tokenizer(clip_name_or_path)
+    except (FileNotFoundError, OSError):
+        tokenizer = load_clip_tokenizer()
+    return tokenizer(text)["input_ids"][1:-1]
 
 
 __all__ = [
