@@ -192,8 +192,9 @@ def extract_state_dict(obj) -> dict[str, torch.Tensor]:
 def detect_family(keys) -> str | None:
     """Which official code saved a state dict with these keys (a `module.` prefix is ignored).
 
-    `"tc_clip"`: TC-CLIP (prompt learner, local-global bias or prompting layers); `"vifi_clip"`: the ViFi-CLIP
-    layout without TC-CLIP's tensors; `"t2l"`: T2L / EZ-CLIP / OpenAI CLIP (`visual.*`); `None`: none of these.
+    `"t2l"`: T2L / EZ-CLIP / OpenAI CLIP (`visual.conv1.weight`); `"tc_clip"`: TC-CLIP (prompt learner,
+    local-global bias or prompting layers); `"vifi_clip"`: the `image_encoder.*` layout without TC-CLIP's
+    tensors; `None`: none of these.
     A `{'model': ...}` or `{'model_state_dict': ...}` checkpoint dict may be passed as well.
     """
     if isinstance(keys, Mapping):
@@ -202,15 +203,16 @@ def detect_family(keys) -> str | None:
                 keys = keys[wrapper]
                 break
     names = {key[len("module."):] if key.startswith("module.") else key for key in keys}
-    if any(
+    if "visual.conv1.weight" in names:  # OpenAI CLIP's layout: the T2L converter reports any foreign key
+        return "t2l"
+    has_tc_clip_tensors = any(
         name.startswith(("prompt_learner.ctx", _PROMPT_BLOCKS)) or name.endswith("attn.local_global_bias_table")
         for name in names
-    ):
+    )
+    if has_tc_clip_tensors:
         return "tc_clip"
     if any(name.startswith("image_encoder.") for name in names):
         return "vifi_clip"
-    if "visual.conv1.weight" in names:
-        return "t2l"
     return None
 
 
@@ -623,3 +625,23 @@ __all__ = [
     "map_key",
     "wise_ft_state_dict",
 ]
+
+
+def detect_checkpoint_family(path: str | Path) -> str | None:
+    """`detect_family` of a checkpoint file, reading only what it must (memory-mapped; pickled code never runs)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConversionError(f"{path}: no such checkpoint file")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:
+        try:
+            obj = torch.load(path, map_location="cpu", weights_only=False, mmap=True, pickle_module=_TensorOnlyPickleModule)
+        except Exception:
+            return None  # unreadable here: let the family's own loader report it
+    if not isinstance(obj, Mapping):
+        return None
+    return detect_family(obj)
+
+
+__all__ += ["detect_checkpoint_family"]
