@@ -1,6 +1,6 @@
 """TC-CLIP model configuration: CLIP's text and vision sub-configs plus the fields TC-CLIP adds.
 
-TC-CLIP (Kim et al., "Leveraging Temporal Contextualization for Video Action Recognition", ECCV 2024) is a fully
+TC-CLIP ("Leveraging Temporal Contextualization for Video Action Recognition", ECCV 2024, arXiv 2404.09490) is a fully
 fine-tuned CLIP with Temporal Contextualization in the vision tower and Video-conditional Prompting in the text
 tower. Every default here is the behaviour of the official code and its released ViT-B/16 checkpoints.
 """

@@ -1,6 +1,6 @@
 """PyTorch TC-CLIP: CLIP with Temporal Contextualization (vision) and Video-conditional Prompting (text).
 
-Method: Kim et al., "Leveraging Temporal Contextualization for Video Action Recognition", ECCV 2024; the token
+Method: "Leveraging Temporal Contextualization for Video Action Recognition" (ECCV 2024, arXiv 2404.09490); the token
 merging is the bipartite soft matching of Bolya et al., "Token Merging: Your ViT but Faster", ICLR 2023. This is an
 independent implementation written from the method's description (spec: tc_clip_reference.md); it reproduces the
 official model's outputs on its parity fixtures.
