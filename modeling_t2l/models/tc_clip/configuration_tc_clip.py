@@ -49,7 +49,8 @@ class TCCLIPConfig(PreTrainedConfig):
             capital letter of every dataset's class names ("ApplyEyeMakeup" -> "Apply Eye Makeup", and also
             "BMX" -> "B M X"); `False` keeps names as given (only `_` becomes a space).
         context_length (`int`, defaults to 30): text length the official prompts are padded to (77 for the
-            LLM-rephrased class names); prompts longer than this are an error, as in the official tokenizer.
+            LLM-rephrased class names); the official tokenizer refuses longer prompts. The model itself takes any
+            length up to `text_config.max_position_embeddings`, and padding does not change its outputs.
         label_smoothing (`float`, defaults to 0.1): smoothing of integer `labels` in the classification loss; the
             official training reaches the same targets through mixup/cutmix (see `losses.py`).
         wise_ft_alpha (`float`, *optional*): the official zero-shot evaluation's second pass blends the weights as

@@ -45,6 +45,7 @@ from transformers.models.clip.modeling_clip import (
 from transformers.utils import ModelOutput
 
 from .configuration_tc_clip import TCCLIPConfig
+from .losses import label_smoothing_cross_entropy, soft_target_cross_entropy
 
 # Parameters the official recipe trains at 10x the base learning rate (its `prompt_learner` / `prompt_generation`).
 LR_10X_NAME_MARKERS = ("prompt_context", "video_prompt_layers.")
@@ -693,8 +694,6 @@ class TCCLIPModel(TCCLIPPreTrainedModel):
         labels (`(batch_size,)` class indices, or `(batch_size, num_texts)` soft targets from mixup/cutmix):
             returns the loss.
         """
-        from .losses import label_smoothing_cross_entropy, soft_target_cross_entropy
-
         video_outputs = self.get_video_features(pixel_values, output_hidden_states=output_hidden_states)
         text_outputs = self.get_text_features(input_ids, attention_mask, video_outputs=video_outputs)
         video_embeds = F.normalize(video_outputs.pooler_output, dim=-1)
