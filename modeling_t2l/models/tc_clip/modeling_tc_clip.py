@@ -483,8 +483,6 @@ class TCCLIPTextTransformer(nn.Module):
                     causal_mask = causal_mask.repeat(batch_size, *([1] * (causal_mask.ndim - 1)))
                 per_video = True
             hidden_states = layer(hidden_states, causal_mask, is_causal=True)
-        if not per_video:  # no level: the text does not depend on the video (not an official setting)
-            hidden_states = hidden_states.repeat(batch_size, 1, 1)
         hidden_states = self.final_layer_norm(hidden_states).view(batch_size, num_texts, seq_length, -1)
 
         eos_positions = (input_ids == self.eos_token_id).int().argmax(dim=-1)  # the first end-of-text token
