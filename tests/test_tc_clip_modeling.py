@@ -527,3 +527,27 @@ def test_activation_checkpointing_gives_the_same_gradients(model):
     assert plain.keys() == checkpointed.keys()
     for name in plain:
         torch.testing.assert_close(checkpointed[name], plain[name], rtol=1e-5, atol=1e-7)
+
+
+def test_shared_text_states_give_the_same_text_features(model):
+    """The layers before the prompting level are computed once per label set and reused for every batch."""
+    pixel_values, input_ids, attention_mask = make_inputs(model.config, batch_size=3)
+    shared = model.encode_shared_text(input_ids, attention_mask)
+    with torch.no_grad():
+        for batch in (pixel_values[:2], pixel_values[2:]):
+            video = model.get_video_features(batch)
+            fresh = model.get_text_features(input_ids, attention_mask, video_outputs=video).pooler_output
+            cached = model.get_text_features(input_ids, attention_mask, video_outputs=video,
+                                             shared_text_states=shared).pooler_output
+            assert torch.equal(cached, fresh)
+
+
+def test_torch_compile_matches_eager(model):
+    pixel_values, _, _ = make_inputs(model.config)
+
+    def video_embeddings(x):
+        return model.tc_clip.get_video_features(x).pooler_output
+
+    compiled = torch.compile(video_embeddings, backend="aot_eager", fullgraph=True)
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(pixel_values), video_embeddings(pixel_values), rtol=1e-5, atol=1e-6)

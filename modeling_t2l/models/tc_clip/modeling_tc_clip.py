@@ -448,26 +448,39 @@ class TCCLIPTextTransformer(nn.Module):
         inputs_embeds = torch.cat([token_embeds[:, :1], prompts, token_embeds[:, 1 + num_prompts :]], dim=1)
         return self.embeddings(inputs_embeds=inputs_embeds)
 
+    def encode_shared(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The text layers before the first prompting level, which do not depend on the video:
+        (C, L) ids -> (C, L, W) states and the attention mask the later layers use."""
+        hidden_states = self.embed_prompts(input_ids)
+        causal_mask = create_causal_mask(
+            config=self.config, inputs_embeds=hidden_states, attention_mask=attention_mask, cache=None
+        )
+        for layer in self.encoder.layers[: self.vp_levels[0]]:
+            hidden_states = layer(hidden_states, causal_mask, is_causal=True)
+        return hidden_states, causal_mask
+
     def forward(
         self,
         input_ids: torch.Tensor,
         attention_mask: torch.Tensor | None,
         context_embeds: torch.Tensor,
+        shared: tuple[torch.Tensor, torch.Tensor | None] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(C, L) ids and (B, R, K', E) context embeddings -> pooled (B, C, W), final states (B, C, L, W), and the
-        last prompting block's output (B, C, n, W)."""
+        last prompting block's output (B, C, n, W). `shared`: what `encode_shared` returned for these ids."""
         num_texts, seq_length = input_ids.shape
         batch_size = context_embeds.shape[0]
         num_prompts = self.prompt_context.shape[0]
         if self.detach_context_tokens:
             context_embeds = context_embeds.detach()
-        hidden_states = self.embed_prompts(input_ids)  # (C, L, W): shared by all videos until the first level
-        causal_mask = create_causal_mask(
-            config=self.config, inputs_embeds=hidden_states, attention_mask=attention_mask, cache=None
-        )
+        hidden_states, causal_mask = shared if shared is not None else self.encode_shared(input_ids, attention_mask)
         per_video = False
         prompts = None
         for index, layer in enumerate(self.encoder.layers):
+            if index < self.vp_levels[0]:
+                continue  # in the shared states
             if index in self.vp_levels:
                 level = self.vp_levels.index(index)
                 width = hidden_states.shape[-1]
@@ -657,21 +670,33 @@ class TCCLIPModel(TCCLIPPreTrainedModel):
             **per_layer,
         )
 
+    @torch.no_grad()
+    def encode_shared_text(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None):
+        """The video-independent part of the text tower for a label set, to pass to `get_text_features` as
+        `shared_text_states` for every batch of videos scored against it (inference: no gradient is kept)."""
+        return self.text_model.encode_shared(input_ids, attention_mask)
+
     def get_text_features(
         self,
         input_ids: torch.Tensor,
         attention_mask: torch.Tensor | None = None,
         video_outputs: TCCLIPVisionOutput | None = None,
+        shared_text_states: tuple | None = None,
         **kwargs,
     ) -> TCCLIPTextOutput:
         """(C, L) prompt ids ("a photo of a {class}." tokenised) and the videos' `get_video_features` output ->
-        `TCCLIPTextOutput` with `.pooler_output` (B, C, E): one text embedding per video and class."""
+        `TCCLIPTextOutput` with `.pooler_output` (B, C, E): one text embedding per video and class.
+
+        `shared_text_states` (`encode_shared_text(input_ids, attention_mask)`) skips the text layers before the
+        first prompting level, which are the same for every video."""
         if video_outputs is None or getattr(video_outputs, "context_embeds", None) is None:
             raise ValueError(
                 "TC-CLIP's text embeddings depend on the video (text_depends_on_video): pass "
                 "video_outputs=model.get_video_features(pixel_values)"
             )
-        pooled, hidden_states, prompt_tokens = self.text_model(input_ids, attention_mask, video_outputs.context_embeds)
+        pooled, hidden_states, prompt_tokens = self.text_model(
+            input_ids, attention_mask, video_outputs.context_embeds, shared=shared_text_states
+        )
         return TCCLIPTextOutput(
             last_hidden_state=hidden_states, pooler_output=self.text_projection(pooled), prompt_tokens=prompt_tokens
         )
@@ -735,6 +760,9 @@ class TCCLIPForVideoClassification(TCCLIPPreTrainedModel):
 
     def get_text_features(self, input_ids, attention_mask=None, video_outputs=None, **kwargs) -> TCCLIPTextOutput:
         return self.tc_clip.get_text_features(input_ids, attention_mask, video_outputs=video_outputs, **kwargs)
+
+    def encode_shared_text(self, input_ids, attention_mask=None):
+        return self.tc_clip.encode_shared_text(input_ids, attention_mask)
 
     def forward(self, pixel_values, input_ids, attention_mask=None, labels=None, output_hidden_states=False,
                 return_dict=None, **kwargs):
