@@ -551,3 +551,14 @@ def test_torch_compile_matches_eager(model):
     compiled = torch.compile(video_embeddings, backend="aot_eager", fullgraph=True)
     with torch.no_grad():
         torch.testing.assert_close(compiled(pixel_values), video_embeddings(pixel_values), rtol=1e-5, atol=1e-6)
+
+
+def test_legacy_clip_eos_id_pools_at_the_end_of_text(model):
+    """CLIP configs of the Hub (openai/clip-vit-base-patch16) still say eos_token_id 2: pool at the largest id."""
+    legacy_config = tiny_config()
+    legacy_config.text_config.eos_token_id = 2
+    legacy = TCCLIPForVideoClassification(legacy_config).eval()
+    legacy.load_state_dict(model.state_dict())
+    pixel_values, input_ids, attention_mask = make_inputs(model.config)
+    with torch.no_grad():
+        assert torch.equal(legacy(pixel_values, input_ids).logits, model(pixel_values, input_ids).logits)

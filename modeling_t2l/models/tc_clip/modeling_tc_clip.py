@@ -498,7 +498,12 @@ class TCCLIPTextTransformer(nn.Module):
             hidden_states = layer(hidden_states, causal_mask, is_causal=True)
         hidden_states = self.final_layer_norm(hidden_states).view(batch_size, num_texts, seq_length, -1)
 
-        eos_positions = (input_ids == self.eos_token_id).int().argmax(dim=-1)  # the first end-of-text token
+        if self.eos_token_id == 2:
+            # legacy CLIP configs (openai/clip-vit-base-patch16 among them): end-of-text is the largest id of its
+            # row, which is also how the official code pools
+            eos_positions = input_ids.to(torch.int).argmax(dim=-1)
+        else:
+            eos_positions = (input_ids == self.eos_token_id).int().argmax(dim=-1)  # the first end-of-text token
         pooled = hidden_states[:, torch.arange(num_texts, device=input_ids.device), eos_positions]
         return pooled, hidden_states, prompts
 
