@@ -15,6 +15,11 @@ AutoConfig.register("tc_clip", TCCLIPConfig, exist_ok=True)
 AutoModel.register(TCCLIPConfig, TCCLIPModel, exist_ok=True)
 AutoModelForVideoClassification.register(TCCLIPConfig, TCCLIPForVideoClassification, exist_ok=True)
 
+# Saved checkpoints carry their code and an `auto_map`, so `trust_remote_code=True` loads them without this package.
+TCCLIPConfig.register_for_auto_class()
+TCCLIPModel.register_for_auto_class("AutoModel")
+TCCLIPForVideoClassification.register_for_auto_class("AutoModelForVideoClassification")
+
 __all__ = [
     "TCCLIPConfig",
     "TCCLIPForVideoClassification",

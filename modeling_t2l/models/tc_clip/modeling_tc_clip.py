@@ -784,7 +784,7 @@ class TCCLIPForVideoClassification(TCCLIPPreTrainedModel):
         LayerNorm a copy of the query one.
 
         `prompt_context_init_ids`: the token ids of `prompt_context_init` (without start/end of text); by default
-        the tokenizer saved with the CLIP, else the bundled OpenAI CLIP BPE. Keyword arguments that are
+        from the tokenizer saved with the CLIP. Keyword arguments that are
         `TCCLIPConfig` fields override the config; the others go to `from_pretrained`. Local-global biases keep
         their random initialisation, as in the official code.
         """
@@ -814,13 +814,16 @@ class TCCLIPForVideoClassification(TCCLIPPreTrainedModel):
 
 
 def _prompt_init_ids(clip_name_or_path: str, text: str) -> list[int]:
-    """Token ids of `text` (no start/end of text) with the CLIP's own tokenizer, else the bundled OpenAI BPE."""
-    from ...tokenization import load_clip_tokenizer
+    """Token ids of `text` (no start/end of text) with the tokenizer saved beside the CLIP weights."""
+    from transformers import CLIPTokenizer
 
     try:
-        tokenizer = load_clip_tokenizer(clip_name_or_path)
-    except (FileNotFoundError, OSError):
-        tokenizer = load_clip_tokenizer()
+        tokenizer = CLIPTokenizer.from_pretrained(clip_name_or_path)
+    except (OSError, ValueError, TypeError) as err:
+        raise ValueError(
+            f"{clip_name_or_path}: no CLIP tokenizer to tokenise prompt_context_init {text!r} ({err}); pass "
+            f"prompt_context_init_ids (OpenAI CLIP: 'a photo of a' is [320, 1125, 539, 320])"
+        ) from err
     return tokenizer(text)["input_ids"][1:-1]
 
 
