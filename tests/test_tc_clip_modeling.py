@@ -562,3 +562,12 @@ def test_legacy_clip_eos_id_pools_at_the_end_of_text(model):
     pixel_values, input_ids, attention_mask = make_inputs(model.config)
     with torch.no_grad():
         assert torch.equal(legacy(pixel_values, input_ids).logits, model(pixel_values, input_ids).logits)
+
+
+def test_return_dict_false_gives_the_fields_as_a_tuple(model):
+    pixel_values, input_ids, attention_mask = make_inputs(model.config)
+    with torch.no_grad():
+        as_dict = model(pixel_values, input_ids, attention_mask, labels=torch.tensor([0, 1]))
+        as_tuple = model(pixel_values, input_ids, attention_mask, labels=torch.tensor([0, 1]), return_dict=False)
+    assert torch.equal(as_tuple[0], as_dict.loss) and torch.equal(as_tuple[1], as_dict.logits)
+    assert isinstance(as_tuple[-1], tuple) and torch.equal(as_tuple[-1][0], as_dict.text_model_output.last_hidden_state)
