@@ -22,7 +22,7 @@ from transformers.modeling_outputs import BaseModelOutputWithPooling
 from transformers.utils import ModelOutput, logging
 
 from ...losses import cross_entropy_contrastive_loss, kl_contrastive_loss, tfd_loss
-from ...modeling_utils import ZeroShotVideoModelMixin
+from ...modeling_utils import ZeroShotVideoModelMixin, init_clip_weights
 from .adapters import apply_text_lora, load_adapters, read_adapter_config, save_adapters
 from .configuration_t2l import T2LConfig, adapter_hidden_size
 
@@ -346,28 +346,12 @@ class T2LPreTrainedModel(ZeroShotVideoModelMixin, PreTrainedModel):
             init.uniform_(module.temporal_prompt, -bound, bound)
         elif isinstance(module, T2LVisionTransformer):
             init.zeros_(module.temporal_embedding)
-        elif isinstance(module, CLIPTextEmbeddings):
-            init.normal_(module.token_embedding.weight, std=0.02 * factor)
-            init.normal_(module.position_embedding.weight, std=0.02 * factor)
-            init.copy_(module.position_ids, torch.arange(module.position_ids.shape[-1]).expand((1, -1)))
-        elif isinstance(module, CLIPVisionEmbeddings):
-            init.normal_(module.class_embedding, std=module.embed_dim**-0.5 * factor)
-            init.normal_(module.patch_embedding.weight, std=module.config.initializer_range * factor)
-            init.normal_(module.position_embedding.weight, std=module.config.initializer_range * factor)
-            init.copy_(module.position_ids, torch.arange(module.num_positions).expand((1, -1)))
-        elif isinstance(module, CLIPAttention):
-            in_std = module.embed_dim**-0.5 * (2 * module.config.num_hidden_layers) ** -0.5 * factor
-            for projection in (module.q_proj, module.k_proj, module.v_proj):
-                init.normal_(projection.weight, std=in_std)
-            init.normal_(module.out_proj.weight, std=module.embed_dim**-0.5 * factor)
-        elif isinstance(module, CLIPMLP):
-            width = module.config.hidden_size
-            init.normal_(module.fc1.weight, std=(2 * width) ** -0.5 * factor)
-            init.normal_(module.fc2.weight, std=width**-0.5 * (2 * module.config.num_hidden_layers) ** -0.5 * factor)
         elif isinstance(module, T2LModel):
             init.normal_(module.text_projection.weight, std=module.text_projection.in_features**-0.5 * factor)
             init.normal_(module.visual_projection.weight, std=module.visual_projection.in_features**-0.5 * factor)
             init.constant_(module.logit_scale, self.config.logit_scale_init_value)
+        else:
+            init_clip_weights(module, factor)
 
     # -- the T2L training set ------------------------------------------------------------------------------------
 
