@@ -50,7 +50,7 @@ from .timing import (  # noqa: F401
     count_flops,
 )
 from .models import (  # noqa: F401
-    _t2l_config,
+    build_family,
     build_t2l,
     build_clip,
     build_xclip,
@@ -64,6 +64,7 @@ from .inference import (  # noqa: F401
     T2L_NAME,
     CLIP_NAME,
     XCLIP_NAME,
+    family_name,
     inference_models,
     run_inference,
     profile_inference,
@@ -129,7 +130,7 @@ __all__ = [
     "synchronizer",
     "measure_interleaved",
     "count_flops",
-    "_t2l_config",
+    "build_family",
     "build_t2l",
     "build_clip",
     "build_xclip",
@@ -141,6 +142,7 @@ __all__ = [
     "T2L_NAME",
     "CLIP_NAME",
     "XCLIP_NAME",
+    "family_name",
     "inference_models",
     "run_inference",
     "profile_inference",
