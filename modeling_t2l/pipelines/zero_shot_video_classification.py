@@ -50,7 +50,7 @@ from ..processing.tokenization import encode_texts, load_clip_tokenizer
 from ..processing.video_io import VideoDecodeError, read_video, sample_clip_indices
 from ..remote_code import write_remote_code
 from ..zero_shot.classifier import ZeroShotClassifier, build_zero_shot_classifier
-from ..zero_shot.prompts import ClassTexts, class_texts
+from ..zero_shot.prompts import ClassTexts, check_distinct_class_names, class_texts
 
 logger = logging.getLogger(__name__)
 
@@ -396,13 +396,7 @@ def _check_labels(candidate_labels) -> list[str]:
     bad = [label for label in labels if not isinstance(label, str) or not label.strip()]
     if bad:
         raise ValueError(f"candidate_labels must be non-empty strings; got {bad!r}")
-    seen, duplicates = set(), []
-    for label in labels:
-        if label in seen and label not in duplicates:
-            duplicates.append(label)
-        seen.add(label)
-    if duplicates:
-        raise ValueError(f"candidate_labels has duplicates: {', '.join(repr(label) for label in duplicates)}")
+    check_distinct_class_names(labels, "candidate_labels")
     return labels
 
 
