@@ -42,6 +42,9 @@ from transformers.pipelines import PIPELINE_REGISTRY
 from ..processing.image_processing_t2l import T2LImageProcessor
 from ..processing.tokenization import encode_texts, load_clip_tokenizer
 from ..processing.video_io import VideoDecodeError, read_video, sample_clip_indices
+from ..remote_code import write_remote_code
+from ..zero_shot.classifier import ZeroShotClassifier, build_zero_shot_classifier
+from ..zero_shot.prompts import ClassTexts, check_distinct_class_names, class_texts
 from .inputs import (
     DEFAULT_MAX_DOWNLOAD_BYTES,
     DEFAULT_URL_TIMEOUT,
@@ -52,9 +55,6 @@ from .inputs import (
     normalize_video_inputs,
     prepare_video,
 )
-from ..remote_code import write_remote_code
-from ..zero_shot.classifier import ZeroShotClassifier, build_zero_shot_classifier
-from ..zero_shot.prompts import ClassTexts, check_distinct_class_names, class_texts
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
             The official T2L test is 1 x 1.
         batch_size (int): videos per forward of the vision tower.
         timeout (float): seconds a URL download may take in total, enforced while the body streams in (default 30).
-        max_download_bytes (int or None): largest URL download accepted (default 512 MiB; None: no limit).
+        max_download_bytes (int): largest URL download accepted, in bytes (default 512 MiB).
         on_error ("raise" or "return"): what an input that cannot be read does. "raise" (default): raise its
             error (`VideoDecodeError` naming the file or URL, `ValueError` / `TypeError` for a value that is not a
             video). "return": put {"error": str, "input": str} in that video's place and go on with the others.
@@ -120,6 +120,7 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
         self.model.eval()
         self._text_cache: OrderedDict[tuple, tuple[ZeroShotClassifier, ClassTexts]] = OrderedDict()
         self.last_class_texts: ClassTexts | None = None
+        self._empty_pixel_values: torch.Tensor | None = None  # built on the first error entry
 
     # -- parameters -------------------------------------------------------------------------------------------
 
@@ -210,7 +211,7 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
                 raise
             entry = video if isinstance(video, InputError) else InputError(str(error), describe_input(video))
             # no views: the batch's other videos are scored as if this one were not there
-            return {"pixel_values": self._no_pixel_values(num_crops), "num_views": torch.tensor([0]), "error": entry}
+            return {"pixel_values": self._no_pixel_values(), "num_views": torch.tensor([0]), "error": entry}
         views = pixel_values.shape[0]
         return {"pixel_values": pixel_values, "num_views": torch.tensor([views]), "error": None}
 
@@ -235,9 +236,9 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
             ranked = ranked[:top_k]
         return [{"label": label, "score": score} for label, score in ranked]
 
-    def _no_pixel_values(self, num_crops: int) -> torch.Tensor:
+    def _no_pixel_values(self) -> torch.Tensor:
         """An empty (0, T, 3, H, W) batch of this processor's clip shape, so an error entry collates with clips."""
-        if getattr(self, "_empty_pixel_values", None) is None:
+        if self._empty_pixel_values is None:
             blank = np.zeros((self.num_frames, 8, 8, 3), dtype=np.uint8)
             self._empty_pixel_values = self.image_processor([blank], return_tensors="pt")["pixel_values"][:0]
         return self._empty_pixel_values
