@@ -1,0 +1,282 @@
+"""`build_index`: embed every video (or every window of long videos) of an archive into a searchable index.
+
+Resumable: finished files are written to shards as the run goes (every `flush_every` files, and whatever is finished
+when the run stops with an exception); a new run with the same model and settings embeds only what is not there yet.
+Incremental: a file whose size and modification time are those recorded is kept as it is; a new or changed file is
+embedded; a file no longer in the archive is dropped. An unreadable file is logged, skipped, recorded with its reason
+and counted once; it is tried again only when it changes.
+
+Under `accelerate launch` (or torchrun) every process embeds its share of the files (`PartialState`,
+`split_between_processes`) and the main process merges all shards into the one index at the end.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import torch
+
+from . import model_api
+from .archive import ArchiveFile, check_window_settings, read_windows, scan_archive
+from .store import (
+    PARTIAL_DIR, IndexMismatchError, load_index, read_metadata, read_shards, start_partial, write_index, write_shard,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class IndexSummary:
+    """What a `build_index` run did. `skipped`: every unreadable file of the archive, once (path, reason)."""
+
+    index: Path
+    num_files: int
+    num_rows: int
+    embedded: int
+    resumed: int
+    kept: int
+    removed: int
+    skipped: list[dict] = field(default_factory=list)
+
+    def describe(self) -> str:
+        line = (
+            f"{self.index}: {self.num_files} videos, {self.num_rows} rows; embedded {self.embedded}, "
+            f"resumed {self.resumed}, kept {self.kept}, removed {self.removed}, skipped {len(self.skipped)} unreadable"
+        )
+        return "\n".join([line, *(f"  skipped {item['path']}: {item['reason']}" for item in self.skipped)])
+
+
+class _DecodedFiles(torch.utils.data.Dataset):
+    """File -> its windows and pixel values (decoding and preprocessing run in DataLoader workers)."""
+
+    def __init__(self, root: Path, files: Sequence[ArchiveFile], processor, num_frames: int,
+                 window: float | None, stride: float | None):
+        self.root, self.files, self.processor = root, list(files), processor
+        self.num_frames, self.window, self.stride = num_frames, window, stride
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, position: int) -> dict:
+        item = self.files[position]
+        try:
+            windows, clips = read_windows(self.root / item.path, None, self.num_frames, self.window, self.stride)
+            return {"position": position, "windows": windows,
+                    "pixel_values": model_api.pixel_values(self.processor, clips), "error": None}
+        except Exception as error:  # noqa: BLE001 - an unreadable file is reported and skipped, never fatal
+            reason = getattr(error, "reason", None) or f"{type(error).__name__}: {error}"
+            return {"position": position, "windows": [], "pixel_values": None, "error": reason}
+
+
+def _identity_error(directory: Path, recorded: dict, wanted: dict) -> IndexMismatchError:
+    def say(run: dict) -> str:
+        model = run["model"]
+        return f"model {model['name_or_path']!r} (config {model['config_sha256'][:12]}), {run['settings']}, root {run['root']}"
+
+    return IndexMismatchError(
+        f"{directory} was built with {say(recorded)}; this run uses {say(wanted)}. "
+        f"Choose another --out, or delete {directory} to rebuild it"
+    )
+
+
+def build_index(
+    directory: str | os.PathLike,
+    model,
+    processor,
+    out: str | os.PathLike,
+    window: float | None = None,
+    stride: float | None = None,
+    *,
+    batch_size: int = 8,
+    num_workers: int = 0,
+    flush_every: int = 16,
+    progress: bool = True,
+    on_file_done: Callable[[str], None] | None = None,
+) -> IndexSummary:
+    """Embed the videos under `directory` into the index folder `out` (created, resumed or updated).
+
+    `window` / `stride` (seconds): videos longer than `window` are embedded as windows starting every `stride`
+    seconds (default `stride = window`); shorter videos and `window=None` give one row per video.
+    `batch_size`: clips per forward of the video tower; `num_workers`: DataLoader workers decoding videos;
+    `flush_every`: finished files per shard (what an interrupted run can lose at most); `on_file_done(path)`:
+    called after each file is recorded.
+    """
+    from accelerate import PartialState
+    from accelerate.utils import broadcast_object_list
+    from tqdm.auto import tqdm
+
+    check_window_settings(window, stride)
+    if batch_size < 1 or flush_every < 1 or num_workers < 0:
+        raise ValueError("batch_size and flush_every must be >= 1, num_workers >= 0")
+    root, out = Path(directory).resolve(), Path(out).resolve()
+    state = PartialState()
+    num_frames = model_api.frames_per_clip(model, processor)
+    run = {
+        "model": model_api.model_identity(model),
+        "settings": {"window": window, "stride": None if window is None else (stride or window),
+                     "num_frames": num_frames, "processor_sha256": model_api.processor_sha256(processor)},
+        "root": str(root),
+    }
+
+    # The main process decides what there is to do; every process gets the same plan.
+    plan: list = [None]
+    if state.is_main_process:
+        try:
+            plan[0] = _plan(root, out, run)
+        except (OSError, ValueError) as error:  # refused or unreadable: every process stops with the same error
+            plan[0] = error
+    if state.num_processes > 1:
+        broadcast_object_list(plan)
+    if isinstance(plan[0], Exception):
+        raise plan[0]
+    files, todo, before = plan[0]
+    partial = out / PARTIAL_DIR
+
+    model.eval()
+    with state.split_between_processes(todo) as mine:
+        loader = torch.utils.data.DataLoader(
+            _DecodedFiles(root, mine, processor, num_frames, window, stride),
+            batch_size=None, num_workers=num_workers,
+        )
+        bar = tqdm(total=len(mine), unit="video", desc="index", file=sys.stderr,
+                   disable=not progress or not state.is_main_process)
+        finished: list[dict] = []
+        pending: list[dict] = []
+
+        def record(item: ArchiveFile, rows: list[dict]) -> None:
+            finished.extend(rows)
+            bar.update(1)
+            if on_file_done is not None:
+                on_file_done(item.path)
+            if _files_in(finished) >= flush_every:
+                write_shard(partial, state.process_index, finished)
+                finished.clear()
+
+        def embed_pending() -> None:
+            if not pending:
+                return
+            pixels = torch.cat([item["pixel_values"] for item in pending])
+            with torch.no_grad():
+                embeds = torch.cat([model_api.video_embeddings(model, chunk) for chunk in pixels.split(batch_size)])
+            offset = 0
+            batch = list(pending)
+            pending.clear()
+            for item in batch:
+                source = mine[item["position"]]
+                count = len(item["windows"])
+                rows = [
+                    {"path": source.path, "start": float(start), "end": float(end), "embedding": vector.tolist(),
+                     "size": source.size, "mtime_ns": source.mtime_ns, "error": None}
+                    for (start, end), vector in zip(item["windows"], embeds[offset : offset + count])
+                ]
+                offset += count
+                record(source, rows)
+
+        try:
+            for item in loader:
+                if item["error"] is not None:
+                    source = mine[item["position"]]
+                    logger.warning("skipping %s: %s", root / source.path, item["error"])
+                    record(source, [{"path": source.path, "start": 0.0, "end": 0.0, "embedding": [],
+                                     "size": source.size, "mtime_ns": source.mtime_ns, "error": item["error"]}])
+                    continue
+                pending.append(item)
+                if sum(len(entry["windows"]) for entry in pending) >= batch_size:
+                    embed_pending()
+            embed_pending()
+        finally:
+            # What is finished survives an interruption (KeyboardInterrupt, an error in a later file).
+            write_shard(partial, state.process_index, finished)
+            bar.close()
+
+    state.wait_for_everyone()
+    if state.is_main_process:
+        _merge(out, files, run)
+    state.wait_for_everyone()
+    return _summarize(out, files, before)
+
+
+def _files_in(rows: list[dict]) -> int:
+    return len({row["path"] for row in rows})
+
+
+def _plan(root: Path, out: Path, run: dict):
+    """(archive files, files to embed, rows already in shards) for this run; refuses a mismatched index."""
+    metadata = read_metadata(out)
+    if metadata is not None:
+        recorded = {"model": metadata["model"], "settings": _without_dim(metadata["settings"]), "root": metadata["root"]}
+        if recorded != run:
+            raise _identity_error(out, recorded, run)
+    start_partial(out, run)
+    files = scan_archive(root, exclude=[out])
+    done: dict[str, tuple[int, int]] = {}
+    previous_paths: set[str] = set()
+    if metadata is not None:
+        index = load_index(out)
+        for path, size, mtime in zip(index.dataset["path"], index.dataset["size"], index.dataset["mtime_ns"]):
+            done[path] = (size, mtime)
+            previous_paths.add(path)
+        for item in index.skipped:
+            done[item["path"]] = (item["size"], item["mtime_ns"])
+            previous_paths.add(item["path"])
+    shard_rows = read_shards(out / PARTIAL_DIR)
+    in_shards = {row["path"]: (row["size"], row["mtime_ns"]) for row in shard_rows}
+    todo = [item for item in files if done.get(item.path) != item.stamp and in_shards.get(item.path) != item.stamp]
+    return files, todo, {"previous_paths": previous_paths, "previous_stamps": done, "shard_stamps": in_shards}
+
+
+def _without_dim(settings: dict) -> dict:
+    return {key: value for key, value in settings.items() if key != "dim"}
+
+
+def _merge(out: Path, files: list[ArchiveFile], run: dict) -> None:
+    """Kept rows of the previous index + rows of every shard, for the files the archive holds now."""
+    current = {item.path: item.stamp for item in files}
+    rows_by_path: dict[str, list[dict]] = {}
+    skipped: dict[str, dict] = {}
+    metadata = read_metadata(out)
+    dim = None
+    if metadata is not None:
+        index = load_index(out)
+        dim = index.settings.get("dim")
+        columns = index.dataset.to_dict()
+        for position, path in enumerate(columns["path"]):
+            if current.get(path) == (columns["size"][position], columns["mtime_ns"][position]):
+                rows_by_path.setdefault(path, []).append({key: columns[key][position] for key in columns})
+        for item in index.skipped:
+            if current.get(item["path"]) == (item["size"], item["mtime_ns"]):
+                skipped[item["path"]] = item
+    kept = set(rows_by_path) | set(skipped)
+    for row in read_shards(out / PARTIAL_DIR):
+        path = row["path"]
+        if path in kept or current.get(path) != (row["size"], row["mtime_ns"]):
+            continue  # unchanged in the previous index already, or the file changed / went away since
+        if row["error"] is not None:
+            skipped[path] = {"path": path, "size": row["size"], "mtime_ns": row["mtime_ns"], "reason": row["error"]}
+        else:
+            rows_by_path.setdefault(path, []).append(row)
+            dim = dim or len(row["embedding"])
+    ordered = sorted((row for rows in rows_by_path.values() for row in rows), key=lambda row: (row["path"], row["start"]))
+    columns = {key: [row[key] for row in ordered] for key in ("path", "start", "end", "embedding", "size", "mtime_ns")}
+    write_index(out, columns, int(dim or 0), root=Path(run["root"]), model=run["model"], settings=run["settings"],
+                skipped=[skipped[path] for path in sorted(skipped)])
+
+
+def _summarize(out: Path, files: list[ArchiveFile], before: dict) -> IndexSummary:
+    index = load_index(out)
+    current = {item.path: item.stamp for item in files}
+    previous, shard_stamps = before["previous_stamps"], before["shard_stamps"]
+    paths_now = set(index.dataset["path"]) | {item["path"] for item in index.skipped}
+    kept = sum(1 for path in paths_now if previous.get(path) == current.get(path))
+    resumed = sum(1 for path in paths_now if previous.get(path) != current.get(path)
+                  and shard_stamps.get(path) == current.get(path))
+    removed = sum(1 for path in before["previous_paths"] if path not in current)
+    return IndexSummary(
+        index=out, num_files=index.num_files, num_rows=len(index), embedded=len(paths_now) - kept - resumed,
+        resumed=resumed, kept=kept, removed=removed,
+        skipped=[{"path": item["path"], "reason": item["reason"]} for item in index.skipped],
+    )
