@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +32,9 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class IndexSummary:
-    """What a `build_index` run did. `skipped`: every unreadable file of the archive, once (path, reason)."""
+    """What a `build_index` run did, counted in files: `num_files` indexed (`num_rows` rows), of which `embedded`
+    in this run, `resumed` from an interrupted run and `kept` unchanged from the previous index; `removed`: gone
+    from the archive since. `skipped`: every unreadable file of the archive, once (path, reason)."""
 
     index: Path
     num_files: int
@@ -251,7 +254,14 @@ def _merge(out: Path, files: list[ArchiveFile], run: dict) -> None:
             if current.get(item["path"]) == (item["size"], item["mtime_ns"]):
                 skipped[item["path"]] = item
     kept = set(rows_by_path) | set(skipped)
-    for row in read_shards(out / PARTIAL_DIR):
+    shard_rows = read_shards(out / PARTIAL_DIR)
+    if metadata is not None and not shard_rows and kept == set(index.dataset["path"]) | {
+        item["path"] for item in index.skipped
+    }:
+        # nothing new, changed or removed: the index on disk is already the answer
+        shutil.rmtree(out / PARTIAL_DIR, ignore_errors=True)
+        return
+    for row in shard_rows:
         path = row["path"]
         if path in kept or current.get(path) != (row["size"], row["mtime_ns"]):
             continue  # unchanged in the previous index already, or the file changed / went away since
@@ -270,13 +280,13 @@ def _summarize(out: Path, files: list[ArchiveFile], before: dict) -> IndexSummar
     index = load_index(out)
     current = {item.path: item.stamp for item in files}
     previous, shard_stamps = before["previous_stamps"], before["shard_stamps"]
-    paths_now = set(index.dataset["path"]) | {item["path"] for item in index.skipped}
-    kept = sum(1 for path in paths_now if previous.get(path) == current.get(path))
-    resumed = sum(1 for path in paths_now if previous.get(path) != current.get(path)
+    indexed = set(index.dataset["path"])
+    kept = sum(1 for path in indexed if previous.get(path) == current.get(path))
+    resumed = sum(1 for path in indexed if previous.get(path) != current.get(path)
                   and shard_stamps.get(path) == current.get(path))
     removed = sum(1 for path in before["previous_paths"] if path not in current)
     return IndexSummary(
-        index=out, num_files=index.num_files, num_rows=len(index), embedded=len(paths_now) - kept - resumed,
+        index=out, num_files=len(indexed), num_rows=len(index), embedded=len(indexed) - kept - resumed,
         resumed=resumed, kept=kept, removed=removed,
         skipped=[{"path": item["path"], "reason": item["reason"]} for item in index.skipped],
     )
