@@ -32,12 +32,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from accelerate import PartialState
-
     from ..search import IndexMismatchError, build_index
+    from ..search.indexing import distributed_state
     from ..search.loading import load_model_and_processor
 
-    state = PartialState()
+    state = distributed_state()
     try:
         model, processor = load_model_and_processor(args.model, args.device or state.device)
     except (OSError, ValueError) as error:

@@ -44,11 +44,13 @@ class IndexSummary:
     kept: int
     removed: int
     skipped: list[dict] = field(default_factory=list)
+    num_processes: int = 1
 
     def describe(self) -> str:
         line = (
             f"{self.index}: {self.num_files} videos, {self.num_rows} rows; embedded {self.embedded}, "
             f"resumed {self.resumed}, kept {self.kept}, removed {self.removed}, skipped {len(self.skipped)} unreadable"
+            + (f" ({self.num_processes} processes)" if self.num_processes > 1 else "")
         )
         return "\n".join([line, *(f"  skipped {item['path']}: {item['reason']}" for item in self.skipped)])
 
@@ -108,7 +110,6 @@ def build_index(
     `flush_every`: finished files per shard (what an interrupted run can lose at most); `on_file_done(path)`:
     called after each file is recorded.
     """
-    from accelerate import PartialState
     from accelerate.utils import broadcast_object_list
     from tqdm.auto import tqdm
 
@@ -116,7 +117,7 @@ def build_index(
     if batch_size < 1 or flush_every < 1 or num_workers < 0:
         raise ValueError("batch_size and flush_every must be >= 1, num_workers >= 0")
     root, out = Path(directory).resolve(), Path(out).resolve()
-    state = PartialState()
+    state = distributed_state()
     num_frames = model_api.frames_per_clip(model, processor)
     run = {
         "model": model_api.model_identity(model),
@@ -200,7 +201,22 @@ def build_index(
     if state.is_main_process:
         _merge(out, files, run)
     state.wait_for_everyone()
-    return _summarize(out, files, before)
+    summary = _summarize(out, files, before)
+    summary.num_processes = state.num_processes
+    return summary
+
+
+def distributed_state():
+    """accelerate's `PartialState`, on the CPU when asked (`ACCELERATE_USE_CPU`) or when there is no accelerator.
+
+    `PartialState()` alone treats torchrun-launched processes on a machine without an accelerator as independent
+    single processes (each would index everything); with `cpu=True` they form one gloo process group.
+    """
+    from accelerate import PartialState
+    from accelerate.utils import parse_flag_from_env
+
+    has_accelerator = torch.accelerator.is_available() if hasattr(torch, "accelerator") else torch.cuda.is_available()
+    return PartialState(cpu=parse_flag_from_env("ACCELERATE_USE_CPU") or not has_accelerator)
 
 
 def _files_in(rows: list[dict]) -> int:

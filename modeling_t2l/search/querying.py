@@ -115,14 +115,14 @@ def _rescore(index: SearchIndex, positions: np.ndarray, encoded: dict, model, pr
     """Cosine of each shortlisted row's clip with the query text conditioned on that clip."""
     num_frames = int(index.settings["num_frames"])
     rows = [index.dataset[int(position)] for position in positions]
-    clips = []
+    clips = []  # preprocessed one by one: the videos' sizes differ
     for row in rows:
         _, clip = read_windows(index.root / row["path"], [(row["start"], row["end"])], num_frames)
-        clips.append(clip[0])
+        clips.append(model_api.pixel_values(processor, clip))
     scores = []
     with torch.no_grad():
         for start in range(0, len(clips), batch_size):
-            pixels = model_api.pixel_values(processor, np.stack(clips[start : start + batch_size]))
+            pixels = torch.cat(clips[start : start + batch_size])
             outputs = model_api.video_outputs(model, pixels)
             videos = torch.nn.functional.normalize(model_api.pooled(outputs).float(), dim=-1).cpu()
             texts = model_api.text_embeddings(model, encoded, outputs)  # (B, 1, E)
