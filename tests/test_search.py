@@ -282,6 +282,24 @@ def test_faiss_and_exact_give_the_same_top_k(reference, model, processor):
         assert search(index, query, model, processor, top_k=3, backend="faiss") == with_faiss[:3]
 
 
+def test_without_faiss_auto_ranks_with_the_exact_product(reference, model, processor, monkeypatch):
+    from modeling_t2l.search import querying
+
+    expected = search(reference, QUERIES[1], model, processor, top_k=4, backend="exact")
+    monkeypatch.setattr(querying, "faiss_available", lambda: False)
+    index = load_index(reference)
+    assert search(index, QUERIES[1], model, processor, top_k=4) == expected
+    assert not index.dataset.is_index_initialized("embedding")  # no FAISS index was built
+
+
+def test_an_empty_archive_gives_an_empty_index(model, processor, tmp_path):
+    (tmp_path / "videos").mkdir()
+    (tmp_path / "videos" / "notes.txt").write_text("not a video")
+    summary = build_index(tmp_path / "videos", model, processor, tmp_path / "index", progress=False)
+    assert (summary.num_files, summary.num_rows, summary.skipped) == (0, 0, [])
+    assert search(tmp_path / "index", "archery", model, processor, backend="exact") == []
+
+
 def test_a_query_with_another_model_is_refused(reference, model, processor, tmp_path):
     # the same architecture and config under another name (e.g. other weights)
     other = T2LModel.from_pretrained(save_tiny_model(tmp_path / "other", seed=1)).eval()

@@ -24,7 +24,8 @@ import torch
 from . import model_api
 from .archive import ArchiveFile, check_window_settings, read_windows, scan_archive
 from .store import (
-    PARTIAL_DIR, IndexMismatchError, load_index, read_metadata, read_shards, start_partial, write_index, write_shard,
+    EMBEDDING_COLUMN, PARTIAL_DIR, ROW_COLUMNS, IndexMismatchError, load_index, read_metadata, read_shards, row_schema,
+    start_partial, write_index, write_shard,
 )
 
 logger = logging.getLogger(__name__)
@@ -242,8 +243,8 @@ def _plan(root: Path, out: Path, run: dict):
         for item in index.skipped:
             done[item["path"]] = (item["size"], item["mtime_ns"])
             previous_paths.add(item["path"])
-    shard_rows = read_shards(out / PARTIAL_DIR)
-    in_shards = {row["path"]: (row["size"], row["mtime_ns"]) for row in shard_rows}
+    shards = read_shards(out / PARTIAL_DIR, columns=["path", "size", "mtime_ns"])
+    in_shards = dict(_stamps(shards)) if shards is not None else {}
     todo = [item for item in files if done.get(item.path) != item.stamp and in_shards.get(item.path) != item.stamp]
     return files, todo, {"previous_paths": previous_paths, "previous_stamps": done, "shard_stamps": in_shards}
 
@@ -253,43 +254,57 @@ def _without_dim(settings: dict) -> dict:
 
 
 def _merge(out: Path, files: list[ArchiveFile], run: dict) -> None:
-    """Kept rows of the previous index + rows of every shard, for the files the archive holds now."""
+    """Kept rows of the previous index + rows of every shard, for the files the archive holds now.
+
+    Works on Arrow tables (never Python rows of embeddings), so merging a large archive stays cheap in memory.
+    """
+    import pyarrow as pa
+
     current = {item.path: item.stamp for item in files}
-    rows_by_path: dict[str, list[dict]] = {}
-    skipped: dict[str, dict] = {}
     metadata = read_metadata(out)
-    dim = None
+    parts, skipped, previous_paths, kept, dim = [], {}, set(), set(), None
     if metadata is not None:
         index = load_index(out)
         dim = index.settings.get("dim")
-        columns = index.dataset.to_dict()
-        for position, path in enumerate(columns["path"]):
-            if current.get(path) == (columns["size"][position], columns["mtime_ns"][position]):
-                rows_by_path.setdefault(path, []).append({key: columns[key][position] for key in columns})
-        for item in index.skipped:
-            if current.get(item["path"]) == (item["size"], item["mtime_ns"]):
-                skipped[item["path"]] = item
-    kept = set(rows_by_path) | set(skipped)
-    shard_rows = read_shards(out / PARTIAL_DIR)
-    if metadata is not None and not shard_rows and kept == set(index.dataset["path"]) | {
-        item["path"] for item in index.skipped
-    }:
+        table = index.dataset.data.table.select(list(ROW_COLUMNS))
+        stamps = _stamps(table)
+        keep = [current.get(path) == stamp for path, stamp in stamps]
+        parts.append(table.filter(pa.array(keep, pa.bool_())))
+        previous_paths = {path for path, _ in stamps} | {item["path"] for item in index.skipped}
+        skipped = {item["path"]: item for item in index.skipped
+                   if current.get(item["path"]) == (item["size"], item["mtime_ns"])}
+        kept = {path for (path, _), flag in zip(stamps, keep) if flag} | set(skipped)
+    shards = read_shards(out / PARTIAL_DIR)
+    if metadata is not None and shards is None and kept == previous_paths:
         # nothing new, changed or removed: the index on disk is already the answer
         shutil.rmtree(out / PARTIAL_DIR, ignore_errors=True)
         return
-    for row in shard_rows:
-        path = row["path"]
-        if path in kept or current.get(path) != (row["size"], row["mtime_ns"]):
-            continue  # unchanged in the previous index already, or the file changed / went away since
-        if row["error"] is not None:
-            skipped[path] = {"path": path, "size": row["size"], "mtime_ns": row["mtime_ns"], "reason": row["error"]}
-        else:
-            rows_by_path.setdefault(path, []).append(row)
-            dim = dim or len(row["embedding"])
-    ordered = sorted((row for rows in rows_by_path.values() for row in rows), key=lambda row: (row["path"], row["start"]))
-    columns = {key: [row[key] for row in ordered] for key in ("path", "start", "end", "embedding", "size", "mtime_ns")}
-    write_index(out, columns, int(dim or 0), root=Path(run["root"]), model=run["model"], settings=run["settings"],
+    if shards is not None:
+        owner: dict[str, int] = {}  # a file's rows come from one shard, even if an earlier attempt also wrote it
+        take = []
+        rows = zip(_stamps(shards), shards.column("shard").to_pylist(), shards.column("error").to_pylist())
+        for row, ((path, stamp), shard, error) in enumerate(rows):
+            if path in kept or current.get(path) != stamp or owner.setdefault(path, shard) != shard:
+                continue  # unchanged in the previous index, changed or gone since, or written twice
+            if error is not None:
+                skipped[path] = {"path": path, "size": stamp[0], "mtime_ns": stamp[1], "reason": error}
+            else:
+                take.append(row)
+        new = shards.take(pa.array(take, pa.int64())).select(list(ROW_COLUMNS))
+        if len(new):
+            dim = dim or len(new.column(EMBEDDING_COLUMN)[0])
+        parts.append(new)
+    dim = int(dim or 0)
+    schema = row_schema(dim)
+    table = pa.concat_tables([part.cast(schema) for part in parts]) if parts else schema.empty_table()
+    table = table.sort_by([("path", "ascending"), ("start", "ascending")])
+    write_index(out, table, dim, root=Path(run["root"]), model=run["model"], settings=run["settings"],
                 skipped=[skipped[path] for path in sorted(skipped)])
+
+
+def _stamps(table) -> list[tuple[str, tuple[int, int]]]:
+    return list(zip(table.column("path").to_pylist(),
+                    zip(table.column("size").to_pylist(), table.column("mtime_ns").to_pylist())))
 
 
 def _summarize(out: Path, files: list[ArchiveFile], before: dict) -> IndexSummary:

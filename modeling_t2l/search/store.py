@@ -32,6 +32,19 @@ class IndexMismatchError(ValueError):
     """An index (or an unfinished run) was made with another model or other settings than the ones given."""
 
 
+ROW_COLUMNS = ("path", "start", "end", EMBEDDING_COLUMN, "size", "mtime_ns")
+
+
+def row_schema(dim: int):
+    """The Arrow schema of an index's rows (embeddings are fixed-size lists of `dim` float32)."""
+    import pyarrow as pa
+
+    return pa.schema([
+        ("path", pa.string()), ("start", pa.float64()), ("end", pa.float64()),
+        (EMBEDDING_COLUMN, pa.list_(pa.float32(), dim)), ("size", pa.int64()), ("mtime_ns", pa.int64()),
+    ])
+
+
 def _features(dim: int):
     import datasets
 
@@ -112,20 +125,23 @@ def _write_json(path: Path, document: dict) -> None:
     os.replace(temporary, path)
 
 
-def write_index(directory: Path, rows: dict[str, list], dim: int, *, root: Path, model: dict, settings: dict,
+def write_index(directory: Path, table, dim: int, *, root: Path, model: dict, settings: dict,
                 skipped: list[dict]) -> None:
-    """Save the rows as a new embeddings folder, point `index.json` at it, then remove the old one and the shards."""
+    """Save the rows (an Arrow table of `row_schema(dim)`) as a new embeddings folder, point `index.json` at it,
+    then remove the old folder and the shards."""
     import datasets
+    from datasets.table import InMemoryTable
 
     directory.mkdir(parents=True, exist_ok=True)
     previous = read_metadata(directory)
     name = f"embeddings-{uuid.uuid4().hex[:12]}"
-    columns = {key: rows[key] for key in _features(dim)}
-    datasets.Dataset.from_dict(columns, features=_features(dim)).save_to_disk(str(directory / name))
+    dataset = datasets.Dataset(InMemoryTable(table), info=datasets.DatasetInfo(features=_features(dim)))
+    # one shard at least: an empty dataset saved with none cannot be loaded back
+    dataset.save_to_disk(str(directory / name), num_shards=None if table.num_rows else 1)
     metadata = {
         "format": FORMAT_VERSION, "embeddings": name, "root": str(root), "model": model,
         "settings": {**settings, "dim": dim}, "skipped": skipped,
-        "num_rows": len(rows["path"]), "num_files": len(set(rows["path"])),
+        "num_rows": table.num_rows, "num_files": len(set(table.column("path").to_pylist())),
     }
     _write_json(directory / INDEX_FILE, metadata)
     if previous and previous.get("embeddings") != name:
@@ -181,12 +197,15 @@ def write_shard(partial: Path, rank: int, rows: list[dict]) -> None:
     os.replace(temporary, partial / name)
 
 
-def read_shards(partial: Path) -> list[dict]:
-    """Every row of every finished shard (all processes, all earlier attempts)."""
+def read_shards(partial: Path, columns: list[str] | None = None):
+    """Every row of every finished shard (all processes, all earlier attempts) as one Arrow table with a `shard`
+    column (which file each row came from), or None when there is none."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    rows: list[dict] = []
+    tables = []
     if partial.is_dir():
-        for path in sorted(partial.glob("shard-*.parquet")):
-            rows.extend(pq.read_table(path).to_pylist())
-    return rows
+        for number, path in enumerate(sorted(partial.glob("shard-*.parquet"))):
+            table = pq.read_table(path, columns=columns)
+            tables.append(table.append_column("shard", pa.array([number] * table.num_rows, pa.int64())))
+    return pa.concat_tables(tables) if tables else None
