@@ -153,6 +153,13 @@ def test_rows_are_the_embeddings_of_the_sampled_clips(archive, reference, model,
     np.testing.assert_allclose(by_key[("long/c.mp4", start)], expected.numpy(), rtol=0, atol=1e-5)
 
 
+def test_workers_batches_and_chunked_reads_give_the_same_index(archive, reference, model, processor, tmp_path):
+    out = tmp_path / "index"
+    build_index(archive, model, processor, out, window=2.0, stride=1.5, batch_size=3, num_workers=2,
+                windows_per_read=1, progress=False)
+    assert_same_index(out, reference)
+
+
 # -- resumable ----------------------------------------------------------------------------------------------------
 
 

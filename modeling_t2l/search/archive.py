@@ -107,23 +107,22 @@ def window_frame_indices(num_frames_in_video: int, duration: float, start: float
     return [first + index for index in sample_frame_indices(stop - first, num_samples, "eval")]
 
 
-def read_windows(path: str | os.PathLike, windows: Sequence[tuple[float, float]] | None, num_frames: int,
-                 window: float | None = None, stride: float | None = None):
-    """Decode one video's windows: returns (windows, clips uint8 (W, T, H, W, 3)).
-
-    With `windows=None` they are planned from the video's duration (`plan_windows`); otherwise the given
-    (start, end) pairs are read (a search re-reading its shortlist). One demux serves every window.
-    """
-    from ..video_io import probe_video, read_clips
+def video_duration(path: str | os.PathLike) -> float | None:
+    """Seconds, from the container (else frames / fps); None when unknown. Probing also proves a frame decodes."""
+    from ..video_io import probe_video
 
     info = probe_video(path)
-    duration = info.duration
-    if duration is None and info.fps:
-        duration = info.num_frames / info.fps
-    if windows is None:
-        windows = plan_windows(duration, window, stride)
+    if info.duration is None and info.fps:
+        return info.num_frames / info.fps
+    return info.duration
+
+
+def read_windows(path: str | os.PathLike, windows: Sequence[tuple[float, float]], num_frames: int,
+                 duration: float | None) -> np.ndarray:
+    """uint8 clips (W, T, H, W, 3) of these (start, end) windows of a video of `duration` seconds, from one demux."""
+    from ..video_io import read_clips
 
     def choose(total: int) -> list[list[int]]:
         return [window_frame_indices(total, duration, start, end, num_frames) for start, end in windows]
 
-    return list(windows), np.stack(read_clips(str(path), choose))
+    return np.stack(read_clips(str(path), choose))

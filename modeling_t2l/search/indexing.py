@@ -22,7 +22,9 @@ from typing import Callable, Sequence
 import torch
 
 from . import model_api
-from .archive import ArchiveFile, check_window_settings, read_windows, scan_archive
+from .archive import (
+    ArchiveFile, check_window_settings, plan_windows, read_windows, scan_archive, video_duration,
+)
 from .store import (
     EMBEDDING_COLUMN, PARTIAL_DIR, ROW_COLUMNS, IndexMismatchError, load_index, read_metadata, read_shards, row_schema,
     start_partial, write_index, write_shard,
@@ -56,26 +58,34 @@ class IndexSummary:
         return "\n".join([line, *(f"  skipped {item['path']}: {item['reason']}" for item in self.skipped)])
 
 
-class _DecodedFiles(torch.utils.data.Dataset):
-    """File -> its windows and pixel values (decoding and preprocessing run in DataLoader workers)."""
+class _DecodedFiles(torch.utils.data.IterableDataset):
+    """Files -> chunks of at most `windows_per_read` windows with their pixel values, decoded and preprocessed in
+    DataLoader workers (each worker takes every n-th file). A file's chunks come in order, the last one flagged;
+    a file that fails gives one item with its `error` instead (after any chunks it already gave)."""
 
     def __init__(self, root: Path, files: Sequence[ArchiveFile], processor, num_frames: int,
-                 window: float | None, stride: float | None):
+                 window: float | None, stride: float | None, windows_per_read: int):
         self.root, self.files, self.processor = root, list(files), processor
         self.num_frames, self.window, self.stride = num_frames, window, stride
+        self.windows_per_read = windows_per_read
 
-    def __len__(self) -> int:
-        return len(self.files)
-
-    def __getitem__(self, position: int) -> dict:
-        item = self.files[position]
-        try:
-            windows, clips = read_windows(self.root / item.path, None, self.num_frames, self.window, self.stride)
-            return {"position": position, "windows": windows,
-                    "pixel_values": model_api.pixel_values(self.processor, clips), "error": None}
-        except Exception as error:  # noqa: BLE001 - an unreadable file is reported and skipped, never fatal
-            reason = getattr(error, "reason", None) or f"{type(error).__name__}: {error}"
-            return {"position": position, "windows": [], "pixel_values": None, "error": reason}
+    def __iter__(self):
+        worker = torch.utils.data.get_worker_info()
+        first, step = (worker.id, worker.num_workers) if worker is not None else (0, 1)
+        for position in range(first, len(self.files), step):
+            path = self.root / self.files[position].path
+            try:
+                duration = video_duration(path)
+                windows = plan_windows(duration, self.window, self.stride)
+                for start in range(0, len(windows), self.windows_per_read):
+                    chunk = windows[start : start + self.windows_per_read]
+                    clips = read_windows(path, chunk, self.num_frames, duration)
+                    yield {"position": position, "windows": chunk, "error": None,
+                           "pixel_values": model_api.pixel_values(self.processor, clips),
+                           "last": start + self.windows_per_read >= len(windows)}
+            except Exception as error:  # noqa: BLE001 - an unreadable file is reported and skipped, never fatal
+                reason = getattr(error, "reason", None) or f"{type(error).__name__}: {error}"
+                yield {"position": position, "windows": [], "pixel_values": None, "error": reason, "last": True}
 
 
 def _identity_error(directory: Path, recorded: dict, wanted: dict) -> IndexMismatchError:
@@ -100,6 +110,7 @@ def build_index(
     batch_size: int = 8,
     num_workers: int = 0,
     flush_every: int = 16,
+    windows_per_read: int = 16,
     progress: bool = True,
     on_file_done: Callable[[str], None] | None = None,
 ) -> IndexSummary:
@@ -108,15 +119,16 @@ def build_index(
     `window` / `stride` (seconds): videos longer than `window` are embedded as windows starting every `stride`
     seconds (default `stride = window`); shorter videos and `window=None` give one row per video.
     `batch_size`: clips per forward of the video tower; `num_workers`: DataLoader workers decoding videos;
-    `flush_every`: finished files per shard (what an interrupted run can lose at most); `on_file_done(path)`:
-    called after each file is recorded.
+    `flush_every`: finished files per shard (what an interrupted run can lose at most); `windows_per_read`: windows
+    decoded at once (bounds the frames of a long video held in memory); `on_file_done(path)`: called after each
+    file is recorded.
     """
     from accelerate.utils import broadcast_object_list
     from tqdm.auto import tqdm
 
     check_window_settings(window, stride)
-    if batch_size < 1 or flush_every < 1 or num_workers < 0:
-        raise ValueError("batch_size and flush_every must be >= 1, num_workers >= 0")
+    if min(batch_size, flush_every, windows_per_read) < 1 or num_workers < 0:
+        raise ValueError("batch_size, flush_every and windows_per_read must be >= 1, num_workers >= 0")
     root, out = Path(directory).resolve(), Path(out).resolve()
     state = distributed_state()
     num_frames = model_api.frames_per_clip(model, processor)
@@ -144,19 +156,20 @@ def build_index(
     model.eval()
     with state.split_between_processes(todo) as mine:
         loader = torch.utils.data.DataLoader(
-            _DecodedFiles(root, mine, processor, num_frames, window, stride),
+            _DecodedFiles(root, mine, processor, num_frames, window, stride, windows_per_read),
             batch_size=None, num_workers=num_workers,
         )
         bar = tqdm(total=len(mine), unit="video", desc="index", file=sys.stderr,
                    disable=not progress or not state.is_main_process)
-        finished: list[dict] = []
-        pending: list[dict] = []
+        finished: list[dict] = []  # rows of recorded files, not yet in a shard
+        rows_of: dict[int, list[dict]] = {}  # embedded rows of files still being read
+        pending: list[dict] = []  # chunks waiting for a forward
 
-        def record(item: ArchiveFile, rows: list[dict]) -> None:
+        def record(position: int, rows: list[dict]) -> None:
             finished.extend(rows)
             bar.update(1)
             if on_file_done is not None:
-                on_file_done(item.path)
+                on_file_done(mine[position].path)
             if _files_in(finished) >= flush_every:
                 write_shard(partial, state.process_index, finished)
                 finished.clear()
@@ -164,33 +177,37 @@ def build_index(
         def embed_pending() -> None:
             if not pending:
                 return
-            pixels = torch.cat([item["pixel_values"] for item in pending])
+            pixels = torch.cat([chunk["pixel_values"] for chunk in pending])
             with torch.no_grad():
-                embeds = torch.cat([model_api.video_embeddings(model, chunk) for chunk in pixels.split(batch_size)])
-            offset = 0
-            batch = list(pending)
+                embeds = torch.cat([model_api.video_embeddings(model, part) for part in pixels.split(batch_size)])
+            chunks = list(pending)
             pending.clear()
-            for item in batch:
-                source = mine[item["position"]]
-                count = len(item["windows"])
-                rows = [
-                    {"path": source.path, "start": float(start), "end": float(end), "embedding": vector.tolist(),
-                     "size": source.size, "mtime_ns": source.mtime_ns, "error": None}
-                    for (start, end), vector in zip(item["windows"], embeds[offset : offset + count])
-                ]
-                offset += count
-                record(source, rows)
+            offset = 0
+            for chunk in chunks:
+                source = mine[chunk["position"]]
+                rows = rows_of.setdefault(chunk["position"], [])
+                for (start, end), vector in zip(chunk["windows"], embeds[offset : offset + len(chunk["windows"])]):
+                    rows.append({"path": source.path, "start": float(start), "end": float(end),
+                                 "embedding": vector.tolist(), "size": source.size, "mtime_ns": source.mtime_ns,
+                                 "error": None})
+                offset += len(chunk["windows"])
+                if chunk["last"]:
+                    record(chunk["position"], rows_of.pop(chunk["position"]))
 
         try:
-            for item in loader:
-                if item["error"] is not None:
-                    source = mine[item["position"]]
-                    logger.warning("skipping %s: %s", root / source.path, item["error"])
-                    record(source, [{"path": source.path, "start": 0.0, "end": 0.0, "embedding": [],
-                                     "size": source.size, "mtime_ns": source.mtime_ns, "error": item["error"]}])
+            for chunk in loader:
+                if chunk["error"] is not None:
+                    source = mine[chunk["position"]]
+                    logger.warning("skipping %s: %s", root / source.path, chunk["error"])
+                    # drop what the file gave before failing: a file is indexed whole or not at all
+                    rows_of.pop(chunk["position"], None)
+                    pending[:] = [item for item in pending if item["position"] != chunk["position"]]
+                    record(chunk["position"], [{"path": source.path, "start": 0.0, "end": 0.0, "embedding": [],
+                                                "size": source.size, "mtime_ns": source.mtime_ns,
+                                                "error": chunk["error"]}])
                     continue
-                pending.append(item)
-                if sum(len(entry["windows"]) for entry in pending) >= batch_size:
+                pending.append(chunk)
+                if sum(len(item["windows"]) for item in pending) >= batch_size:
                     embed_pending()
             embed_pending()
         finally:

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from . import model_api
-from .archive import read_windows
+from .archive import read_windows, video_duration
 from .store import EMBEDDING_COLUMN, IndexMismatchError, SearchIndex, load_index
 
 FAISS_INDEX_NAME = EMBEDDING_COLUMN
@@ -117,7 +117,8 @@ def _rescore(index: SearchIndex, positions: np.ndarray, encoded: dict, model, pr
     rows = [index.dataset[int(position)] for position in positions]
     clips = []  # preprocessed one by one: the videos' sizes differ
     for row in rows:
-        _, clip = read_windows(index.root / row["path"], [(row["start"], row["end"])], num_frames)
+        path = index.root / row["path"]
+        clip = read_windows(path, [(row["start"], row["end"])], num_frames, video_duration(path))
         clips.append(model_api.pixel_values(processor, clip))
     scores = []
     with torch.no_grad():
