@@ -28,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--flush-every", type=int, default=16,
                         help="finished videos per saved shard: the most an interrupted run redoes (default 16)")
     parser.add_argument("--device", default=None,
-                        help='torch device (default: this process\'s accelerator under accelerate, else first GPU or CPU)')
+                        help="torch device (default: this process's accelerator under accelerate, else the CPU)")
 
 
 def run(args: argparse.Namespace) -> int:

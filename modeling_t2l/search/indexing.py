@@ -91,7 +91,8 @@ class _DecodedFiles(torch.utils.data.IterableDataset):
 def _identity_error(directory: Path, recorded: dict, wanted: dict) -> IndexMismatchError:
     def say(run: dict) -> str:
         model = run["model"]
-        return f"model {model['name_or_path']!r} (config {model['config_sha256'][:12]}), {run['settings']}, root {run['root']}"
+        digest = model["config_sha256"][:12]
+        return f"model {model['name_or_path']!r} (config {digest}), {run['settings']}, root {run['root']}"
 
     return IndexMismatchError(
         f"{directory} was built with {say(recorded)}; this run uses {say(wanted)}. "
@@ -245,7 +246,8 @@ def _plan(root: Path, out: Path, run: dict):
     """(archive files, files to embed, rows already in shards) for this run; refuses a mismatched index."""
     metadata = read_metadata(out)
     if metadata is not None:
-        recorded = {"model": metadata["model"], "settings": _without_dim(metadata["settings"]), "root": metadata["root"]}
+        recorded = {"model": metadata["model"], "settings": _without_dim(metadata["settings"]),
+                    "root": metadata["root"]}
         if recorded != run:
             raise _identity_error(out, recorded, run)
     start_partial(out, run)

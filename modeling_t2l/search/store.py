@@ -111,7 +111,9 @@ def load_index(directory: str | os.PathLike) -> SearchIndex:
     directory = Path(directory)
     metadata = read_metadata(directory)
     if metadata is None:
-        raise FileNotFoundError(f"{directory}: no {INDEX_FILE}; build the index first (t2l index DIR --out {directory})")
+        raise FileNotFoundError(
+            f"{directory}: no {INDEX_FILE}; build the index first (t2l index DIR --model M --out {directory})"
+        )
     dataset = datasets.load_from_disk(str(directory / metadata["embeddings"]))
     return SearchIndex(
         directory=directory, dataset=dataset, root=Path(metadata["root"]), model=metadata["model"],
