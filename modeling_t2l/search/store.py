@@ -80,10 +80,11 @@ class SearchIndex:
     def embeddings(self) -> np.ndarray:
         """(N, E) float32 L2-normalised embeddings, read once."""
         if self._matrix is None:
-            if len(self.dataset) == 0:
-                self._matrix = np.zeros((0, int(self.settings.get("dim") or 0)), dtype=np.float32)
-            else:
-                self._matrix = np.asarray(self.dataset.with_format("numpy")[EMBEDDING_COLUMN], dtype=np.float32)
+            dim = int(self.settings.get("dim") or 0)
+            # straight from the Arrow column (a fixed-size list): no Python objects per row
+            column = self.dataset.data.table.column(EMBEDDING_COLUMN).combine_chunks()
+            values = column.flatten().to_numpy(zero_copy_only=False)
+            self._matrix = np.ascontiguousarray(values, dtype=np.float32).reshape(len(column), dim)
         return self._matrix
 
     @property
