@@ -250,8 +250,8 @@ def _plan(root: Path, out: Path, run: dict):
                     "root": metadata["root"]}
         if recorded != run:
             raise _identity_error(out, recorded, run)
-    start_partial(out, run)
     files = scan_archive(root, exclude=[out])
+    start_partial(out, run)
     done: dict[str, tuple[int, int]] = {}
     previous_paths: set[str] = set()
     if metadata is not None:
