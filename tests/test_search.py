@@ -409,6 +409,10 @@ def test_index_and_search_commands_end_to_end(model_dir, model, processor, tmp_p
     assert "was built with model" in capsys.readouterr().err
     assert main(["index", str(root), "--model", str(other), "--out", str(out)]) == 1
     assert "Choose another --out" in capsys.readouterr().err
+    assert main(["index", str(tmp_path / "nowhere"), "--model", str(model_dir), "--out", str(tmp_path / "x")]) == 1
+    assert "nowhere: not a directory" in capsys.readouterr().err and not (tmp_path / "x").exists()
+    assert main(["search", str(tmp_path / "x"), "archery"]) == 1
+    assert "no index.json" in capsys.readouterr().err
 
 
 def test_distributed_index_equals_a_single_process_one(archive, reference, model_dir, tmp_path):
