@@ -16,13 +16,13 @@ from transformers.modeling_outputs import BaseModelOutputWithPooling
 
 from modeling_t2l import T2LModel
 from modeling_t2l.cli import main
-from modeling_t2l.processing_t2l import T2LProcessor
+from modeling_t2l.processing.processing_t2l import T2LProcessor
 from modeling_t2l.search import (
     IndexMismatchError, TextDependsOnVideoError, build_index, load_index, plan_windows, search,
 )
 from modeling_t2l.search.archive import window_frame_indices
 from modeling_t2l.search.querying import rank
-from modeling_t2l.video_io import probe_video, read_all_frames, read_video, sample_frame_indices
+from modeling_t2l.processing.video_io import probe_video, read_all_frames, read_video, sample_frame_indices
 from tests.tiny import tiny_t2l_config
 from tests.video_factory import write_video
 
@@ -134,7 +134,8 @@ def test_rows_are_the_embeddings_of_the_sampled_clips(archive, reference, model,
     clip = read_video(archive / "a.mp4", NUM_FRAMES)
     with torch.no_grad():
         expected = torch.nn.functional.normalize(
-            model.get_video_features(processor(videos=clip[None], return_tensors="pt")["pixel_values"]), dim=-1
+            model.get_video_features(processor(videos=clip[None], return_tensors="pt")["pixel_values"]).pooler_output,
+            dim=-1,
         )[0]
     np.testing.assert_allclose(by_key[("a.mp4", 0.0)], expected.numpy(), rtol=0, atol=1e-5)
     # a long video (6.1 s) is windows of 2 s every 1.5 s, the last ending at the end
@@ -147,7 +148,9 @@ def test_rows_are_the_embeddings_of_the_sampled_clips(archive, reference, model,
     indices = window_frame_indices(len(frames), duration, start, end, NUM_FRAMES)
     with torch.no_grad():
         expected = torch.nn.functional.normalize(
-            model.get_video_features(processor(videos=frames[indices][None], return_tensors="pt")["pixel_values"]),
+            model.get_video_features(
+                processor(videos=frames[indices][None], return_tensors="pt")["pixel_values"]
+            ).pooler_output,
             dim=-1,
         )[0]
     np.testing.assert_allclose(by_key[("long/c.mp4", start)], expected.numpy(), rtol=0, atol=1e-5)
@@ -182,7 +185,7 @@ def test_an_interrupted_run_resumes_and_equals_an_uninterrupted_one(archive, ref
 KILL_SCRIPT = """
 import os, sys
 from modeling_t2l import T2LModel
-from modeling_t2l.processing_t2l import T2LProcessor
+from modeling_t2l.processing.processing_t2l import T2LProcessor
 from modeling_t2l.search import build_index
 model_dir, archive, out = sys.argv[1:4]
 done = []
@@ -262,8 +265,7 @@ def test_an_unreadable_file_is_skipped_logged_and_counted_once(model, processor,
 def query_embedding(model, processor, query: str) -> np.ndarray:
     encoded = processor(text=[query], return_tensors="pt")
     with torch.no_grad():
-        text = model.get_text_features(encoded["input_ids"], encoded["attention_mask"])
-    text = getattr(text, "pooler_output", text)  # the contract's output, or a bare tensor
+        text = model.get_text_features(encoded["input_ids"], encoded["attention_mask"]).pooler_output
     return torch.nn.functional.normalize(text, dim=-1)[0].numpy()
 
 
@@ -329,11 +331,8 @@ class VideoConditionedText(T2LModel):
     text_depends_on_video = True
     offers_video_independent_text = True
 
-    def get_video_features(self, pixel_values, **kwargs):
-        return BaseModelOutputWithPooling(pooler_output=super().get_video_features(pixel_values))
-
     def get_text_features(self, input_ids, attention_mask=None, video_outputs=None, **kwargs):
-        text = super().get_text_features(input_ids, attention_mask)  # (K, E)
+        text = super().get_text_features(input_ids, attention_mask).pooler_output  # (K, E)
         if video_outputs is None:
             if not self.offers_video_independent_text:
                 raise ValueError("video_outputs is required: the text depends on the video")

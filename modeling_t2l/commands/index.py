@@ -27,6 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--num-workers", type=int, default=0, help="DataLoader workers decoding videos (default 0)")
     parser.add_argument("--flush-every", type=int, default=16,
                         help="finished videos per saved shard: the most an interrupted run redoes (default 16)")
+    parser.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"),
+                        help="weights' dtype (default float32); embeddings are stored as float32 either way")
     parser.add_argument("--device", default=None,
                         help="torch device (default: this process's accelerator under accelerate, else the CPU)")
 
@@ -34,11 +36,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..search import IndexMismatchError, build_index
     from ..search.indexing import distributed_state
-    from ..search.loading import load_model_and_processor
+    from .evaluate import load_model_and_processor
 
     state = distributed_state()
     try:
-        model, processor = load_model_and_processor(args.model, args.device or state.device)
+        model, processor = load_model_and_processor(args.model, args.device or state.device, args.dtype)
     except (OSError, ValueError) as error:
         print(f"t2l index: error: cannot load model {args.model!r}: {error}", file=sys.stderr)
         return EXIT_USAGE

@@ -21,12 +21,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shortlist", type=int, default=100,
                         help="models whose text depends on the video: rows re-scored with the conditioned text")
     parser.add_argument("--json", action="store_true", help="print the results as one JSON document")
-    parser.add_argument("--device", default=None, help='torch device, e.g. "cpu" or "cuda:0"')
+    parser.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"),
+                        help="weights' dtype (default float32)")
+    parser.add_argument("--device", default=None, help='torch device, e.g. "cpu" or "cuda:0" (default: first GPU, else CPU)')
+
+
+def default_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def run(args: argparse.Namespace) -> int:
     from ..search import IndexMismatchError, TextDependsOnVideoError, load_index, search
-    from ..search.loading import load_model_and_processor
+    from .evaluate import load_model_and_processor
 
     try:
         if args.top_k < 1 or args.shortlist < 1:
@@ -37,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
     name = args.model or index.model["name_or_path"]
     try:
-        model, processor = load_model_and_processor(name, args.device)
+        model, processor = load_model_and_processor(name, args.device or default_device(), args.dtype)
     except (OSError, ValueError) as error:
         print(f"t2l search: error: cannot load model {name!r}: {error}", file=sys.stderr)
         return 1

@@ -96,7 +96,7 @@ def window_frame_indices(num_frames_in_video: int, duration: float, start: float
 
     The whole video, `(0, duration)`, gives exactly `sample_frame_indices(num_frames_in_video, T, "eval")`.
     """
-    from ..video_io import sample_frame_indices
+    from ..processing.video_io import sample_frame_indices
 
     total = int(num_frames_in_video)
     if duration and duration > 0:
@@ -109,7 +109,7 @@ def window_frame_indices(num_frames_in_video: int, duration: float, start: float
 
 def video_duration(path: str | os.PathLike) -> float | None:
     """Seconds, from the container (else frames / fps); None when unknown. Probing also proves a frame decodes."""
-    from ..video_io import probe_video
+    from ..processing.video_io import probe_video
 
     info = probe_video(path)
     if info.duration is None and info.fps:
@@ -120,7 +120,7 @@ def video_duration(path: str | os.PathLike) -> float | None:
 def read_windows(path: str | os.PathLike, windows: Sequence[tuple[float, float]], num_frames: int,
                  duration: float | None) -> np.ndarray:
     """uint8 clips (W, T, H, W, 3) of these (start, end) windows of a video of `duration` seconds, from one demux."""
-    from ..video_io import read_clips
+    from ..processing.video_io import read_clips
 
     def choose(total: int) -> list[list[int]]:
         return [window_frame_indices(total, duration, start, end, num_frames) for start, end in windows]

@@ -1,8 +1,9 @@
 """The only places search touches a model or a processor: small functions over the family contract.
 
 Search works for every family because it calls nothing but the contract's members (`get_video_features`,
-`get_text_features`, `text_depends_on_video`, `num_frames`) and the processor's `videos=` / `text=` calls. Each
-member is read through one function here, so a change of the contract is a change of this file only.
+`get_text_features`, `text_depends_on_video`, `num_frames`, through `modeling_utils`' helpers where they fit) and
+the processor's `videos=` / `text=` calls. Each is read through one function here, so a change of the contract is
+a change of this file only.
 """
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from .. import modeling_utils as contract
 
 # Config entries that say how a model was loaded or saved, not what it computes.
 _VOLATILE_CONFIG_KEYS = frozenset(
@@ -25,40 +28,43 @@ class TextDependsOnVideoError(ValueError):
     """The model's text embedding needs the video, and it offers no video-independent one to rank an archive."""
 
 
-def pooled(output) -> torch.Tensor:
-    """`.pooler_output` of a contract output (a bare tensor is accepted from models that return one)."""
-    return output if isinstance(output, torch.Tensor) else output.pooler_output
-
-
 def model_device_dtype(model) -> tuple[torch.device, torch.dtype]:
     parameter = next(model.parameters())
     return parameter.device, parameter.dtype
 
 
 def video_outputs(model, pixel_values: torch.Tensor):
-    """`get_video_features` on (B, T, 3, H, W) pixels, moved to the model's device and dtype."""
+    """`get_video_features` on (B, T, 3, H, W) pixels, moved to the model's device and dtype (the whole output:
+    a family whose text depends on the video needs more of it than the embedding)."""
     device, dtype = model_device_dtype(model)
-    return model.get_video_features(pixel_values=pixel_values.to(device=device, dtype=dtype))
+    return model.get_video_features(pixel_values.to(device=device, dtype=dtype))
+
+
+def normalized(embeddings: torch.Tensor) -> torch.Tensor:
+    """float32, L2-normalised along the last axis, on the CPU (what an index stores and compares)."""
+    return torch.nn.functional.normalize(embeddings.float(), dim=-1).cpu()
 
 
 def video_embeddings(model, pixel_values: torch.Tensor) -> torch.Tensor:
-    """(B, E) float32 L2-normalised video embeddings on the CPU."""
-    return torch.nn.functional.normalize(pooled(video_outputs(model, pixel_values)).float(), dim=-1).cpu()
+    """(B, E) normalised video embeddings."""
+    device, dtype = model_device_dtype(model)
+    return normalized(contract.video_embeddings(model, pixel_values.to(device=device, dtype=dtype)))
 
 
 def text_depends_on_video(model) -> bool:
-    return bool(getattr(model, "text_depends_on_video", False))
+    return bool(model.text_depends_on_video)
 
 
-def text_embeddings(model, encoded: dict, outputs_of_videos=None) -> torch.Tensor:
-    """L2-normalised float32 text embeddings on the CPU: (K, E), or (B, K, E) given the videos' outputs."""
+def _on_device(model, encoded: dict) -> tuple[torch.Tensor, torch.Tensor | None]:
     device, _ = model_device_dtype(model)
-    kwargs = {"input_ids": encoded["input_ids"].to(device)}
-    if encoded.get("attention_mask") is not None:
-        kwargs["attention_mask"] = encoded["attention_mask"].to(device)
-    if outputs_of_videos is not None:
-        kwargs["video_outputs"] = outputs_of_videos
-    return torch.nn.functional.normalize(pooled(model.get_text_features(**kwargs)).float(), dim=-1).cpu()
+    mask = encoded.get("attention_mask")
+    return encoded["input_ids"].to(device), None if mask is None else mask.to(device)
+
+
+def conditioned_text_embeddings(model, encoded: dict, outputs_of_videos) -> torch.Tensor:
+    """(B, K, E) normalised text embeddings conditioned on B videos (`text_depends_on_video` families)."""
+    input_ids, attention_mask = _on_device(model, encoded)
+    return normalized(contract.text_embeddings(model, input_ids, attention_mask, video_outputs=outputs_of_videos))
 
 
 def independent_text_embeddings(model, encoded: dict) -> torch.Tensor:
@@ -69,11 +75,13 @@ def independent_text_embeddings(model, encoded: dict) -> torch.Tensor:
     `video_outputs` returns a (K, E) `pooler_output`; if it raises (the contract lets it require `video_outputs`)
     or returns another shape, search is refused with `TextDependsOnVideoError`.
     """
+    input_ids, attention_mask = _on_device(model, encoded)
     if not text_depends_on_video(model):
-        return text_embeddings(model, encoded)
+        return normalized(contract.text_embeddings(model, input_ids, attention_mask))
     name = model_name(model)
     try:
-        embeds = text_embeddings(model, encoded)
+        # the contract's own helper refuses this call for such a family, so the member is called directly
+        embeds = normalized(model.get_text_features(input_ids, attention_mask).pooler_output)
     except (TypeError, ValueError) as error:
         raise TextDependsOnVideoError(
             f"{name}: its text embedding depends on the video (text_depends_on_video) and it offers no "
@@ -90,7 +98,7 @@ def independent_text_embeddings(model, encoded: dict) -> torch.Tensor:
 
 def frames_per_clip(model, processor) -> int:
     """Frames per clip: the model's `num_frames`, else (any number) the processor's."""
-    frames = getattr(model, "num_frames", None)
+    frames = model.num_frames
     if frames is None:
         frames = getattr(processor, "num_frames", None) or getattr(
             getattr(processor, "image_processor", None), "num_frames", None

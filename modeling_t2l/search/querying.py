@@ -125,7 +125,7 @@ def _rescore(index: SearchIndex, positions: np.ndarray, encoded: dict, model, pr
         for start in range(0, len(clips), batch_size):
             pixels = torch.cat(clips[start : start + batch_size])
             outputs = model_api.video_outputs(model, pixels)
-            videos = torch.nn.functional.normalize(model_api.pooled(outputs).float(), dim=-1).cpu()
-            texts = model_api.text_embeddings(model, encoded, outputs)  # (B, 1, E)
+            videos = model_api.normalized(outputs.pooler_output)
+            texts = model_api.conditioned_text_embeddings(model, encoded, outputs)  # (B, 1, E)
             scores.append((texts[:, 0] * videos).sum(dim=-1))
     return torch.cat(scores).numpy() if scores else np.zeros(0, dtype=np.float32)
