@@ -383,6 +383,19 @@ def test_text_depending_on_the_video_without_an_independent_text_is_refused(refe
         search(reference, "archery", VideoOnlyText.from_pretrained(model_dir).eval(), processor)
 
 
+def test_tc_clip_indexes_and_its_search_is_refused_without_a_video_independent_text(archive, processor, tmp_path):
+    from modeling_t2l import TCCLIPModel
+    from tests.test_tc_clip_modeling import tiny_config
+
+    torch.manual_seed(0)
+    TCCLIPModel(tiny_config(num_frames=NUM_FRAMES)).save_pretrained(tmp_path / "tc_clip")
+    model = TCCLIPModel.from_pretrained(tmp_path / "tc_clip").eval()
+    summary = build_index(archive, model, processor, tmp_path / "index", progress=False)
+    assert summary.num_files == len(ARCHIVE) and summary.skipped == []
+    with pytest.raises(TextDependsOnVideoError, match="depends on the video .* offers no video-independent"):
+        search(tmp_path / "index", "archery", model, processor)
+
+
 # -- command line -------------------------------------------------------------------------------------------------
 
 
