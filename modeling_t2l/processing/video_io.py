@@ -648,6 +648,16 @@ def read_all_frames(source) -> np.ndarray:
     return _read_clips(source, lambda total: [list(range(total))])[0]
 
 
+def read_clips(source, choose_indices) -> list[np.ndarray]:
+    """The clips ``choose_indices(frame_count)`` asks for, from one demux of the source.
+
+    ``choose_indices`` receives the exact frame count and returns a list of 0-based frame-index lists; each list
+    comes back as a uint8 RGB ``(len(list), H, W, 3)`` array, decoded as ``read_video`` decodes (seeking, exact).
+    For reading several windows of a long video without decoding it once per window.
+    """
+    return _read_clips(source, choose_indices)
+
+
 def _read_clips(source, choose_indices) -> list[np.ndarray]:
     kind, target = _resolve(source)
     if kind == "array":
