@@ -11,6 +11,7 @@
 #   setup.txt                            wheel install, pip check, versions, nvidia-smi
 #   run.txt                              the check's own log
 # DEVICE_CHECK_SECONDS (default 450) is the whole script's budget; the check gets what the tests leave of it.
+# DEVICE_CHECK_DEVICE (default cuda) names the device; `DEVICE_CHECK_DEVICE=cpu ... --tiny` rehearses the script.
 set -u
 out=${1:?usage: bash scripts/device_check.sh OUTDIR [options]}
 shift
@@ -19,6 +20,7 @@ out=$(cd "$out" && pwd)
 cd "$(dirname "$0")/.."
 start=$(date +%s)
 total=${DEVICE_CHECK_SECONDS:-450}
+device=${DEVICE_CHECK_DEVICE:-cuda}
 
 {
   if compgen -G ".whl/*.whl" > /dev/null; then
@@ -46,7 +48,7 @@ echo "pytest exit code $? after $(( $(date +%s) - start )) s" >> "$out/pytest_cu
 # backstop (the report is rewritten after every section).
 left=$(( total - ($(date +%s) - start) - 15 ))
 [ "$left" -lt 60 ] && left=60
-timeout $(( left + 60 )) python3 -m modeling_t2l.cli benchmark --device-check --device cuda \
+timeout $(( left + 60 )) python3 -m modeling_t2l.cli benchmark --device-check --device "$device" \
   --fixtures tests/fixtures/official_t2l --time-budget "$left" --out "$out" "$@" > "$out/run.txt" 2>&1
 code=$?
 echo "device check exit code $code after $(( $(date +%s) - start )) s" >> "$out/run.txt"

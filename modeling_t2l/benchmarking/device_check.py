@@ -74,6 +74,7 @@ class DeviceCheckSettings:
     train_warmup: int = 1
     train_steps: int = 3
     compile_backend: str = "inductor"
+    first_compile_estimate_s: float = 60.0  # what a ViT-B/16 inductor compile is assumed to take before one is timed
     fits_gib: float = 79.0  # what an 80 GB card leaves the allocator (about 79.2 GiB with the CUDA context)
     data_clips: int = 32  # distinct generated files
     data_rounds: int = 1  # batches per DataLoader worker in the throughput run (each worker builds whole batches)
@@ -102,7 +103,7 @@ class DeviceCheckSettings:
     def tiny_run(cls, **overrides) -> "DeviceCheckSettings":
         """Test-sized models and clips: every section end to end in seconds on a CPU; the numbers mean nothing."""
         values = dict(device="cpu", tiny=True, batch_sizes=(1, 2), train_batch_size=2, warmup=1, repeats=2,
-                      train_steps=1, compile_backend="eager", data_clips=2, data_rounds=1, data_workers=1,
+                      train_steps=1, compile_backend="eager", first_compile_estimate_s=0.0, data_clips=2, data_rounds=1, data_workers=1,
                       clip_seconds=1.0, clip_fps=10, clip_size=(64, 48), keyframe_interval_s=0.5,
                       time_budget_s=120.0)
         values.update(overrides)
@@ -260,7 +261,8 @@ def run_device_check(settings: DeviceCheckSettings, out_dir=None, *,
             speed_models.update(speed.build_inference_models(families, model_settings))
         return speed.run_inference_speed(families, speed_models, model_settings, settings.batch_sizes, dtype,
                                          warmup=settings.warmup, repeats=settings.repeats, compiled=compiled,
-                                         compile_backend=settings.compile_backend, budget=budget,
+                                         compile_backend=settings.compile_backend,
+                                         first_compile_estimate_s=settings.first_compile_estimate_s, budget=budget,
                                          notes=result.notes)
 
     def training_rows(result):
@@ -373,7 +375,7 @@ _TITLES = {
     "parity": "Official T2L fixtures on the device (fp32, eval mode)",
     "sdpa": "SDPA backend (torch profiler: the aten op each scaled_dot_product_attention call dispatched to)",
     "inference": "Inference (video embeddings, eager)",
-    "training": "Training step (forward + backward + AdamW, random ViT-B/16 weights)",
+    "training": "Training step (forward + backward + AdamW, fp32 weights, random initialisation)",
     "data": "Data pipeline (DataLoader workers) against the device's consumption",
     "inference_compiled": "Inference through torch.compile",
 }
