@@ -40,8 +40,8 @@ device=${DEVICE_CHECK_DEVICE:-cuda}
 } > "$out/setup.txt" 2>&1
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 
-# The CUDA tests (they skip with their reason where CUDA is missing); at most 150 s.
-timeout 150 python3 -m pytest -q -rs -p no:cacheprovider tests/test_cuda.py > "$out/pytest_cuda.txt" 2>&1
+# The CUDA tests (they skip with their reason where CUDA is missing); at most 180 s.
+timeout 180 python3 -m pytest -v -rs -p no:cacheprovider tests/test_cuda.py > "$out/pytest_cuda.txt" 2>&1
 echo "pytest exit code $? after $(( $(date +%s) - start )) s" >> "$out/pytest_cuda.txt"
 
 # The check itself: its time budget is what is left, minus a margin for writing the report; `timeout` is only the
