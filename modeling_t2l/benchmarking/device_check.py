@@ -230,7 +230,7 @@ def run_device_check(settings: DeviceCheckSettings, out_dir=None, *,
     """Run every requested section within the time budget; with `out_dir`, write device_check.json/.md there."""
     from . import device_correctness as correctness
     from . import device_speed as speed
-    from .families import discover_families
+    from .families import discover_families, primary_family
 
     budget = TimeBudget(settings.time_budget_s)
     if settings.device.startswith("cuda") and not torch.cuda.is_available():
@@ -241,6 +241,8 @@ def run_device_check(settings: DeviceCheckSettings, out_dir=None, *,
     families, unavailable = discover_families(model_settings)
     report.families = ([dict(name=f.name, source=f.source, available=True, reason=None) for f in families]
                        + [dict(name=u.name, source=u.source, available=False, reason=u.reason) for u in unavailable])
+    t2l = primary_family(families)
+    t2l_name = t2l.name if t2l is not None else "T2L"
     dtype = settings.torch_dtype
     speed_models: dict = {}
 
@@ -274,8 +276,8 @@ def run_device_check(settings: DeviceCheckSettings, out_dir=None, *,
     with tempfile.TemporaryDirectory(prefix="t2l_device_check_") as workdir:
         plan = [("correctness", correctness_rows), ("parity", parity_rows), ("sdpa", sdpa_rows),
                 ("inference", inference_rows), ("training", training_rows),
-                ("data", lambda result: _data_rows(settings, model_settings, report, Path(workdir), budget,
-                                                           result.notes)),
+                ("data", lambda result: _data_rows(settings, model_settings, report, t2l_name, Path(workdir),
+                                                   budget, result.notes)),
                 ("inference_compiled", lambda result: inference_rows(result, compiled=True))]
         for name, work in plan:
             _run_section(report, name, settings, budget, work, progress)
@@ -297,7 +299,7 @@ def _summarise(report: DeviceCheckReport, families, settings: DeviceCheckSetting
 
 
 def _data_rows(settings: DeviceCheckSettings, model_settings: BenchmarkSettings, report: DeviceCheckReport,
-               workdir: Path, budget: TimeBudget, notes: list) -> list[dict]:
+               t2l_name: str, workdir: Path, budget: TimeBudget, notes: list) -> list[dict]:
     """The train pipeline against the T2L training step's videos/s; the eval pipeline against T2L inference at the
     largest batch size."""
     from . import device_data as data
@@ -310,7 +312,7 @@ def _data_rows(settings: DeviceCheckSettings, model_settings: BenchmarkSettings,
                  f"{settings.keyframe_interval_s:g} s, {model_settings.num_frames} frames sampled per video")
     t2l_train = next((r for r in report.sections["training"].rows
                       if r["method"].startswith("T2L") and not r["checkpointing"] and r["videos_per_s"]), None)
-    inference = [r for r in report.sections["inference"].rows if r["family"] == "T2L"]
+    inference = [r for r in report.sections["inference"].rows if r["family"] == t2l_name]
     t2l_infer = max(inference, key=lambda r: r["batch_size"]) if inference else None
     cases = [("train: decode + train transform + collator", True, t2l_train,
               "T2L training step (no checkpointing)"),
@@ -341,7 +343,8 @@ def _conclusions(sections: dict[str, SectionResult]) -> dict:
     return {
         "correctness_passed": all(r["passed"] for r in correctness) if correctness else None,
         "parity_passed": all(r["passed"] for r in parity) if parity else None,
-        "sdpa_backend_with_dropout": sorted({r["backend"] for r in sdpa}) or None,
+        "sdpa_backend_with_dropout": ({precision: sorted({r["backend"] for r in sdpa if r["precision"] == precision})
+                                       for precision in dict.fromkeys(r["precision"] for r in sdpa)} or None),
         "t2l_fits_80gb": ({("with" if r["checkpointing"] else "without") + " checkpointing": r["fits"]
                            for r in t2l_rows} or None),
         "training_data_bound": data_rows[0]["data_bound"] if data_rows else None,
