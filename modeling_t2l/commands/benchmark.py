@@ -27,7 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="wall: wall-clock time, default threads (an idle machine). cpu: process CPU time with one "
                              "torch thread, which other jobs on a shared machine barely disturb")
     parser.add_argument("--sections", default=None,
-                        help="comma-separated subset of inference,training,text,decoding,pipeline (default: all)")
+                        help="comma-separated subset of inference,training,text,decoding,pipeline (default: all); "
+                             "with --device-check of correctness,parity,sdpa,inference,training,data,"
+                             "inference_compiled")
     parser.add_argument("--profile", action="store_true",
                         help="also write torch.profiler tables of one batch-1 forward of each model to OUT/profile.txt")
     parser.add_argument("--out", default="benchmark", help="directory for benchmark.md, benchmark.json, benchmark.png")
