@@ -109,6 +109,8 @@ def run_inference_speed(families: list[Family], models: dict, settings: Benchmar
             if not _is_out_of_memory(error):
                 raise
             notes.append(f"batch {batch_size}: out of device memory")
+            timings = None
+        if timings is None:
             free_device_memory(settings.device)
             continue
         for name, timing in timings.items():
@@ -223,11 +225,14 @@ def run_training_speed(families: list[Family], settings: BenchmarkSettings, dtyp
     notes = notes if notes is not None else []
     precision = f"{str(dtype).removeprefix('torch.')} autocast"
     rows = []
+    slowest = 0.0  # seconds of the slowest configuration so far: the next one must fit in what is left
     for checkpointing in (False, True):
         for label, method in ((T2L_TRAIN, "t2l"), (FULL_FT_TRAIN, "full_ft")):
-            if budget is not None and budget.exhausted():
-                notes.append(f"{label}, checkpointing {checkpointing}: skipped, time budget spent")
+            if budget is not None and budget.left() < slowest:
+                notes.append(f"{label}, checkpointing {checkpointing}: skipped, {max(budget.left(), 0):.0f} s of "
+                             f"the time budget left and a configuration took up to {slowest:.0f} s")
                 continue
+            start = time.monotonic()
             row = dict(method=label, checkpointing=checkpointing, batch_size=settings.train_batch_size,
                        frames=settings.num_frames, image_size=settings.image_size, precision=precision,
                        status="ok", median_step_s=None, spread_s=None, videos_per_s=None, peak_allocated_gib=None,
@@ -239,7 +244,8 @@ def run_training_speed(families: list[Family], settings: BenchmarkSettings, dtyp
                 if not _is_out_of_memory(error):
                     raise
                 row.update(status="out of memory", fits=False)
-                free_device_memory(settings.device)
+            free_device_memory(settings.device)  # after the except block: the traceback no longer holds tensors
+            slowest = max(slowest, time.monotonic() - start)
             if row["peak_reserved_gib"] is not None:
                 # an 80 GB card exposes about 79.2 GiB to the allocator once the CUDA context is up; the reserved
                 # peak (what the allocator holds, including its cache) is the conservative measure
