@@ -193,3 +193,53 @@ def test_sdpa_calls_reads_backend_and_dropout_from_the_profiler():
     calls = sdpa_calls(profiler)
     assert [p for _, p in calls] == [0.25, 0.0]
     assert all(backend != "unknown" for backend, _ in calls)
+
+
+# -- family discovery ---------------------------------------------------------------------------------------------
+
+
+def test_registered_families_come_from_the_auto_registry():
+    from modeling_t2l import T2LConfig
+    from modeling_t2l.benchmarking import families
+
+    assert families.registered_model_types()["t2l"] is T2LConfig
+
+
+def test_a_family_that_cannot_be_built_is_reported_with_its_reason(monkeypatch):
+    from modeling_t2l import T2LConfig
+    from modeling_t2l.benchmarking import families
+    from modeling_t2l.benchmarking.settings import BenchmarkSettings
+
+    class NeedsMoreConfig:  # a registered config that does not take the common CLIP fields
+        def __init__(self, **kwargs):
+            raise TypeError("missing required field 'prompt_length'")
+
+    NeedsMoreConfig.__name__ = "FutureFamilyConfig"
+    monkeypatch.setattr(families, "registered_model_types",
+                        lambda: {"t2l": T2LConfig, "future_family": NeedsMoreConfig})
+    found, unavailable = families.discover_families(BenchmarkSettings.tiny())
+    assert [f.name for f in found] == ["T2L", families.CLIP_FRAME_AVERAGING, families.XCLIP]
+    assert [(u.name, u.reason) for u in unavailable] == [("FutureFamily", "TypeError: missing required field "
+                                                                          "'prompt_length'")]
+
+
+def test_text_that_depends_on_the_video_gets_the_video_outputs():
+    import torch
+
+    from modeling_t2l.benchmarking.families import _contract_text
+
+    class VideoConditionedText(torch.nn.Module):  # the contract of a family like TC-CLIP
+        text_depends_on_video = True
+
+        def get_video_features(self, pixel_values):
+            return pixel_values.mean(dim=(1, 2, 3, 4))[:, None]  # (B, 1)
+
+        def get_text_features(self, input_ids, attention_mask=None, video_outputs=None):
+            assert video_outputs is not None, "video_outputs must be passed"
+            return video_outputs[:, None, :] + input_ids[None, :, :1].float()  # (B, K, 1)
+
+    pixels = torch.arange(2.0)[:, None, None, None, None].expand(2, 3, 3, 4, 4)
+    ids = torch.tensor([[5, 1], [7, 1], [9, 1]])
+    text = _contract_text(VideoConditionedText(), ids, torch.ones_like(ids), pixels)
+    assert text.shape == (2, 3, 1)
+    assert text[:, :, 0].tolist() == [[5.0, 7.0, 9.0], [6.0, 8.0, 10.0]]
