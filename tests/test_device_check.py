@@ -126,8 +126,11 @@ def test_inference_training_and_data_rows(report):
 def test_conclusions(report):
     report, _ = report
     conclusions = report.conclusions
-    assert conclusions["parity_passed"] is True
+    assert conclusions["parity_passed"] is True and conclusions["parity_failures"] == []
     assert isinstance(conclusions["correctness_passed"], bool)
+    failing = [r for r in report.sections["correctness"].rows if not r["passed"]]
+    assert len(conclusions["correctness_failures"]) == len(failing)
+    assert conclusions["correctness_passed"] == (not failing)
     assert isinstance(conclusions["training_data_bound"], bool)
     assert conclusions["sections_failed"] == conclusions["sections_skipped"] == conclusions["sections_not_run"] == []
     assert conclusions["sdpa_backend_with_dropout"]

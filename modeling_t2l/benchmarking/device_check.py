@@ -342,7 +342,11 @@ def _conclusions(sections: dict[str, SectionResult]) -> dict:
     sdpa = [r for r in sections["sdpa"].rows if r["mode"] == "training" and r["calls_with_dropout"]]
     return {
         "correctness_passed": all(r["passed"] for r in correctness) if correctness else None,
+        "correctness_failures": [f"{r['family']}, {r['precision']}, {r['output']}: relative {r['relative_error']:.3g}"
+                                 f", cosine {r['min_cosine']:.5f}" for r in correctness if not r["passed"]],
         "parity_passed": all(r["passed"] for r in parity) if parity else None,
+        "parity_failures": [f"{r['fixture']} {r['compared']}: {r['worst']} relative {r['relative_error']:.3g}"
+                            for r in parity if not r["passed"]],
         "sdpa_backend_with_dropout": ({precision: sorted({r["backend"] for r in sdpa if r["precision"] == precision})
                                        for precision in dict.fromkeys(r["precision"] for r in sdpa)} or None),
         "t2l_fits_80gb": ({("with" if r["checkpointing"] else "without") + " checkpointing": r["fits"]
