@@ -26,13 +26,31 @@ PARITY_GRADIENT_TOLERANCE = 1e-4
 
 @contextlib.contextmanager
 def exact_float32() -> Iterator[None]:
-    """fp32 matmuls and convolutions without TF32: cuDNN convolutions (CLIP's patch embedding) default to TF32."""
-    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    """fp32 matmuls and convolutions without TF32: cuDNN convolutions (CLIP's patch embedding) default to TF32.
+
+    Uses the legacy `allow_tf32` flags, which torch (2.9+) refuses to read once its per-backend `fp32_precision`
+    API has been written in the process; then the per-backend flags are set instead (never a mix of both).
+    """
+    try:
+        saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    except RuntimeError:
+        saved = None
+    if saved is not None:
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+        try:
+            yield
+        finally:
+            torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+        return
+    backends = [torch.backends.cuda.matmul, torch.backends.cudnn.conv, torch.backends.cudnn.rnn]
+    previous = [backend.fp32_precision for backend in backends]
+    for backend in backends:
+        backend.fp32_precision = "ieee"
     try:
         yield
     finally:
-        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+        for backend, value in zip(backends, previous):
+            backend.fp32_precision = value
 
 
 def autocast(device: str, dtype: torch.dtype | None):
