@@ -22,6 +22,10 @@ Timing protocol: warm-up calls first, then repetitions interleaved round-robin a
 (the order rotates every round so no function always follows the same neighbour), and the median is reported
 with the spread (half the inter-quartile range). The models have ViT-B/16 dimensions and random weights: cost
 does not depend on the weights' values.
+
+`device_check` is the accelerator counterpart (`t2l benchmark --device-check`, `scripts/device_check.sh`): every
+family on the device against CPU fp32, the official fixtures there, the SDPA backend, autocast and compiled
+inference, batch-70 training memory and data-loader throughput, in one time-budgeted run.
 """
 from __future__ import annotations
 

@@ -101,6 +101,16 @@ def _vifi_clip_loss(clip, pixel_values, input_ids, attention_mask, labels) -> to
     return torch.nn.functional.cross_entropy(logits.float(), labels)
 
 
+def enable_activation_checkpointing(model) -> None:
+    """Non-reentrant activation checkpointing of every layer (what `TrainingArguments(gradient_checkpointing=True)`
+    does)."""
+    # transformers 5 renamed gradient_checkpointing_enable (deprecated) to activation_checkpointing_enable
+    if hasattr(model, "activation_checkpointing_enable"):
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+    else:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+
+
 def _train_probe(task: dict, baseline_rss_mb: float) -> dict:
     settings = _settings_from_task(task)
     settings.apply_threads()
@@ -115,11 +125,7 @@ def _train_probe(task: dict, baseline_rss_mb: float) -> dict:
         raise ValueError(f"benchmarking: unknown training method {task['method']!r}")
     model.to(device, dtype).train()
     if task["checkpointing"]:
-        # transformers 5 renamed gradient_checkpointing_enable (deprecated) to activation_checkpointing_enable
-        if hasattr(model, "activation_checkpointing_enable"):
-            model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
-        else:
-            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        enable_activation_checkpointing(model)
     parameters = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(parameters, lr=1e-5, weight_decay=0.2)
     pixels = _random_pixels(settings, batch_size, seed=1)
