@@ -48,6 +48,7 @@ from transformers.pipelines import PIPELINE_REGISTRY
 from .image_processing_t2l import T2LImageProcessor
 from .modeling_t2l import zero_shot_probabilities
 from .prompts import ClassTexts, class_texts
+from .timeline import FrameStream, classify_windows
 from .tokenization import encode_texts, load_clip_tokenizer
 from .video_io import VideoDecodeError, read_video, sample_clip_indices
 
@@ -78,6 +79,10 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
             The official T2L test is 1 x 1.
         batch_size (int): videos per forward of the vision tower.
         timeout (float): seconds allowed for downloading a URL (default 30).
+        chunk_length_s, stride_length_s (float, call time only): score a long video window by window (one video, or
+            a live `timeline.FrameStream(frames, fps)`): windows of chunk_length_s seconds whose starts are
+            stride_length_s apart (default half a chunk). Returns [{"start", "end", "scores"}, ...] (a generator for
+            a FrameStream); `timeline.merge_segments` turns it into labelled segments. See `modeling_t2l.timeline`.
 
     Returns, per video: a list of {"label": str, "score": float} sorted by decreasing score.
     """
@@ -165,11 +170,32 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
             kwargs["candidate_labels"] = candidate_labels
         elif "candidate_labels" not in self._forward_params:
             raise ValueError("candidate_labels is required: the labels to score, e.g. ['archery', 'surfing water']")
+        chunk_length_s, stride_length_s = kwargs.pop("chunk_length_s", None), kwargs.pop("stride_length_s", None)
+        if chunk_length_s is not None or stride_length_s is not None or isinstance(videos, FrameStream):
+            return self._windows(videos, chunk_length_s, stride_length_s, kwargs)
         if isinstance(videos, (list, tuple)):
             # one video's frames or a batch: decided here, as a batch must reach Pipeline as a list
             videos, _ = normalize_video_inputs(videos)
         # else one video, or a generator / dataset of videos whose results are streamed; `preprocess` checks each
         return super().__call__(videos, **kwargs)
+
+    def _windows(self, video, chunk_length_s, stride_length_s, kwargs):
+        """Long-video mode (`modeling_t2l.timeline`), with the same argument checks and defaults as a plain call."""
+        if chunk_length_s is None:
+            raise ValueError("chunk_length_s is required to score a video window by window (e.g. chunk_length_s=4)")
+        batch_size = kwargs.pop("batch_size", self._batch_size or 1)
+        preprocess, forward, postprocess = self._sanitize_parameters(**kwargs)
+        preprocess = {**self._preprocess_params, **preprocess}
+        forward = {**self._forward_params, **forward}
+        postprocess = {**self._postprocess_params, **postprocess}
+        video = str(video) if isinstance(video, Path) else video
+        return classify_windows(
+            self, video, chunk_length_s=chunk_length_s, stride_length_s=stride_length_s, batch_size=batch_size,
+            candidate_labels=forward["candidate_labels"], hypothesis_template=forward.get("hypothesis_template"),
+            descriptions=forward.get("descriptions"), top_k=postprocess.get("top_k"),
+            num_clips=preprocess.get("num_clips", 1), num_crops=preprocess.get("num_crops", 1),
+            timeout=preprocess.get("timeout", DEFAULT_URL_TIMEOUT),
+        )
 
     # -- the three steps --------------------------------------------------------------------------------------
 
