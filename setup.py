@@ -39,6 +39,11 @@ setup(
         "pyyaml",
         "tqdm",
     ],
-    extras_require={"test": ["pytest>=8", "pytest-timeout"]},
+    extras_require={
+        "test": ["pytest>=8", "pytest-timeout"],
+        "plots": ["matplotlib>=3.7"],
+        "demo": ["gradio>=5", "matplotlib>=3.7"],
+        "browser-test": ["selenium>=4.10"],
+    },
     entry_points={"console_scripts": ["t2l = modeling_t2l.cli:main"]},
 )

@@ -20,6 +20,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "push": ("push_to_hub", "upload a trained model, its processor, code and model card to the Hub"),
     "benchmark": ("benchmark", "measure speed and memory against CLIP, X-CLIP and full fine-tuning"),
     "demo": ("demo", "the offline quickstart: T2L's experiment in miniature"),
+    "timeline": ("timeline", "score a long video window by window: segments, timeline.json and a PNG"),
+    "serve": ("serve", "start the Gradio demo page for a model (needs the `demo` extra)"),
 }
 
 

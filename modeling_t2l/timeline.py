@@ -229,7 +229,7 @@ def _as_frame(frame, position: int) -> np.ndarray:
 
 
 @contextmanager
-def _local_video(video, timeout: float):
+def local_video(video, timeout: float):
     """A container target for `video`; an http(s) URL is streamed to a temporary file (never held in memory)."""
     if not (isinstance(video, str) and video.startswith(("http://", "https://"))):
         yield video
@@ -580,7 +580,7 @@ def iter_windows(
             "chunk_length_s needs a video file, bytes or a URL; for frames in memory or from a camera pass "
             "FrameStream(frames, fps) (the frame rate places the windows in time)"
         )
-    with _local_video(video, timeout) as local, SeekingReader(local) as reader:
+    with local_video(video, timeout) as local, SeekingReader(local) as reader:
         info = reader.info
         stats.update(fps=info.fps, duration=info.duration)
         windows = plan_windows(info.num_frames, info.fps, chunk, stride, pipe.num_frames, num_clips)

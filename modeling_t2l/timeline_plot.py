@@ -1,0 +1,82 @@
+"""The timeline figure: labelled segments on top, the window scores of the leading labels below (matplotlib).
+
+matplotlib is an optional extra (`pip install "modeling-t2l[plots]"`); `plot_timeline` raises `ImportError` with
+that line when it is missing, and nothing else in the package imports this module.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+INSTALL_HINT = 'pip install "modeling-t2l[plots]"'
+# Okabe-Ito: distinguishable for colour-blind readers; repeated when there are more labels.
+PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#777777"]
+
+
+def _figure_class():
+    try:
+        from matplotlib.figure import Figure
+    except ImportError as error:
+        raise ImportError(f"the timeline PNG needs matplotlib: {INSTALL_HINT}") from error
+    return Figure
+
+
+def _clock(seconds: float, _position=None) -> str:
+    minutes, rest = divmod(max(0.0, seconds), 60)
+    hours, minutes = divmod(int(minutes), 60)
+    return f"{hours}:{minutes:02d}:{rest:04.1f}" if hours else f"{minutes}:{rest:04.1f}"
+
+
+def leading_labels(windows: Sequence[dict], segments: Sequence[dict], limit: int) -> list[str]:
+    """The labels worth a score curve: every segment label first (by time), then the highest mean scores."""
+    ordered = list(dict.fromkeys(segment["label"] for segment in segments))
+    totals: dict[str, float] = {}
+    for window in windows:
+        for item in window["scores"]:
+            totals[item["label"]] = totals.get(item["label"], 0.0) + item["score"]
+    ordered += [label for label in sorted(totals, key=lambda label: -totals[label]) if label not in ordered]
+    return ordered[:limit]
+
+
+def plot_timeline(path, windows: Sequence[dict], segments: Sequence[dict], title: str | None = None,
+                  max_labels: int = 6) -> Path:
+    """Write the timeline PNG of `windows` (`pipe(..., chunk_length_s=...)`) and their `merge_segments`."""
+    if not windows:
+        raise ValueError("plot_timeline: there are no windows to draw")
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise ValueError(f"plot_timeline: {path} should end with .png")
+    Figure = _figure_class()
+    from matplotlib.ticker import FuncFormatter
+
+    labels = leading_labels(windows, segments, max_labels)
+    colours = {label: PALETTE[i % len(PALETTE)] for i, label in enumerate(labels)}
+    figure = Figure(figsize=(11, 4.2), layout="constrained")
+    band, curves = figure.subplots(2, 1, sharex=True, height_ratios=[1, 2.6])
+
+    for segment in segments:
+        width = segment["end"] - segment["start"]
+        colour = colours.get(segment["label"], PALETTE[-1])
+        band.broken_barh([(segment["start"], width)], (0, 1), facecolors=colour, edgecolors="white", linewidth=1)
+        band.text(segment["start"] + width / 2, 0.5, segment["label"], ha="center", va="center", fontsize=9,
+                  color="white", clip_on=True)
+    band.set_yticks([])
+    band.set_ylim(0, 1)
+    band.set_title(title or "Timeline", loc="left", fontsize=11)
+
+    centres = [(window["start"] + window["end"]) / 2 for window in windows]
+    for label in labels:
+        scores = [next((item["score"] for item in window["scores"] if item["label"] == label), float("nan"))
+                  for window in windows]
+        curves.plot(centres, scores, marker="o", markersize=3, linewidth=1.5, color=colours[label], label=label)
+    curves.set_ylim(0, 1)
+    curves.set_ylabel("score (window centre)")
+    curves.set_xlabel("time")
+    curves.grid(alpha=0.3)
+    curves.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+    curves.set_xlim(min(window["start"] for window in windows), max(window["end"] for window in windows))
+    curves.xaxis.set_major_formatter(FuncFormatter(_clock))
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+    return path
