@@ -40,6 +40,7 @@ Imports are relative and single-level (see the pipeline module): this file trave
 """
 from __future__ import annotations
 
+import heapq
 import logging
 import math
 import os
@@ -50,7 +51,7 @@ import urllib.request
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import av
 import numpy as np
@@ -131,47 +132,96 @@ def check_window_lengths(chunk_length_s, stride_length_s) -> tuple[float, float]
     return chunk, stride
 
 
-def _window(index: int, first: int, length: int, fps: float, num_frames: int, num_clips: int) -> Window:
-    clips = sample_clip_indices(length, num_frames, num_clips)
-    return Window(index, first, length, fps, tuple(tuple(first + i for i in clip) for clip in clips))
+class WindowPlan:
+    """Where the windows of a stream lie (see the module docstring), computed on demand: nothing per window is stored,
+    so planning a 1-hour video costs no memory. `total_frames=None` is a live stream: the windows never end.
 
+    Iterating yields the `Window`s in time order; `is_sampled(i)` says whether any window samples frame `i`, and
+    `sampled_indices()` yields every sampled frame once, ascending (what a decoder has to produce).
+    """
 
-def _frames_per(seconds: float, fps: float) -> int:
-    return max(1, round(seconds * fps))
+    def __init__(self, fps: float, chunk_length_s: float, stride_length_s: float | None, num_frames: int,
+                 num_clips: int = 1, total_frames: int | None = None):
+        self.chunk, self.stride = check_window_lengths(chunk_length_s, stride_length_s)
+        if isinstance(fps, bool) or not fps or not fps > 0:
+            raise ValueError(f"the frame rate must be positive to place windows in time, got {fps!r}")
+        if total_frames is not None and total_frames < 1:
+            raise ValueError(f"cannot place windows in a stream of {total_frames} frames")
+        self.fps, self.num_frames, self.num_clips = float(fps), int(num_frames), int(num_clips)
+        self.total_frames = total_frames
+        self.length = max(1, round(self.chunk * self.fps))
+        self._step = self.stride * self.fps  # frames between window starts (not rounded: starts stay on time)
+        if self._step < 1:
+            raise ValueError(f"stride_length_s={self.stride:g} is shorter than one frame at {self.fps:g} fps")
+        if total_frames is not None and total_frames <= self.length:  # one window: the whole video
+            self.length, self.full_windows, self.tail_first = total_frames, 1, None
+        elif total_frames is not None:
+            # full windows k = 0..n-1 with round(k * step) + length <= total, then the end-aligned tail if needed
+            n = math.floor((total_frames - self.length) / self._step) + 2
+            while n > 0 and self._first(n - 1) + self.length > total_frames:
+                n -= 1
+            self.full_windows = n
+            last_end = self._first(n - 1) + self.length
+            self.tail_first = total_frames - self.length if last_end < total_frames else None
+        else:
+            self.full_windows, self.tail_first = None, None
+        self._offsets = sample_clip_indices(self.length, self.num_frames, self.num_clips)
+        self._offset_set = {i for clip in self._offsets for i in clip}
 
+    def _first(self, k: int) -> int:
+        return round(k * self._step)
 
-def iter_window_plan(
-    fps: float, chunk_length_s: float, stride_length_s: float, num_frames: int, num_clips: int = 1,
-    total_frames: int | None = None,
-) -> Iterator[Window]:
-    """The windows of a stream at `fps` (see the module docstring); endless when `total_frames` is None (live)."""
-    chunk, stride = check_window_lengths(chunk_length_s, stride_length_s)
-    if not fps or fps <= 0:
-        raise ValueError(f"the frame rate must be positive to place windows in time, got {fps!r}")
-    length = _frames_per(chunk, fps)
-    if total_frames is not None and total_frames <= length:
-        yield _window(0, 0, total_frames, fps, num_frames, num_clips)
-        return
-    k, last_end = 0, 0
-    while True:
-        first = round(k * stride * fps)
-        if total_frames is not None and first + length > total_frames:
-            break
-        if k > 0 and first == round((k - 1) * stride * fps):
-            raise ValueError(f"stride_length_s={stride} is shorter than one frame at {fps:g} fps")
-        yield _window(k, first, length, fps, num_frames, num_clips)
-        last_end = first + length
-        k += 1
-    if last_end < total_frames:  # the tail: one more full window, aligned to the end
-        yield _window(k, total_frames - length, length, fps, num_frames, num_clips)
+    def __len__(self) -> int:
+        if self.full_windows is None:
+            raise TypeError("a live stream's plan has no length")
+        return self.full_windows + (self.tail_first is not None)
+
+    def window(self, k: int) -> Window:
+        if self.full_windows is not None and k >= self.full_windows:
+            if k != self.full_windows or self.tail_first is None:
+                raise IndexError(f"window {k} is past the end of the stream")
+            first = self.tail_first
+        else:
+            first = self._first(k)
+        clips = tuple(tuple(first + i for i in clip) for clip in self._offsets)
+        return Window(k, first, self.length, self.fps, clips)
+
+    def __iter__(self) -> Iterator[Window]:
+        k = 0
+        while self.full_windows is None or k < len(self):
+            yield self.window(k)
+            k += 1
+
+    def _windows_containing(self, index: int) -> Iterator[Window]:
+        low = max(0, math.floor((index - self.length) / self._step))
+        high = math.floor(index / self._step) + 1
+        if self.full_windows is not None:
+            high = min(high, self.full_windows - 1)
+        for k in range(low, high + 1):
+            if self._first(k) <= index < self._first(k) + self.length:
+                yield self.window(k)
+        if self.tail_first is not None and self.tail_first <= index:
+            yield self.window(self.full_windows)
+
+    def is_sampled(self, index: int) -> bool:
+        return any(index - window.first in self._offset_set for window in self._windows_containing(index))
+
+    def sampled_indices(self) -> Iterator[int]:
+        """Every frame index some window samples, once, ascending; only the windows in flight are looked at."""
+        heap: list[int] = []
+        for window in self:
+            while heap and heap[0] < window.first:  # no later window can add an index below its own start
+                yield heapq.heappop(heap)
+            for index in window.sampled - set(heap):
+                heapq.heappush(heap, index)
+        while heap:
+            yield heapq.heappop(heap)
 
 
 def plan_windows(total_frames: int, fps: float, chunk_length_s: float, stride_length_s: float | None = None,
                  num_frames: int = 8, num_clips: int = 1) -> list[Window]:
-    """Every window of a stream of `total_frames` frames at `fps` (see the module docstring)."""
-    if total_frames < 1:
-        raise ValueError(f"cannot place windows in a stream of {total_frames} frames")
-    return list(iter_window_plan(fps, chunk_length_s, stride_length_s, num_frames, num_clips, total_frames))
+    """Every window of a stream of `total_frames` frames at `fps`, as a list (see `WindowPlan`)."""
+    return list(WindowPlan(fps, chunk_length_s, stride_length_s, num_frames, num_clips, total_frames))
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -325,13 +375,13 @@ class SeekingReader:
 
     # -- decoding
 
-    def _decode(self, wanted: set[int]) -> Iterator[tuple[int, Any]]:
+    def _decode(self, wanted: Callable[[int], bool]) -> Iterator[tuple[int, Any]]:
         context = self.stream.codec_context
         count = 0
         for packet in self.container.demux(self.stream):
             index = self._index(packet.pts)
             # Frames nobody wants only need decoding if another frame references them (NONREF keeps pixels exact).
-            context.skip_frame = "DEFAULT" if packet.size == 0 or index is None or index in wanted else "NONREF"
+            context.skip_frame = "DEFAULT" if packet.size == 0 or index is None or wanted(index) else "NONREF"
             try:
                 frames = context.decode(packet if packet.size else None)
             except av.error.FFmpegError:
@@ -352,7 +402,7 @@ class SeekingReader:
                 yield index, frame
         context.skip_frame = "DEFAULT"
 
-    def _seek(self, index: int, wanted: set[int]):
+    def _seek(self, index: int, wanted: Callable[[int], bool]):
         self.container.seek(self._pts(index), stream=self.stream, backward=True, any_frame=False)
         self.stream.codec_context.flush_buffers()
         self.seeks += 1
@@ -376,13 +426,19 @@ class SeekingReader:
             return item
         return next(self._iterator, None)
 
-    def read(self, indices: Sequence[int]) -> Iterator[tuple[int, np.ndarray]]:
+    def read(self, indices: Iterable[int], is_wanted: Callable[[int], bool] | None = None) -> Iterator[tuple[int, np.ndarray]]:
         """Yield (index, RGB uint8 (H, W, 3)) for these frame indices (ascending, unique), decoding only around them.
+
+        `is_wanted(i)` must be True for every index in `indices` (it lets `indices` be a lazy iterator); packets of
+        other frames are decoded only as references.
 
         A frame past the end of the stream (the declared count was too high) or that fails to decode is replaced by
         the last frame decoded before it, with a warning naming the source.
         """
-        wanted = set(indices)
+        if is_wanted is None:
+            indices = list(indices)
+            is_wanted = set(indices).__contains__
+        wanted = is_wanted
         self._iterator = self._decode(wanted)
         missing = []
         for target in indices:
@@ -559,33 +615,37 @@ def iter_windows(
 ) -> Iterator[dict]:
     """Yield {"start", "end", "scores"} per window of `video` (a file, bytes, URL or `FrameStream`), in time order.
 
-    `stats`, if given, is filled with `peak_frames_held`, `frames_decoded`, `seeks`, `fps`, `duration`.
+    Arguments are checked (and the texts embedded) before the first window is asked for. `stats`, if given, is
+    filled with `windows`, `peak_frames_held`, `fps` and, for files, `duration`, `frames_decoded`, `seeks`.
     """
     chunk, stride = check_window_lengths(chunk_length_s, stride_length_s)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    stats = {} if stats is None else stats
+    if isinstance(video, (list, tuple, np.ndarray, torch.Tensor)):
+        raise ValueError(
+            "chunk_length_s needs a video file, bytes or a URL; for frames in memory or from a camera pass "
+            "FrameStream(frames, fps) (the frame rate places the windows in time)"
+        )
     scorer = WindowScorer(pipe, candidate_labels, hypothesis_template, descriptions, num_crops)
+    return _iter_windows(pipe, video, scorer, chunk, stride, top_k, num_clips, batch_size, timeout,
+                         {} if stats is None else stats)
+
+
+def _iter_windows(pipe, video, scorer, chunk, stride, top_k, num_clips, batch_size, timeout, stats) -> Iterator[dict]:
     labels = scorer.labels
     if isinstance(video, FrameStream):
-        plan = iter_window_plan(float(video.fps), chunk, stride, pipe.num_frames, num_clips)
+        plan = iter(WindowPlan(float(video.fps), chunk, stride, pipe.num_frames, num_clips))
         stats["fps"] = float(video.fps)
         pairs = _assemble(plan, enumerate(video.frames), stats, convert=_as_frame)
         yield from _score(pairs, scorer, labels, top_k, batch_size, stats)
         if not stats.get("windows"):
             logger.warning("The live source ended before its first %.3g s window was complete: nothing scored", chunk)
         return
-    if isinstance(video, (list, tuple, np.ndarray, torch.Tensor)):
-        raise ValueError(
-            "chunk_length_s needs a video file, bytes or a URL; for frames in memory or from a camera pass "
-            "FrameStream(frames, fps) (the frame rate places the windows in time)"
-        )
     with local_video(video, timeout) as local, SeekingReader(local) as reader:
         info = reader.info
         stats.update(fps=info.fps, duration=info.duration)
-        windows = plan_windows(info.num_frames, info.fps, chunk, stride, pipe.num_frames, num_clips)
-        indices = sorted(set().union(*(w.sampled for w in windows)))
-        pairs = _assemble(iter(windows), reader.read(indices), stats)
+        plan = WindowPlan(info.fps, chunk, stride, pipe.num_frames, num_clips, info.num_frames)
+        pairs = _assemble(iter(plan), reader.read(plan.sampled_indices(), plan.is_sampled), stats)
         yield from _score(pairs, scorer, labels, top_k, batch_size, stats)
         stats.update(frames_decoded=reader.frames_decoded, seeks=reader.seeks)
 
