@@ -515,25 +515,38 @@ def _assemble(
 
 
 class WindowScorer:
-    """Scores batches of window clips with a `ZeroShotVideoClassificationPipeline`'s model, processor and texts."""
+    """Scores batches of window clips with a `ZeroShotVideoClassificationPipeline`'s model, processor and tokenizer.
+
+    The scores are the pipeline's: per view softmax(scale * cos(video, text)) over the labels, averaged over the
+    templates, then over the views of a window. The class texts are the pipeline's (`pipe.class_texts`: templates,
+    descriptions or the automatic choice) and are tokenized once. Without `text_depends_on_video` they are embedded
+    once for every window; with it, once per batch of windows, from that batch's video outputs.
+    """
 
     def __init__(self, pipe, candidate_labels, hypothesis_template=None, descriptions=None, num_crops: int = 1):
         self.pipe = pipe
-        self.labels = list(candidate_labels)
-        self.hypothesis_template = hypothesis_template
-        self.descriptions = descriptions
+        texts = pipe.class_texts(candidate_labels, hypothesis_template, descriptions)
+        pipe.last_class_texts = texts
+        self.labels = list(texts.class_names)
+        self.num_templates = texts.num_templates
         self.num_crops = num_crops
         self.scale = _zero_shot_scale(pipe)
-        if _text_depends_on_video(pipe.model):
-            texts = pipe.class_texts(self.labels, hypothesis_template, descriptions)
-            self.num_templates = texts.num_templates
-            self.tokens = [
-                {name: tensor.to(pipe.device) for name, tensor in encode_texts(pipe.tokenizer, chunk, return_tensors="pt").items()}
-                for chunk in _chunks(texts.flat(), TEXT_CHUNK_SIZE)
-            ]
-            self.text_embeds = None
-        else:  # embedded once (and cached by the pipeline) for every window
-            self.text_embeds = pipe.text_embeddings(self.labels, hypothesis_template, descriptions)  # (J, K, E)
+        self.tokens = [
+            {name: tensor.to(pipe.device) for name, tensor in encode_texts(pipe.tokenizer, chunk, return_tensors="pt").items()}
+            for chunk in _chunks(texts.flat(), TEXT_CHUNK_SIZE)
+        ]
+        self.conditioned = _text_depends_on_video(pipe.model)
+        self.text_embeds = None if self.conditioned else self._text_embeddings()[0]  # (J, K, E)
+
+    @torch.no_grad()
+    def _text_embeddings(self, video_outputs=None) -> torch.Tensor:
+        """L2-normalised text embeddings: (1, J, K, E), or (views, J, K, E) when conditioned on `video_outputs`."""
+        model = self.pipe.model
+        extra = {} if video_outputs is None else {"video_outputs": video_outputs}
+        text = torch.cat([_pooled(model.get_text_features(**tokens, **extra)).float() for tokens in self.tokens], dim=-2)
+        text = text if text.dim() == 3 else text[None]  # (views or 1, J*K, E)
+        text = torch.nn.functional.normalize(text, dim=-1)
+        return text.view(text.shape[0], self.num_templates, len(self.labels), -1)
 
     @torch.no_grad()
     def __call__(self, clips: list[np.ndarray]) -> torch.Tensor:
@@ -547,26 +560,18 @@ class WindowScorer:
         pixel_values = torch.cat(pixel_values).to(device=self.pipe.device, dtype=model.dtype)
         video_outputs = model.get_video_features(pixel_values=pixel_values)
         video = _pooled(video_outputs).float()  # (views, E)
-        if self.text_embeds is not None:
+        if not self.conditioned:
             per_view = torch.stack([zero_shot_probabilities(video, texts, self.scale) for texts in self.text_embeds])
-        else:
-            per_view = self._conditioned_probabilities(model, video, video_outputs)
+        else:  # each view against its own texts
+            text = self._text_embeddings(video_outputs)  # (views, J, K, E)
+            per_view = torch.stack(
+                [
+                    torch.cat([zero_shot_probabilities(video[v : v + 1], text[v, j], self.scale) for v in range(len(video))])
+                    for j in range(self.num_templates)
+                ]
+            )
         per_view = per_view.mean(dim=0)  # the mean over templates: (views, K)
         return torch.stack([window.mean(dim=0) for window in per_view.split(views)])
-
-    def _conditioned_probabilities(self, model, video, video_outputs) -> torch.Tensor:
-        # One (K, E) text set per view, encoded from this batch's own video outputs.
-        text = torch.cat(
-            [_pooled(model.get_text_features(**tokens, video_outputs=video_outputs)).float() for tokens in self.tokens],
-            dim=1,
-        )  # (views, J*K, E)
-        text = text.view(text.shape[0], self.num_templates, len(self.labels), -1)
-        return torch.stack(
-            [
-                torch.stack([zero_shot_probabilities(video[v : v + 1], text[v, j], self.scale)[0] for v in range(len(video))])
-                for j in range(self.num_templates)
-            ]
-        )  # (J, views, K)
 
 
 def _chunks(items: list, size: int) -> Iterator[list]:

@@ -60,23 +60,26 @@ def run(args: argparse.Namespace) -> int:
         print(f"t2l timeline: error: cannot load model {args.model!r}: {error}", file=sys.stderr)
         return EXIT_USAGE
     text_choice = {}
+    stats: dict = {}
     try:
         if args.template:
             text_choice["hypothesis_template"] = args.template
         if args.descriptions:
             text_choice["descriptions"] = _descriptions_argument(args.descriptions)
-        pipe.text_embeddings(labels, text_choice.get("hypothesis_template"), text_choice.get("descriptions"))
+        # Checks the labels, templates and descriptions and embeds the texts before any video is read.
+        scored = iter_windows(pipe, args.video, candidate_labels=labels, chunk_length_s=args.window,
+                              stride_length_s=args.stride, batch_size=args.batch_size, stats=stats, **text_choice)
     except (ValueError, KeyError, TypeError, FileNotFoundError) as error:
         print(f"t2l timeline: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     texts = pipe.last_class_texts
+    where = f" ({texts.description_set})" if texts.description_set else ""
+    print(f"t2l timeline: {texts.num_classes} labels scored with {texts.mode}{where}", file=sys.stderr)
 
-    stats: dict = {}
     windows = []
     progress = tqdm(unit="window", desc="timeline", file=sys.stderr, disable=None)
     try:
-        for window in iter_windows(pipe, args.video, candidate_labels=labels, chunk_length_s=args.window,
-                                   stride_length_s=args.stride, batch_size=args.batch_size, stats=stats, **text_choice):
+        for window in scored:
             windows.append(window)
             progress.update(1)
     except VideoDecodeError as error:
@@ -94,8 +97,9 @@ def run(args: argparse.Namespace) -> int:
         "stride_s": args.stride,
         "fps": stats.get("fps"),
         "duration_s": stats.get("duration"),
-        "labels": list(labels),
-        "text_mode": texts.mode if texts else None,
+        "labels": list(texts.class_names),
+        "text_mode": texts.mode,
+        "description_set": texts.description_set,
         "windows": windows,
         "segments": segments,
     }
