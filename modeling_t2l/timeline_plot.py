@@ -5,11 +5,14 @@ that line when it is missing, and nothing else in the package imports this modul
 """
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import Sequence
 
 INSTALL_HINT = 'pip install "modeling-t2l[plots]"'
 # Okabe-Ito: distinguishable for colour-blind readers; repeated when there are more labels.
+# How many 8-point characters fit across the plot area of the 11-inch figure (for labels inside the bars).
+AXIS_WIDTH_CHARS = 140
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#777777"]
 
 
@@ -27,15 +30,25 @@ def _clock(seconds: float, _position=None) -> str:
     return f"{hours}:{minutes:02d}:{rest:04.1f}" if hours else f"{minutes}:{rest:04.1f}"
 
 
-def leading_labels(windows: Sequence[dict], segments: Sequence[dict], limit: int) -> list[str]:
-    """The labels worth a score curve: every segment label first (by time), then the highest mean scores."""
-    ordered = list(dict.fromkeys(segment["label"] for segment in segments))
+def leading_labels(windows: Sequence[dict], segments: Sequence[dict]) -> list[str]:
+    """Every label, most shown first: by the time its segments cover, then by its mean window score."""
+    covered: dict[str, float] = {}
+    for segment in segments:
+        covered[segment["label"]] = covered.get(segment["label"], 0.0) + segment["end"] - segment["start"]
     totals: dict[str, float] = {}
     for window in windows:
         for item in window["scores"]:
             totals[item["label"]] = totals.get(item["label"], 0.0) + item["score"]
-    ordered += [label for label in sorted(totals, key=lambda label: -totals[label]) if label not in ordered]
-    return ordered[:limit]
+    return sorted(totals, key=lambda label: (-covered.get(label, 0.0), -totals[label]))
+
+
+def _colours(labels: list[str]) -> dict[str, str]:
+    if len(labels) <= len(PALETTE):
+        return dict(zip(labels, PALETTE))
+    from matplotlib import colormaps
+
+    cycle = [colormaps["tab20"](i % 20) for i in range(len(labels))]  # repeats beyond 20 labels
+    return dict(zip(labels, cycle))
 
 
 def plot_timeline(path, windows: Sequence[dict], segments: Sequence[dict], title: str | None = None,
@@ -49,17 +62,25 @@ def plot_timeline(path, windows: Sequence[dict], segments: Sequence[dict], title
     Figure = _figure_class()
     from matplotlib.ticker import FuncFormatter
 
-    labels = leading_labels(windows, segments, max_labels)
-    colours = {label: PALETTE[i % len(PALETTE)] for i, label in enumerate(labels)}
+    ordered = leading_labels(windows, segments)
+    shown = [label for label in ordered if any(segment["label"] == label for segment in segments)]
+    colours = _colours(shown + [label for label in ordered if label not in shown])
+    labels = ordered[:max_labels]  # the score curves
     figure = Figure(figsize=(11, 4.2), layout="constrained")
     band, curves = figure.subplots(2, 1, sharex=True, height_ratios=[1, 2.6])
 
+    begin = min(window["start"] for window in windows)
+    finish = max(window["end"] for window in windows)
     for segment in segments:
         width = segment["end"] - segment["start"]
-        colour = colours.get(segment["label"], PALETTE[-1])
+        colour = colours[segment["label"]]
         band.broken_barh([(segment["start"], width)], (0, 1), facecolors=colour, edgecolors="white", linewidth=1)
-        band.text(segment["start"] + width / 2, 0.5, segment["label"], ha="center", va="center", fontsize=9,
-                  color="white", clip_on=True)
+        # the name inside the bar, on up to two lines, when it fits; the legend below names every colour anyway
+        fits = int(AXIS_WIDTH_CHARS * width / max(finish - begin, 1e-9))
+        lines = textwrap.wrap(segment["label"], max(fits, 1))
+        if fits >= 6 and len(lines) <= 2:
+            band.text(segment["start"] + width / 2, 0.5, "\n".join(lines), ha="center", va="center", fontsize=8,
+                      color="white", clip_on=True)
     band.set_yticks([])
     band.set_ylim(0, 1)
     band.set_title(title or "Timeline", loc="left", fontsize=11)
@@ -71,10 +92,10 @@ def plot_timeline(path, windows: Sequence[dict], segments: Sequence[dict], title
         curves.plot(centres, scores, marker="o", markersize=3, linewidth=1.5, color=colours[label], label=label)
     curves.set_ylim(0, 1)
     curves.set_ylabel("score (window centre)")
-    curves.set_xlabel("time")
+    curves.set_xlabel("time (m:ss)")
     curves.grid(alpha=0.3)
     curves.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
-    curves.set_xlim(min(window["start"] for window in windows), max(window["end"] for window in windows))
+    curves.set_xlim(begin, finish)
     curves.xaxis.set_major_formatter(FuncFormatter(_clock))
 
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -48,6 +48,8 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         labels = args.labels if args.labels is not None else read_labels_file(args.labels_file)
+        if not (args.window > 0 and args.stride > 0):  # also rejects nan
+            raise ValueError(f"--window and --stride must be positive seconds, got {args.window:g} and {args.stride:g}")
         check_window_lengths(args.window, args.stride)
         if args.batch_size < 1:
             raise ValueError("--batch-size must be >= 1")
