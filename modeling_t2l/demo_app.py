@@ -151,7 +151,7 @@ def build_app(pipe, title: str = "Zero-shot video action recognition"):
                     "than one window are also scored window by window, with a timeline.")
         with gr.Row():
             with gr.Column():
-                video = gr.Video(label="Video", sources=["upload"], elem_id="video")
+                video = gr.Video(label="Video", sources=["upload"], height=280, elem_id="video")
                 url = gr.Textbox(label="...or a video URL", placeholder="https://.../video.mp4", elem_id="url")
                 choice = gr.Dropdown([CUSTOM_LABELS, *LABEL_SETS], value=CUSTOM_LABELS, label="Label set",
                                      elem_id="label-set")

@@ -43,12 +43,11 @@ def leading_labels(windows: Sequence[dict], segments: Sequence[dict]) -> list[st
 
 
 def _colours(labels: list[str]) -> dict[str, str]:
-    if len(labels) <= len(PALETTE):
-        return dict(zip(labels, PALETTE))
+    """Okabe-Ito for the first eight labels, then matplotlib's tab20 (repeating beyond 28 labels)."""
     from matplotlib import colormaps
 
-    cycle = [colormaps["tab20"](i % 20) for i in range(len(labels))]  # repeats beyond 20 labels
-    return dict(zip(labels, cycle))
+    extra = [colormaps["tab20"](i) for i in range(20)]
+    return {label: (PALETTE + extra)[i % (len(PALETTE) + len(extra))] for i, label in enumerate(labels)}
 
 
 def plot_timeline(path, windows: Sequence[dict], segments: Sequence[dict], title: str | None = None,
