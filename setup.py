@@ -17,8 +17,8 @@ setup(
     include_package_data=True,
     package_data={
         "modeling_t2l": [
-            "tokenizer/*.json",
-            "tokenizer/*.txt",
+            "processing/tokenizer/*.json",
+            "processing/tokenizer/*.txt",
             "data/files/**/*",
             "metrics/**/*.py",
         ]
@@ -40,9 +40,9 @@ setup(
         "tqdm",
     ],
     extras_require={
-        "test": ["pytest>=8", "pytest-timeout"],
-        "plots": ["matplotlib>=3.7"],
-        "demo": ["gradio>=5", "matplotlib>=3.7"],
+        "plots": ["matplotlib>=3.8"],
+        "demo": ["gradio>=5", "matplotlib>=3.8"],
+        "test": ["pytest>=8", "pytest-timeout", "matplotlib>=3.8"],
         "browser-test": ["selenium>=4.10"],
     },
     entry_points={"console_scripts": ["t2l = modeling_t2l.cli:main"]},

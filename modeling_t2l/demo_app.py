@@ -78,7 +78,7 @@ def answer(pipe, video_path: str | None, url: str | None, labels_text: str | Non
     (the bundled descriptions when every label has one, else the ActionCLIP templates).
     """
     from .timeline import check_window_lengths, iter_windows, local_video, merge_segments
-    from .video_io import VideoDecodeError
+    from .processing.video_io import VideoDecodeError
 
     try:
         labels = parse_labels(labels_text)

@@ -34,9 +34,11 @@ Text that depends on the video (`model.text_depends_on_video`, TC-CLIP): the cla
 their embeddings are computed for every batch of windows from that batch's own video outputs
 (`get_text_features(..., video_outputs=...)` returns one (K, E) set per window view), so each window is scored
 against the texts conditioned on its own frames. Other models embed the texts once per label set (the pipeline's
-cache) and reuse them for every window.
+cache) and reuse them for every window. Both are the shared zero-shot classifier's behaviour
+(`zero_shot.classifier`); this module only decides which frames form each window.
 
-Imports are relative and single-level (see the pipeline module): this file travels with saved checkpoints.
+This module is imported by the pipeline, so it travels (flattened) with saved checkpoints as remote code: it imports
+only modules of this package, never a package `__init__` (`modeling_t2l.remote_code`).
 """
 from __future__ import annotations
 
@@ -58,34 +60,18 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .modeling_t2l import zero_shot_probabilities
-from .tokenization import encode_texts
-from .video_io import VideoDecodeError, _open_container, _reformatter, _resolve, describe_source, sample_clip_indices
+from .processing.video_io import (
+    VideoDecodeError,
+    _open_container,
+    _reformatter,
+    _resolve,
+    describe_source,
+    sample_clip_indices,
+)
 
 logger = logging.getLogger(__name__)
 
 DOWNLOAD_CHUNK_BYTES = 1 << 20
-# Texts per forward of the text tower when the texts are re-encoded for every batch of windows.
-TEXT_CHUNK_SIZE = 256
-
-
-# --------------------------------------------------------------------------------------------------------------
-# The model contract, through small adapters (every family; see modeling_utils' ZeroShotVideoModelMixin)
-# --------------------------------------------------------------------------------------------------------------
-
-
-def _pooled(output) -> torch.Tensor:
-    """`.pooler_output` of a feature method's output; a bare tensor is already the embedding."""
-    return output.pooler_output if hasattr(output, "pooler_output") else output
-
-
-def _text_depends_on_video(model) -> bool:
-    return bool(getattr(model, "text_depends_on_video", False))
-
-
-def _zero_shot_scale(pipe) -> float:
-    scale = getattr(pipe.model, "zero_shot_logit_scale", None)
-    return float(scale) if scale is not None else float(pipe.logit_scale)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -515,68 +501,28 @@ def _assemble(
 
 
 class WindowScorer:
-    """Scores batches of window clips with a `ZeroShotVideoClassificationPipeline`'s model, processor and tokenizer.
+    """Scores batches of window clips: the pipeline's image processor, then its zero-shot classifier.
 
-    The scores are the pipeline's: per view softmax(scale * cos(video, text)) over the labels, averaged over the
-    templates, then over the views of a window. The class texts are the pipeline's (`pipe.class_texts`: templates,
-    descriptions or the automatic choice) and are tokenized once. Without `text_depends_on_video` they are embedded
-    once for every window; with it, once per batch of windows, from that batch's video outputs.
+    The classifier (`pipe.classifier`, i.e. `zero_shot.classifier`) is the one every caller uses: per view
+    softmax(scale * cos(video, text)) over the labels, averaged over templates, then over the views of a window.
+    For a model whose text depends on the video it holds the token ids and encodes the texts for every batch of
+    windows from that batch's own video outputs; otherwise the texts are embedded once (and cached by the pipeline).
     """
 
     def __init__(self, pipe, candidate_labels, hypothesis_template=None, descriptions=None, num_crops: int = 1):
         self.pipe = pipe
-        texts = pipe.class_texts(candidate_labels, hypothesis_template, descriptions)
-        pipe.last_class_texts = texts
-        self.labels = list(texts.class_names)
-        self.num_templates = texts.num_templates
+        self.classifier = pipe.classifier(candidate_labels, hypothesis_template, descriptions)
+        self.labels = list(pipe.last_class_texts.class_names)
         self.num_crops = num_crops
-        self.scale = _zero_shot_scale(pipe)
-        self.tokens = [
-            {name: tensor.to(pipe.device) for name, tensor in encode_texts(pipe.tokenizer, chunk, return_tensors="pt").items()}
-            for chunk in _chunks(texts.flat(), TEXT_CHUNK_SIZE)
-        ]
-        self.conditioned = _text_depends_on_video(pipe.model)
-        self.text_embeds = None if self.conditioned else self._text_embeddings()[0]  # (J, K, E)
 
-    @torch.no_grad()
-    def _text_embeddings(self, video_outputs=None) -> torch.Tensor:
-        """L2-normalised text embeddings: (1, J, K, E), or (views, J, K, E) when conditioned on `video_outputs`."""
-        model = self.pipe.model
-        extra = {} if video_outputs is None else {"video_outputs": video_outputs}
-        text = torch.cat([_pooled(model.get_text_features(**tokens, **extra)).float() for tokens in self.tokens], dim=-2)
-        text = text if text.dim() == 3 else text[None]  # (views or 1, J*K, E)
-        text = torch.nn.functional.normalize(text, dim=-1)
-        return text.view(text.shape[0], self.num_templates, len(self.labels), -1)
-
-    @torch.no_grad()
     def __call__(self, clips: list[np.ndarray]) -> torch.Tensor:
         """clips: per window (num_clips, T, H, W, 3) -> probabilities (num_windows, K)."""
-        model = self.pipe.model
         views, pixel_values = [], []
         for window_clips in clips:
-            values = self.pipe.image_processor(list(window_clips), num_crops=self.num_crops, return_tensors="pt")["pixel_values"]
-            views.append(values.shape[0])
-            pixel_values.append(values)
-        pixel_values = torch.cat(pixel_values).to(device=self.pipe.device, dtype=model.dtype)
-        video_outputs = model.get_video_features(pixel_values=pixel_values)
-        video = _pooled(video_outputs).float()  # (views, E)
-        if not self.conditioned:
-            per_view = torch.stack([zero_shot_probabilities(video, texts, self.scale) for texts in self.text_embeds])
-        else:  # each view against its own texts
-            text = self._text_embeddings(video_outputs)  # (views, J, K, E)
-            per_view = torch.stack(
-                [
-                    torch.cat([zero_shot_probabilities(video[v : v + 1], text[v, j], self.scale) for v in range(len(video))])
-                    for j in range(self.num_templates)
-                ]
-            )
-        per_view = per_view.mean(dim=0)  # the mean over templates: (views, K)
-        return torch.stack([window.mean(dim=0) for window in per_view.split(views)])
-
-
-def _chunks(items: list, size: int) -> Iterator[list]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+            values = self.pipe.image_processor(list(window_clips), num_crops=self.num_crops, return_tensors="pt")
+            views.append(values["pixel_values"].shape[0])
+            pixel_values.append(values["pixel_values"])
+        return self.classifier(self.pipe.model, torch.cat(pixel_values), views)
 
 
 def _batches(items: Iterator, size: int) -> Iterator[list]:

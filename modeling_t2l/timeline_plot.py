@@ -9,11 +9,11 @@ import textwrap
 from pathlib import Path
 from typing import Sequence
 
-INSTALL_HINT = 'pip install "modeling-t2l[plots]"'
-# Okabe-Ito: distinguishable for colour-blind readers; repeated when there are more labels.
+from .plotting import COLOURS, INSTALL_HINT
+
+PALETTE = list(COLOURS)  # Okabe-Ito, as every chart of the package
 # How many 8-point characters fit across the plot area of the 11-inch figure (for labels inside the bars).
 AXIS_WIDTH_CHARS = 140
-PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#777777"]
 
 
 def _figure_class():

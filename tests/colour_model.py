@@ -2,9 +2,10 @@
 
 `get_video_features` is the mean normalised pixel per channel (B, 3); `get_text_features` sums a fixed embedding
 per token, non-zero only for "red", "green" and "blue" (one axis each). A red clip is therefore "red" with a
-margin set by `eval_logit_scale`, and a window that straddles a change of colour scores both. It speaks the family
-contract (`BaseModelOutputWithPooling` from both feature methods, `text_depends_on_video`, `zero_shot_logit_scale`,
-`num_frames`), so code that only uses the contract runs on it unchanged.
+margin set by `eval_logit_scale`, and a window that straddles a change of colour scores both. It is a family in the
+contract's sense (`ZeroShotVideoModelMixin`: `BaseModelOutputWithPooling` from both feature methods,
+`text_depends_on_video`, `zero_shot_logit_scale` from `eval_logit_scale`, `num_frames`), so code that uses only the
+contract runs on it unchanged.
 
 `ConditionedColourModel` has `text_depends_on_video = True` (as TC-CLIP): each text embedding is moved towards
 the video it is scored against, so per-window text encoding is visible in the scores.
@@ -17,8 +18,9 @@ from torch import nn
 from transformers import PretrainedConfig, PreTrainedModel
 from transformers.modeling_outputs import BaseModelOutputWithPooling
 
-from modeling_t2l.image_processing_t2l import T2LImageProcessor
-from modeling_t2l.tokenization import load_clip_tokenizer
+from modeling_t2l.modeling_utils import ZeroShotVideoModelMixin
+from modeling_t2l.processing.image_processing_t2l import T2LImageProcessor
+from modeling_t2l.processing.tokenization import load_clip_tokenizer
 
 COLOURS = {"red": (255, 0, 0), "green": (0, 255, 0), "blue": (0, 0, 255)}
 WORD_IDS = {"red": 736, "green": 1901, "blue": 1746}  # their CLIP BPE token ids
@@ -35,7 +37,7 @@ class ColourConfig(PretrainedConfig):
         self.condition_strength = condition_strength
 
 
-class ColourModel(PreTrainedModel):
+class ColourModel(ZeroShotVideoModelMixin, PreTrainedModel):
     config_class = ColourConfig
     base_model_prefix = "colour"
     text_depends_on_video = False
@@ -51,14 +53,6 @@ class ColourModel(PreTrainedModel):
 
     def _init_weights(self, module):
         pass
-
-    @property
-    def num_frames(self) -> int:
-        return self.config.num_frames
-
-    @property
-    def zero_shot_logit_scale(self) -> float:
-        return self.config.eval_logit_scale
 
     def get_video_features(self, pixel_values, **kwargs) -> BaseModelOutputWithPooling:
         # (B, T, 3, H, W) -> (B, 3): the mean of each channel over frames and pixels
@@ -89,7 +83,7 @@ def colour_processor(num_frames: int = 4, size: int = 16) -> T2LImageProcessor:
 
 
 def colour_pipeline(model=None, num_frames: int = 4):
-    from modeling_t2l.pipeline_zero_shot_video_classification import ZeroShotVideoClassificationPipeline
+    from modeling_t2l.pipelines.zero_shot_video_classification import ZeroShotVideoClassificationPipeline
 
     model = model if model is not None else ColourModel(ColourConfig(num_frames=num_frames)).eval()
     return ZeroShotVideoClassificationPipeline(

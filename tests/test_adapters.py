@@ -6,7 +6,7 @@ import torch
 from safetensors.torch import load_file
 
 from modeling_t2l import T2LConfig, T2LForVideoClassification, T2LModel
-from modeling_t2l.adapters import (
+from modeling_t2l.models.t2l.adapters import (
     ADAPTER_CONFIG_NAME,
     ADAPTER_WEIGHTS_NAME,
     AdapterLoadError,

@@ -21,8 +21,8 @@ from safetensors.torch import load_file
 
 from modeling_t2l import T2LForVideoClassification
 from modeling_t2l.cli import main as cli_main
-from modeling_t2l.conversion import ConversionError, convert_state_dict, load_official_state_dict
-from modeling_t2l.modeling_t2l import zero_shot_probabilities
+from modeling_t2l.models.t2l.conversion import ConversionError, convert_state_dict, load_official_state_dict
+from modeling_t2l.zero_shot.classifier import zero_shot_probabilities
 from tests import reference_t2l as ref
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "official_t2l"
@@ -60,9 +60,9 @@ def library_outputs(model, video, input_ids, attention_mask, labels) -> dict[str
     model.zero_grad(set_to_none=True)
     with torch.no_grad():
         frames = model.get_frame_features(video)
-        videos = model.get_video_features(video)
-        texts = model.get_text_features(input_ids, attention_mask)
-        train_texts = model.get_text_features(input_ids[labels], attention_mask[labels])
+        videos = model.get_video_features(video).pooler_output
+        texts = model.get_text_features(input_ids, attention_mask).pooler_output
+        train_texts = model.get_text_features(input_ids[labels], attention_mask[labels]).pooler_output
     out = model(pixel_values=video, input_ids=input_ids, attention_mask=attention_mask, labels=labels)
     out.loss.backward()
     # the training batch's B x B matrix is the columns of the videos' own classes
@@ -205,7 +205,7 @@ def test_default_head_count_is_official_build_model_and_differs_from_tiny_fixtur
     model = convert_with_cli(folder / "checkpoint.pt", tmp_path / "default")
     assert model.config.text_config.num_attention_heads == 64 // 64
     with torch.no_grad():
-        texts = model.get_text_features(t["input_ids"], t["attention_mask"])
+        texts = model.get_text_features(t["input_ids"], t["attention_mask"]).pooler_output
     assert float((texts - t["text_embeds"]).abs().max()) > 1e-3  # wrong heads: silently different numbers
 
 
@@ -351,7 +351,7 @@ def test_clip_vocabulary_checkpoint_gets_a_matching_processor(tmp_path):
     T frames at the checkpoint's resolution, so it works end to end; other vocabularies get none."""
     import numpy as np
 
-    from modeling_t2l.processing_t2l import T2LProcessor
+    from modeling_t2l.processing.processing_t2l import T2LProcessor
 
     sd = ref.random_official_state_dict(vocab=49408, T=3, image_size=32, seed=9, logit_scale=4.6052)
     model = convert_with_cli(save_official_checkpoint(tmp_path / "clip.pt", sd), tmp_path / "out",
@@ -368,7 +368,7 @@ def test_clip_vocabulary_checkpoint_gets_a_matching_processor(tmp_path):
     assert inputs["pixel_values"].shape == (1, 3, 3, 32, 32)
     assert int(inputs["input_ids"][0, 0]) == 49406
     with torch.no_grad():
-        texts_embeds = model.get_text_features(inputs["input_ids"], inputs["attention_mask"])
+        texts_embeds = model.get_text_features(inputs["input_ids"], inputs["attention_mask"]).pooler_output
     # the library pools at the first end-of-text token; the official code at argmax (= the same position)
     expected = ref.encode_text({k: v.float() for k, v in sd.items()}, inputs["input_ids"], 2)
     torch.testing.assert_close(texts_embeds, expected, atol=1e-5, rtol=0)
@@ -379,7 +379,7 @@ def test_clip_vocabulary_checkpoint_gets_a_matching_processor(tmp_path):
     # the converted directory is all the zero-shot pipeline needs
     from transformers import pipeline
 
-    from modeling_t2l.pipeline_zero_shot_video_classification import register_pipeline
+    from modeling_t2l.pipelines.zero_shot_video_classification import register_pipeline
 
     register_pipeline()
     # the converter writes the pipeline's code and task next to the weights, so the task is inferred from the

@@ -23,8 +23,8 @@ LABELS = ["archery", "juggling balls", "surfing water"]
 @pytest.fixture(scope="module")
 def pipe():
     from modeling_t2l import T2LForVideoClassification
-    from modeling_t2l.pipeline_zero_shot_video_classification import ZeroShotVideoClassificationPipeline
-    from modeling_t2l.processing_t2l import T2LProcessor
+    from modeling_t2l.pipelines.zero_shot_video_classification import ZeroShotVideoClassificationPipeline
+    from modeling_t2l.processing.processing_t2l import T2LProcessor
     from tests.tiny import tiny_t2l_config
 
     torch.manual_seed(0)

@@ -11,27 +11,29 @@ import math
 import numpy as np
 import pytest
 import torch
+import yaml
 from PIL import Image
 from torch import nn
 
 from modeling_t2l.data import Protocol, SplitSpec
-from modeling_t2l.evaluation import (
+from modeling_t2l.evaluation.evaluate import (
     aggregate,
-    encode_class_texts,
     evaluate_protocol,
     evaluate_videos,
     markdown_table,
-    score_videos,
     write_reports,
 )
-from modeling_t2l.processing_t2l import T2LProcessor
+from modeling_t2l.modeling_utils import ZeroShotVideoModelMixin
+from modeling_t2l.processing.processing_t2l import T2LProcessor
+from modeling_t2l.zero_shot.classifier import build_zero_shot_classifier
+from transformers.modeling_outputs import BaseModelOutputWithPooling
 
 NUM_FRAMES = 4
 CLASSES = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot"]
 LEVEL_STEP = 40  # grey level of a video predicted as class k (shift 0): 40 * k
 
 
-class KnownAnswerModel(nn.Module):
+class KnownAnswerModel(ZeroShotVideoModelMixin, nn.Module):
     """Predicts class round(grey level / 40) + shift; text features are one-hot by class."""
 
     def __init__(self, processor, num_classes=len(CLASSES), shift=0):
@@ -48,12 +50,12 @@ class KnownAnswerModel(nn.Module):
         red = pixel_values[:, :, 0].mean(dim=(1, 2, 3))  # (B,)
         level = (red * self.std + self.mean) * 255
         predicted = (torch.round(level / LEVEL_STEP).long() + self.shift) % self.num_classes
-        return nn.functional.one_hot(predicted, self.num_classes + 2).float()
+        return BaseModelOutputWithPooling(pooler_output=nn.functional.one_hot(predicted, self.num_classes + 2).float())
 
-    def get_text_features(self, input_ids, attention_mask=None):
+    def get_text_features(self, input_ids, attention_mask=None, video_outputs=None):
         self.text_calls += 1
         rows = torch.arange(input_ids.shape[0]) % self.num_classes  # template-major rows: row = t * K + k
-        return nn.functional.one_hot(rows, self.num_classes + 2).float()
+        return BaseModelOutputWithPooling(pooler_output=nn.functional.one_hot(rows, self.num_classes + 2).float())
 
 
 def _grey_video(folder, level):
@@ -189,11 +191,13 @@ def test_base_to_novel_three_seeds_harmonic_mean_of_means(tmp_path, processor):
 def test_views_and_templates_are_averaged(processor):
     torch.manual_seed(0)
     model = KnownAnswerModel(processor, num_classes=3)
-    text = encode_class_texts(model, processor, [["a", "b", "c"], ["x", "y", "z"]])
-    assert text.shape == (2, 3, 5)
+    classifier = build_zero_shot_classifier(
+        model, lambda texts: processor(text=texts, return_tensors="pt"), [["a", "b", "c"], ["x", "y", "z"]]
+    )
+    assert classifier.text_embeds.shape == (2, 3, 5)
     pixel_values = torch.randn(2, 3, NUM_FRAMES, 3, 8, 8)  # 2 videos x 3 views
-    probabilities = score_videos(model, pixel_values, text)
-    per_view = score_videos(model, pixel_values.flatten(0, 1), text).view(2, 3, 3)
+    probabilities = classifier(model, pixel_values)
+    per_view = classifier(model, pixel_values.flatten(0, 1)).view(2, 3, 3)
     torch.testing.assert_close(probabilities, per_view.mean(dim=1))
     torch.testing.assert_close(probabilities.sum(-1), torch.ones(2))
 
@@ -226,3 +230,39 @@ def test_metric_module_loads_offline(monkeypatch):
     metric = load_topk_accuracy()
     scores = [[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7], [0.9, 0.0, 0.0, 0.0, 0.0, 0.0, 0.1]]
     assert metric.compute(predictions=scores, references=[1, 0]) == {"top1": 0.5, "top5": 0.5}
+
+
+def _evaluate_command(arguments, processor, tmp_path, monkeypatch):
+    from modeling_t2l.cli import main
+    from modeling_t2l.commands import evaluate as command
+
+    monkeypatch.setattr(command, "load_model_and_processor",
+                        lambda path, device, dtype: (KnownAnswerModel(processor), processor))
+    out = tmp_path / "out"
+    code = main(["evaluate", "--model", "unused", *arguments, "--output-dir", str(out), "--num-workers", "0"])
+    assert code == 0
+    return {k: round(v["top1"], 4) for k, v in json.loads((out / "results.json").read_text())["splits"].items()}
+
+
+def test_evaluate_command_on_your_own_label_and_list_files(zero_shot_protocol, processor, tmp_path, monkeypatch):
+    """--labels + --eval-list: the same known answers as the registered protocol, without registering one."""
+    protocol, data_root = zero_shot_protocol
+    root = data_root.parent
+    top1 = _evaluate_command(["--labels", str(root / "labels.csv"), "--eval-list", f"first={root / 'split1.txt'}",
+                              "--eval-list", str(root / "split3.txt"), "--data-root", str(data_root)],
+                             processor, tmp_path, monkeypatch)
+    assert top1 == {"first": 75.0, "split3": round(100 / 3, 4)}
+
+
+def test_evaluate_command_on_a_training_recipes_own_data(zero_shot_protocol, processor, tmp_path, monkeypatch):
+    """--recipe: what `t2l train` trained on (a custom protocol mapping) is evaluated on that recipe's eval lists."""
+    protocol, data_root = zero_shot_protocol
+    root = data_root.parent
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(yaml.safe_dump({
+        "data": {"protocol": {"name": "mine", "labels": str(root / "labels.csv"), "train": str(root / "split1.txt"),
+                              "eval": {"val": str(root / "split2.txt")}}, "data_root": str(data_root)},
+        "training": {"output_dir": str(tmp_path / "run")},
+    }))
+    top1 = _evaluate_command(["--recipe", str(recipe), "--data-root", str(data_root)], processor, tmp_path, monkeypatch)
+    assert top1 == {"val": 20.0}

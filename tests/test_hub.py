@@ -16,8 +16,8 @@ import torch
 from huggingface_hub import ModelCard
 
 from modeling_t2l import T2LForVideoClassification
-from modeling_t2l.hub import AUTHORS_SOURCE, REPRODUCED_SOURCE, push_model, render_card
-from modeling_t2l.processing_t2l import T2LProcessor
+from modeling_t2l.hub.push import AUTHORS_SOURCE, REPRODUCED_SOURCE, push_model, render_card
+from modeling_t2l.processing.processing_t2l import T2LProcessor
 from tests.isolated import run_without_package
 from tests.tiny import save_tiny_clip
 
@@ -148,7 +148,7 @@ def test_push_uploads_everything_in_one_commit_and_reloads_with_remote_code(mode
     files = set(api.commits[0]["files"])
     assert {"README.md", "config.json", "model.safetensors", "configuration_t2l.py", "modeling_t2l.py",
             "processor_config.json", "processing_t2l.py", "image_processing_t2l.py", "tokenization.py",
-            "pipeline_zero_shot_video_classification.py", "video_io.py", "prompts.py"} <= files
+            "zero_shot_video_classification.py", "video_io.py", "prompts.py"} <= files
     assert "zero-shot-video-classification" in json.loads((tmp_path / "remote" / "someone" / "t2l-tiny" / "config.json")
                                                           .read_text())["custom_pipelines"]
     assert not any(name.startswith("checkpoint-") or name == "training_args.bin" for name in files)

@@ -5,7 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
-from modeling_t2l.image_processing_t2l import (
+from modeling_t2l.processing.image_processing_t2l import (
     CLIP_MEAN,
     CLIP_STD,
     T2LImageProcessor,

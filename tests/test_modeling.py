@@ -7,7 +7,8 @@ import torch.nn.functional as F
 from transformers import AutoConfig, AutoModel, AutoModelForVideoClassification, CLIPModel, CLIPTextConfig, CLIPVisionConfig
 
 from modeling_t2l import T2LConfig, T2LForVideoClassification, T2LModel
-from modeling_t2l.modeling_t2l import kl_contrastive_loss, tfd_loss, zero_shot_probabilities
+from modeling_t2l.losses import kl_contrastive_loss, tfd_loss
+from modeling_t2l.zero_shot.classifier import zero_shot_probabilities
 from tests.tiny import save_tiny_clip, tiny_t2l_config
 
 T2L_MISSING_KEYS_PER_TINY_MODEL = 2 * (1 + 4) + 2 * 4 + 1  # vision layers: prompt + 4 adapter tensors; text: 4; temporal_embedding
@@ -166,7 +167,7 @@ def test_load_clip_checkpoint_into_t2l(tmp_path):
     # adapters are the identity at init: the text tower is CLIP's
     pixel_values, input_ids, attention_mask = make_inputs(model.config)
     with torch.no_grad():
-        ours = model.get_text_features(input_ids, attention_mask)
+        ours = model.get_text_features(input_ids, attention_mask).pooler_output
         theirs = clip.get_text_features(input_ids=input_ids, attention_mask=attention_mask).pooler_output
     torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-6)
     assert set(n for n, p in model.named_parameters() if p.requires_grad) == set(model.trainable_parameter_names())
@@ -179,7 +180,7 @@ def test_without_temporal_tokens_t2l_is_clip_frame_averaging(tmp_path):
     clip = CLIPModel.from_pretrained(clip_dir).eval()
     pixel_values, _, _ = make_inputs(model.config)
     with torch.no_grad():
-        ours = model.get_video_features(pixel_values)
+        ours = model.get_video_features(pixel_values).pooler_output
         frames = clip.get_image_features(pixel_values=pixel_values.flatten(0, 1)).pooler_output
     torch.testing.assert_close(ours, frames.view(2, 4, -1).mean(1), rtol=1e-5, atol=1e-6)
 
@@ -266,7 +267,7 @@ def test_paper_variants_change_the_loss(model):
 
 def test_wrong_number_of_frames_is_a_clear_error(model):
     with pytest.raises(ValueError, match="built for 4 frames"):
-        model.get_video_features(torch.randn(1, 3, 3, 32, 32))
+        model.get_video_features(torch.randn(1, 3, 3, 32, 32)).pooler_output
 
 
 def test_zero_shot_probabilities_use_the_fixed_scale():
@@ -309,13 +310,13 @@ def test_frozen_tensors_unchanged_after_optimizer_steps(model):
 def test_dropout_and_drop_path_are_active_only_in_training(model):
     pixel_values, input_ids, attention_mask = make_inputs(model.config)
     with torch.no_grad():
-        eval_a = model.get_video_features(pixel_values)
-        eval_b = model.get_video_features(pixel_values)
+        eval_a = model.get_video_features(pixel_values).pooler_output
+        eval_b = model.get_video_features(pixel_values).pooler_output
         model.train()
         torch.manual_seed(1)
-        train_a = model.get_video_features(pixel_values)
+        train_a = model.get_video_features(pixel_values).pooler_output
         torch.manual_seed(2)
-        train_b = model.get_video_features(pixel_values)
+        train_b = model.get_video_features(pixel_values).pooler_output
     assert torch.equal(eval_a, eval_b)
     assert not torch.allclose(train_a, train_b)
 
@@ -362,10 +363,10 @@ def test_sdpa_is_the_default_and_matches_eager(model):
 def test_batching_equivalence(model):
     pixel_values, input_ids, attention_mask = make_inputs(model.config, batch_size=3)
     with torch.no_grad():
-        batched = model.get_video_features(pixel_values)
-        single = torch.cat([model.get_video_features(pixel_values[i : i + 1]) for i in range(3)])
-        texts = model.get_text_features(input_ids, attention_mask)
-        text_single = torch.cat([model.get_text_features(input_ids[i : i + 1], attention_mask[i : i + 1]) for i in range(3)])
+        batched = model.get_video_features(pixel_values).pooler_output
+        single = torch.cat([model.get_video_features(pixel_values[i : i + 1]).pooler_output for i in range(3)])
+        texts = model.get_text_features(input_ids, attention_mask).pooler_output
+        text_single = torch.cat([model.get_text_features(input_ids[i : i + 1], attention_mask[i : i + 1]).pooler_output for i in range(3)])
     torch.testing.assert_close(batched, single, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(texts, text_single, rtol=1e-5, atol=1e-6)
 
@@ -374,7 +375,7 @@ def test_torch_compile_matches_eager(model):
     pixel_values, _, _ = make_inputs(model.config)
     compiled = torch.compile(model.t2l.get_video_features, backend="aot_eager", fullgraph=True)
     with torch.no_grad():
-        torch.testing.assert_close(compiled(pixel_values), model.get_video_features(pixel_values), rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(compiled(pixel_values).pooler_output, model.get_video_features(pixel_values).pooler_output, rtol=1e-5, atol=1e-6)
 
 
 def test_torch_export_runs(model):
@@ -384,12 +385,12 @@ def test_torch_export_runs(model):
             self.t2l = t2l
 
         def forward(self, pixel_values):
-            return self.t2l.get_video_features(pixel_values)
+            return self.t2l.get_video_features(pixel_values).pooler_output
 
     pixel_values, _, _ = make_inputs(model.config)
     exported = torch.export.export(VideoEncoder(model.t2l), (pixel_values,))
     with torch.no_grad():
-        torch.testing.assert_close(exported.module()(pixel_values), model.get_video_features(pixel_values), rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(exported.module()(pixel_values), model.get_video_features(pixel_values).pooler_output, rtol=1e-5, atol=1e-6)
 
 
 def test_attention_dropout_follows_drop_path_unless_overridden():

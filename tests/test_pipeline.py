@@ -16,11 +16,11 @@ import torch
 from PIL import Image
 
 from modeling_t2l import T2LForVideoClassification
-from modeling_t2l.image_processing_t2l import T2LImageProcessor
-from modeling_t2l.pipeline_zero_shot_video_classification import TASK, ZeroShotVideoClassificationPipeline
-from modeling_t2l.processing_t2l import T2LProcessor
-from modeling_t2l.tokenization import encode_texts
-from modeling_t2l.video_io import VideoDecodeError, read_video, sample_clip_indices
+from modeling_t2l.processing.image_processing_t2l import T2LImageProcessor
+from modeling_t2l.pipelines.zero_shot_video_classification import TASK, ZeroShotVideoClassificationPipeline
+from modeling_t2l.processing.processing_t2l import T2LProcessor
+from modeling_t2l.processing.tokenization import encode_texts
+from modeling_t2l.processing.video_io import VideoDecodeError, read_video, sample_clip_indices
 from tests.tiny import tiny_t2l_config
 from tests.video_factory import write_video
 
@@ -67,12 +67,12 @@ def scores_of(result) -> dict[str, float]:
 def expected_probabilities(model, processor, clips, labels, templates, num_crops=1) -> np.ndarray:
     """Official scoring by hand for one video: mean over templates and views of softmax(100 * cos)."""
     pixel_values = processor.image_processor(list(clips), num_crops=num_crops, return_tensors="pt")["pixel_values"]
-    video = model.get_video_features(pixel_values)
+    video = model.get_video_features(pixel_values).pooler_output
     video = video / video.norm(dim=-1, keepdim=True)
     per_template = []
     for template in templates:
         encoded = encode_texts(processor.tokenizer, [template.replace("{}", label) for label in labels])
-        text = model.get_text_features(**encoded)
+        text = model.get_text_features(**encoded).pooler_output
         text = text / text.norm(dim=-1, keepdim=True)
         per_template.append(torch.softmax(100.0 * video @ text.T, dim=-1))  # (views, K)
     return torch.stack(per_template).mean(dim=0).mean(dim=0).numpy()
@@ -111,17 +111,21 @@ def test_template_list_averages_softmax_per_template(pipe, model, processor):
     assert not np.allclose(expected, expected_single, atol=1e-3)
 
 
-def test_uses_eval_logit_scale_from_config(model, processor):
+def test_scores_use_the_models_zero_shot_logit_scale(model, processor, monkeypatch):
     video = random_video(2)
-    pipe = ZeroShotVideoClassificationPipeline(
-        model=model, tokenizer=processor.tokenizer, image_processor=processor.image_processor, device=-1
-    )
-    pipe.logit_scale = 1.0  # what the pipeline read from config.eval_logit_scale (100) at construction
-    flat = scores_of(pipe(video, candidate_labels=LABELS, hypothesis_template="{}"))
+
+    def scores(scale):
+        monkeypatch.setattr(model.config, "eval_logit_scale", scale)
+        pipe = ZeroShotVideoClassificationPipeline(
+            model=model, tokenizer=processor.tokenizer, image_processor=processor.image_processor, device=-1
+        )
+        return scores_of(pipe(video, candidate_labels=LABELS, hypothesis_template="{}"))
+
+    flat = scores(1.0)
     assert max(flat.values()) - min(flat.values()) < 0.1  # scale 1 on cosines in [-1, 1] is nearly uniform
-    assert ZeroShotVideoClassificationPipeline(
-        model=model, tokenizer=processor.tokenizer, image_processor=processor.image_processor, device=-1
-    ).logit_scale == model.config.eval_logit_scale == 100.0
+    sharp = scores(100.0)  # the official fixed scale, config.eval_logit_scale's default
+    assert max(sharp.values()) - min(sharp.values()) > 0.5
+    assert model.zero_shot_logit_scale == 100.0
 
 
 def test_batch_size_one_and_two_give_the_same_scores(pipe):
@@ -139,7 +143,9 @@ def test_batch_size_one_and_two_give_the_same_scores(pipe):
 def test_videos_of_a_batch_share_one_vision_forward(pipe, model, monkeypatch):
     calls = []
     original = model.get_video_features
-    monkeypatch.setattr(model, "get_video_features", lambda pixel_values: calls.append(len(pixel_values)) or original(pixel_values))
+    monkeypatch.setattr(
+        model, "get_video_features", lambda pixel_values, **kw: calls.append(len(pixel_values)) or original(pixel_values)
+    )
     pipe([random_video(seed) for seed in (3, 4, 5, 6)], candidate_labels=LABELS, hypothesis_template="{}", batch_size=4)
     assert calls == [4]
 
@@ -147,7 +153,9 @@ def test_videos_of_a_batch_share_one_vision_forward(pipe, model, monkeypatch):
 def test_text_tower_runs_once_per_vocabulary(pipe, model, monkeypatch):
     calls = []
     original = model.get_text_features
-    monkeypatch.setattr(model, "get_text_features", lambda **kw: calls.append(len(kw["input_ids"])) or original(**kw))
+    monkeypatch.setattr(
+        model, "get_text_features", lambda input_ids, *a, **kw: calls.append(len(input_ids)) or original(input_ids, *a, **kw)
+    )
     for seed in (6, 7):
         pipe(random_video(seed), candidate_labels=LABELS, hypothesis_template=TEMPLATES)
     pipe([random_video(8), random_video(9)], candidate_labels=LABELS, hypothesis_template=TEMPLATES, batch_size=2)
@@ -162,7 +170,7 @@ def test_text_tower_runs_once_per_vocabulary(pipe, model, monkeypatch):
 
 
 def test_bundled_descriptions_are_the_default_when_every_label_has_one(pipe, caplog):
-    with caplog.at_level(logging.INFO, logger="modeling_t2l.pipeline_zero_shot_video_classification"):
+    with caplog.at_level(logging.INFO, logger="modeling_t2l.pipelines.zero_shot_video_classification"):
         pipe(random_video(0), candidate_labels=["ApplyEyeMakeup", "Archery"])
     assert pipe.last_class_texts.mode == "descriptions"
     assert pipe.last_class_texts.description_set == "ucf101"
@@ -344,7 +352,7 @@ def test_processor_with_other_frame_count_is_refused(model, processor):
 def test_registered_task_builds_from_a_model_object(model, processor):
     from transformers import pipeline
 
-    from modeling_t2l.pipeline_zero_shot_video_classification import register_pipeline
+    from modeling_t2l.pipelines.zero_shot_video_classification import register_pipeline
 
     register_pipeline()
 

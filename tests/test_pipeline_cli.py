@@ -9,8 +9,8 @@ import torch
 
 from modeling_t2l import T2LForVideoClassification
 from modeling_t2l.cli import main
-from modeling_t2l.pipeline_zero_shot_video_classification import ZeroShotVideoClassificationPipeline
-from modeling_t2l.processing_t2l import T2LProcessor
+from modeling_t2l.pipelines.zero_shot_video_classification import ZeroShotVideoClassificationPipeline
+from modeling_t2l.processing.processing_t2l import T2LProcessor
 from tests.tiny import tiny_t2l_config
 from tests.video_factory import write_video
 
@@ -136,7 +136,7 @@ def test_transformers_pipeline_loads_a_saved_directory(workspace):
     """The README's form: `pipeline(task, model=dir)` on a directory saved with model + processor (no pipeline)."""
     from transformers import pipeline
 
-    from modeling_t2l.pipeline_zero_shot_video_classification import TASK, register_pipeline
+    from modeling_t2l.pipelines.zero_shot_video_classification import TASK, register_pipeline
 
     root, videos, _ = workspace
     register_pipeline()  # what `import modeling_t2l` does

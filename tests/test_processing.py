@@ -8,10 +8,10 @@ import torch
 from transformers import AutoImageProcessor, AutoProcessor, CLIPTokenizer
 
 import modeling_t2l  # noqa: F401  (registers T2L with the Auto classes)
-from modeling_t2l.image_processing_t2l import T2LImageProcessor
-from modeling_t2l.processing_t2l import T2LProcessor
-from modeling_t2l.prompts import class_texts
-from modeling_t2l.tokenization import CONTEXT_LENGTH, TextTruncatedWarning, clean_text
+from modeling_t2l.processing.image_processing_t2l import T2LImageProcessor
+from modeling_t2l.processing.processing_t2l import T2LProcessor
+from modeling_t2l.zero_shot.prompts import class_texts
+from modeling_t2l.processing.tokenization import CONTEXT_LENGTH, TextTruncatedWarning, clean_text
 from tests.tiny import tiny_t2l_config
 
 NUM_FRAMES = 4
@@ -50,7 +50,7 @@ def test_videos_and_text_give_model_inputs(processor):
 
 
 def test_video_file_through_reader_and_processor(processor, tmp_path):
-    from modeling_t2l.video_io import read_video
+    from modeling_t2l.processing.video_io import read_video
     from tests.video_factory import write_video
 
     path = write_video(tmp_path / "clip.mp4", num_frames=24, fmt="mp4-h264", gop=8)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from modeling_t2l.prompts import (
+from modeling_t2l.zero_shot.prompts import (
     ACTIONCLIP_TEMPLATES,
     DESCRIPTION_SETS,
     DESCRIPTIONS_DIR,

@@ -13,7 +13,7 @@ from modeling_t2l.data.lists import read_labels, read_split_list
 from modeling_t2l.quickstart import world
 from modeling_t2l.quickstart.dataset import generate_dataset
 from modeling_t2l.quickstart.tiny_clip import contrastive_loss, pretrain_tiny_clip
-from modeling_t2l.video_io import probe_video, read_video
+from modeling_t2l.processing.video_io import probe_video, read_video
 
 SIZE = 32
 
@@ -134,7 +134,7 @@ def test_tiny_clip_is_cached(tmp_path):
 def test_trained_rows_use_the_miniature_recipe_unless_official():
     from modeling_t2l import T2LConfig
     from modeling_t2l.quickstart.ablation import VARIANTS_BY_KEY, TrainSettings
-    from modeling_t2l.training import training_negatives
+    from modeling_t2l.training.trainer import training_negatives
 
     full, frozen = VARIANTS_BY_KEY["full"], VARIANTS_BY_KEY["frozen"]
     miniature = T2LConfig(**TrainSettings().model_overrides(full))
@@ -172,8 +172,8 @@ def test_demo_smoke_run_writes_the_report(demo_run):
 
 def test_demo_model_reloads_and_classifies_with_pipeline(demo_run):
     from modeling_t2l import T2LForVideoClassification
-    from modeling_t2l.modeling_t2l import zero_shot_probabilities
-    from modeling_t2l.processing_t2l import T2LProcessor
+    from modeling_t2l.zero_shot.classifier import zero_shot_probabilities
+    from modeling_t2l.processing.processing_t2l import T2LProcessor
     from modeling_t2l.quickstart.runner import classify_with_pipeline
 
     video, _ = demo_run["example"]
@@ -189,8 +189,8 @@ def test_demo_model_reloads_and_classifies_with_pipeline(demo_run):
     inputs = processor(videos=[read_video(video, model.config.num_frames)], text=labels)
     with torch.no_grad():
         probabilities = zero_shot_probabilities(
-            model.get_video_features(inputs["pixel_values"]),
-            model.get_text_features(inputs["input_ids"], inputs["attention_mask"]),
+            model.get_video_features(inputs["pixel_values"]).pooler_output,
+            model.get_text_features(inputs["input_ids"], inputs["attention_mask"]).pooler_output,
             model.config.eval_logit_scale,
         )[0]
     direct = {label: float(p) for label, p in zip(labels, probabilities)}

@@ -17,7 +17,7 @@ import torch
 from safetensors.torch import load_file
 
 from modeling_t2l import T2LForVideoClassification
-from modeling_t2l.conversion import convert_checkpoint
+from modeling_t2l.models.t2l.conversion import convert_checkpoint
 from tests.isolated import run_without_package
 from tests.tiny import tiny_t2l_config
 
@@ -55,8 +55,8 @@ CHILD = textwrap.dedent(
                        labels=x["labels"])
             outputs[name] = {
                 "frame_embeds": out.frame_embeds, "logits_per_video": out.logits_per_video, "loss": out.loss,
-                "base_video": base.get_video_features(x["video"]),
-                "base_text": base.get_text_features(x["input_ids"], x["attention_mask"]),
+                "base_video": base.get_video_features(x["video"]).pooler_output,
+                "base_text": base.get_text_features(x["input_ids"], x["attention_mask"]).pooler_output,
             }
     torch.save(outputs, work / "outputs.pt")
     (work / "report.json").write_text(json.dumps(report))
@@ -70,8 +70,8 @@ def _in_process_outputs(model, x):
                     labels=x["labels"])
         return {
             "frame_embeds": out.frame_embeds, "logits_per_video": out.logits_per_video, "loss": out.loss,
-            "base_video": model.get_video_features(x["video"]),
-            "base_text": model.get_text_features(x["input_ids"], x["attention_mask"]),
+            "base_video": model.get_video_features(x["video"]).pooler_output,
+            "base_text": model.get_text_features(x["input_ids"], x["attention_mask"]).pooler_output,
         }
 
 

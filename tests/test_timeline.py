@@ -15,8 +15,8 @@ import torch
 from PIL import Image
 
 from modeling_t2l import T2LForVideoClassification
-from modeling_t2l.pipeline_zero_shot_video_classification import ZeroShotVideoClassificationPipeline
-from modeling_t2l.processing_t2l import T2LProcessor
+from modeling_t2l.pipelines.zero_shot_video_classification import ZeroShotVideoClassificationPipeline
+from modeling_t2l.processing.processing_t2l import T2LProcessor
 from modeling_t2l.timeline import (
     FrameStream,
     SeekingReader,
@@ -25,7 +25,7 @@ from modeling_t2l.timeline import (
     merge_segments,
     plan_windows,
 )
-from modeling_t2l.video_io import VideoDecodeError
+from modeling_t2l.processing.video_io import VideoDecodeError
 from tests.colour_model import (
     ColourConfig,
     ColourModel,

@@ -12,8 +12,8 @@ from PIL import Image
 
 from modeling_t2l import T2LForVideoClassification
 from modeling_t2l.cli import main
-from modeling_t2l.pipeline_zero_shot_video_classification import ZeroShotVideoClassificationPipeline
-from modeling_t2l.processing_t2l import T2LProcessor
+from modeling_t2l.pipelines.zero_shot_video_classification import ZeroShotVideoClassificationPipeline
+from modeling_t2l.processing.processing_t2l import T2LProcessor
 from modeling_t2l.timeline import merge_segments
 from tests.tiny import tiny_t2l_config
 from tests.video_factory import write_video

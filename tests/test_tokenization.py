@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from modeling_t2l.tokenization import (
+from modeling_t2l.processing.tokenization import (
     CONTEXT_LENGTH,
     TextTruncatedWarning,
     clean_text,

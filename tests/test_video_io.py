@@ -1,4 +1,4 @@
-"""modeling_t2l.video_io: official TSN indices, seek decoding == sequential decoding, sources, errors, formats."""
+"""modeling_t2l.processing.video_io: official TSN indices, seek decoding == sequential decoding, sources, errors, formats."""
 
 import io
 import logging
@@ -9,7 +9,7 @@ import av
 import numpy as np
 import pytest
 
-from modeling_t2l.video_io import (
+from modeling_t2l.processing.video_io import (
     VideoDecodeError,
     VideoInfo,
     _decode_by_pts,
@@ -367,7 +367,7 @@ def test_frame_folder_errors(tmp_path):
 def test_stream_ending_early_pads_with_last_decoded_frame(tmp_path, caplog):
     path = _write_with_garbage_packets(tmp_path / "tail.mkv", 10, 10)
     assert probe_video(path).num_frames == 20
-    with caplog.at_level(logging.WARNING, logger="modeling_t2l.video_io"):
+    with caplog.at_level(logging.WARNING, logger="modeling_t2l.processing.video_io"):
         frames = read_video(path, 20)
     assert [frame_index_from_pixels(f) for f in frames] == list(range(10)) + [9] * 10
     assert "tail.mkv" in caplog.text and "did not decode" in caplog.text
@@ -381,7 +381,7 @@ def test_error_is_picklable_for_dataloader_workers():
 
 
 def test_benchmark_decoding_reports_both_decoders(tmp_path):
-    from modeling_t2l.decoding_benchmark import benchmark_decoding
+    from modeling_t2l.benchmarking.readers import benchmark_decoding
 
     path = write_video(tmp_path / "bench.mp4", 40, gop=10)
     result = benchmark_decoding([path], num_frames=4, repeats=1)

@@ -9,7 +9,7 @@ from transformers import CLIPConfig, CLIPModel, CLIPTextConfig, CLIPVisionConfig
 
 from modeling_t2l import T2LConfig
 
-TOKENIZER_DIR = Path(__file__).resolve().parent.parent / "modeling_t2l" / "tokenizer"
+TOKENIZER_DIR = Path(__file__).resolve().parent.parent / "modeling_t2l" / "processing" / "tokenizer"
 
 
 def tiny_text_config(**overrides) -> CLIPTextConfig:

@@ -44,7 +44,7 @@ def write_test_clip(path, seconds: float, fps: int, size: tuple[int, int], keyfr
 def run_decoding(settings: BenchmarkSettings, workdir: Path, report_row: Callable = print) -> list[DecodeRow]:
     """One clip per key-frame interval, timed by the video-io helper's `decoding_benchmark.benchmark_decoding`
     (warm-up decode, then interleaved repetitions, medians; it reports no spread)."""
-    from ..decoding_benchmark import benchmark_decoding
+    from .readers import benchmark_decoding
 
     rows = []
     for interval in settings.keyframe_intervals:

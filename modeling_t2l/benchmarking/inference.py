@@ -27,7 +27,7 @@ def inference_models(settings: BenchmarkSettings) -> dict[str, tuple[torch.nn.Mo
     clip = build_clip(settings)
     xclip = build_xclip(settings)
     models = {}
-    models[T2L_NAME] = (t2l, lambda x: t2l.get_video_features(pixel_values=x), count_parameters(t2l))
+    models[T2L_NAME] = (t2l, lambda x: t2l.get_video_features(pixel_values=x).pooler_output, count_parameters(t2l))
     # ViFi-CLIP trains every CLIP parameter.
     models[CLIP_NAME] = (clip, lambda x: clip_frame_average(clip, x), count_parameters(clip))
     # X-CLIP keeps its text encoder frozen (FIX_TEXT) and trains everything else.

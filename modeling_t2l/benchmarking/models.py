@@ -14,14 +14,14 @@ from .settings import BenchmarkSettings
 
 
 def _t2l_config(settings: BenchmarkSettings):
-    from ..configuration_t2l import T2LConfig
+    from ..models.t2l.configuration_t2l import T2LConfig
 
     return T2LConfig(text_config=dict(settings.text), vision_config=dict(settings.vision),
                      projection_dim=settings.projection_dim, num_frames=settings.num_frames)
 
 
 def build_t2l(settings: BenchmarkSettings, head: bool = False):
-    from ..modeling_t2l import T2LForVideoClassification, T2LModel
+    from ..models.t2l.modeling_t2l import T2LForVideoClassification, T2LModel
 
     model_class = T2LForVideoClassification if head else T2LModel
     return model_class(_t2l_config(settings))

@@ -20,8 +20,8 @@ from .timing import measure_interleaved, synchronizer
 
 def _build_pipeline(settings: BenchmarkSettings, model):
     """`pipeline("zero-shot-video-classification")` around `model`, with the bundled tokenizer and T2L's processor."""
-    from .. import pipeline_zero_shot_video_classification as zero_shot
-    from ..processing_t2l import T2LProcessor
+    from ..pipelines import zero_shot_video_classification as zero_shot
+    from ..processing.processing_t2l import T2LProcessor
 
     processor = T2LProcessor.from_clip_tokenizer(num_frames=settings.num_frames, crop_size=settings.image_size,
                                                  shortest_edge=settings.image_size)
@@ -42,7 +42,7 @@ def run_pipeline(settings: BenchmarkSettings, workdir: Path, report_row: Callabl
     way (T2L's bundled GPT description of each class, up to 77 tokens); quick mode passes one short template,
     so the first call encodes 400 short texts instead.
     """
-    from ..prompts import load_descriptions
+    from ..zero_shot.prompts import load_descriptions
 
     model = build_t2l(settings, head=True).to(settings.device, settings.torch_dtype).eval()
     pipe = _build_pipeline(settings, model)

@@ -27,7 +27,7 @@ def run_text_cost(settings: BenchmarkSettings, t2l=None, report_row: Callable = 
 
     def forward_backward(label):
         ids, mask = texts[label]
-        model.get_text_features(ids, mask).float().square().mean().backward()
+        model.get_text_features(ids, mask).pooler_output.float().square().mean().backward()
         model.zero_grad(set_to_none=True)
 
     functions = {label: (lambda label=label: forward_backward(label)) for label in cases}

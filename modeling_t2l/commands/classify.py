@@ -60,8 +60,8 @@ def read_labels_file(path: Path) -> list[str]:
 
 def load_pipeline(model: str, device=None):
     """Build the pipeline with this package's classes (no remote code needed for our own checkpoints)."""
-    from ..modeling_t2l import T2LForVideoClassification
-    from ..pipeline_zero_shot_video_classification import ZeroShotVideoClassificationPipeline
+    from ..models.t2l.modeling_t2l import T2LForVideoClassification
+    from ..pipelines.zero_shot_video_classification import ZeroShotVideoClassificationPipeline
 
     loaded = T2LForVideoClassification.from_pretrained(model)
     return ZeroShotVideoClassificationPipeline(model=loaded, device=device)
@@ -70,7 +70,7 @@ def load_pipeline(model: str, device=None):
 def run(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
-    from ..video_io import VideoDecodeError
+    from ..processing.video_io import VideoDecodeError
 
     try:
         labels = args.labels if args.labels is not None else read_labels_file(args.labels_file)
@@ -143,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
 def _descriptions_argument(value: str):
     """A bundled set name stays a name; a CSV path is read into {label: text}."""
     if value.endswith(".csv"):
-        from ..prompts import load_descriptions
+        from ..zero_shot.prompts import load_descriptions
 
         return load_descriptions(value)
     return value

@@ -18,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from modeling_t2l.conversion import ConversionError, convert_checkpoint, describe
+    from modeling_t2l.models.t2l.conversion import ConversionError, convert_checkpoint, describe
 
     try:
         model = convert_checkpoint(

@@ -25,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ..hub import push_model, render_card, upload_files
+    from ..hub.push import push_model, render_card, upload_files
 
     if args.dry_run:
         staging = Path(args.dry_run)

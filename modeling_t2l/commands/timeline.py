@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
     from ..timeline import check_window_lengths, iter_windows, merge_segments
-    from ..video_io import VideoDecodeError
+    from ..processing.video_io import VideoDecodeError
 
     try:
         labels = args.labels if args.labels is not None else read_labels_file(args.labels_file)

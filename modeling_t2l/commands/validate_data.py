@@ -82,7 +82,7 @@ def _jobs(args) -> tuple[str, list[tuple[str, list]], object, int]:
 
 def check_video(path: str, num_frames: int) -> tuple[str | None, str]:
     """(problem kind or None, detail) for one video file or frame folder."""
-    from ..video_io import probe_video, read_video
+    from ..processing.video_io import probe_video, read_video
 
     try:
         info = probe_video(path)

@@ -7,7 +7,7 @@
 The dataset stores only where each video is (`datasets.Video(decode=False)`: `{"path", "bytes"}`), its label id
 and class name; frames are decoded on access by the transform, in DataLoader workers. A video that cannot be
 decoded does not raise there: the transform returns `pixel_values=None` and the reason, and
-`T2LVideoCollator` drops it, logs it and counts it (`collator.skipped`).
+`VideoCollator` drops it, logs it and counts it (`collator.skipped`).
 """
 from __future__ import annotations
 
@@ -118,7 +118,7 @@ def _clip_seed(*parts: int) -> int:
 
 
 class VideoTransform:
-    """The `set_transform` function: decode T frames with `modeling_t2l.video_io.read_video` and apply the
+    """The `set_transform` function: decode T frames with `modeling_t2l.processing.video_io.read_video` and apply the
     image processor (official eval or train transforms).
 
     Training randomness is reproducible: the clip seed is mixed from the base `seed`, the epoch (`set_epoch`),
@@ -158,7 +158,7 @@ class VideoTransform:
 
     def decode(self, video: dict):
         """One video -> pixel values: (T,3,H,W), or (views,T,3,H,W) with several views. Raises on failure."""
-        from ..video_io import read_video
+        from ..processing.video_io import read_video
 
         source = video["bytes"] if video.get("bytes") else video["path"]
         key = zlib.crc32(source if isinstance(source, bytes) else str(source).encode())  # names the video in seeds
@@ -177,7 +177,7 @@ class VideoTransform:
     def _decoded(self, source):
         """Every frame of the video, decoded on first use and kept in `frame_cache` (the same frames and random
         draws as decoding the file each time; only the decoding is skipped)."""
-        from ..video_io import read_all_frames
+        from ..processing.video_io import read_all_frames
 
         # a path names its file; in-memory bytes are named by a digest (a CRC could collide and serve another video)
         cache_key = str(source) if not isinstance(source, bytes) else hashlib.blake2b(source, digest_size=16).digest()

@@ -45,7 +45,7 @@ def _template_major(class_texts) -> list[list[str]]:
 NEGATIVES = ("batch", "vocabulary")
 
 
-class T2LVideoCollator:
+class VideoCollator:
     def __init__(self, processor_or_tokenizer, class_texts, train: bool = True, *, seed: int = 0,
                  negatives: str = "batch"):
         if negatives not in NEGATIVES:
@@ -72,7 +72,7 @@ class T2LVideoCollator:
         if hasattr(processor_or_tokenizer, "tokenizer"):  # T2LProcessor: cleans, truncates with a warning
             encoded = processor_or_tokenizer(text=list(texts), return_tensors="pt")
         else:  # a bare tokenizer: apply the official text cleaning first
-            from ..tokenization import clean_text
+            from ..processing.tokenization import clean_text
 
             encoded = processor_or_tokenizer(
                 [clean_text(text) for text in texts], padding=True, truncation=True, max_length=77, return_tensors="pt"

@@ -23,8 +23,8 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 from transformers import CLIPConfig, CLIPModel
 
-from ..image_processing_t2l import CLIP_MEAN, CLIP_STD
-from ..tokenization import BUNDLED_TOKENIZER_DIR, encode_texts, load_clip_tokenizer
+from ..processing.image_processing_t2l import CLIP_MEAN, CLIP_STD
+from ..processing.tokenization import BUNDLED_TOKENIZER_DIR, encode_texts, load_clip_tokenizer
 from .world import COLOURS, POSITIONS, SHAPES, render_still
 
 SETTINGS_FILE = "pretraining.json"

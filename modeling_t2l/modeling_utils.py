@@ -1,0 +1,133 @@
+"""The family contract: what every zero-shot video model offers the shared layers.
+
+The pipeline, evaluation, training, benchmark, hub and search code call only these members, never a family's
+class by name. A family's `PreTrainedModel` classes (its base model and its `ForVideoClassification` head) mix
+`ZeroShotVideoModelMixin` in and set the class attributes below.
+
+Feature methods follow transformers 5.x CLIP and X-CLIP: they return a `BaseModelOutputWithPooling` whose
+`pooler_output` is the projected embedding, not L2-normalised. A family whose text tower reads the video
+(`text_depends_on_video`, e.g. TC-CLIP's video-conditioned prompts) takes the video's features in
+`get_text_features(..., video_outputs=...)` and returns one text embedding per video and text, (B, K, E).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from transformers.modeling_outputs import BaseModelOutputWithPooling
+
+from .remote_code import write_remote_code
+
+
+class ZeroShotVideoModelMixin:
+    """Mixed into every family's `PreTrainedModel` subclasses (before `PreTrainedModel` in the bases)."""
+
+    text_depends_on_video: bool = False
+    """True when the text embedding is a function of the video: no label cache, text encoded per video."""
+
+    trainable_name_markers: Sequence[str] | None = None
+    """Substrings of the parameter names the family trains; None means every parameter (full fine-tuning)."""
+
+    remote_code_auto_map: dict[str, str] = {}
+    """`auto_map` written into a saved config: {Auto class: "<flat module>.<class>"} for every class of the family."""
+
+    # -- what a clip looks like -------------------------------------------------------------------------------
+
+    @property
+    def num_frames(self) -> int | None:
+        """Frames per clip the model expects (None: any number)."""
+        return getattr(self.config, "num_frames", None)
+
+    @property
+    def zero_shot_logit_scale(self) -> float:
+        """`scale` in softmax(scale * cos(video, text)) at zero-shot test time.
+
+        A config's `eval_logit_scale` (T2L's official fixed 100) wins; otherwise the learned temperature.
+        """
+        fixed = getattr(self.config, "eval_logit_scale", None)
+        if fixed is not None:
+            return float(fixed)
+        return float(self.get_logit_scale().exp())
+
+    def get_logit_scale(self) -> torch.Tensor:
+        """The learned log-temperature (a scalar tensor)."""
+        for name, parameter in self.named_parameters():
+            if name == "logit_scale" or name.endswith(".logit_scale"):
+                return parameter.detach()
+        raise AttributeError(f"{type(self).__name__} has no logit_scale parameter")
+
+    # -- the declared trainable set -------------------------------------------------------------------------
+
+    def trainable_parameter_names(self) -> list[str]:
+        """Names of the parameters the family trains."""
+        markers = self.trainable_name_markers
+        return [name for name, _ in self.named_parameters() if markers is None or any(m in name for m in markers)]
+
+    def apply_trainable_set(self):
+        """`requires_grad` exactly on `trainable_parameter_names()`; everything else frozen. Returns the model."""
+        trainable = set(self.trainable_parameter_names())
+        for name, parameter in self.named_parameters():
+            parameter.requires_grad_(name in trainable)
+        return self
+
+    @property
+    def training_negatives(self) -> str:
+        """The texts a training step contrasts each video against: "batch" (the classes present in the batch, the
+        official T2L/ActionCLIP KL loss's B x B matrix) or "vocabulary" (every class: a cross-entropy over classes)."""
+        return "batch" if getattr(self.config, "contrastive_loss", "cross_entropy") == "kl" else "vocabulary"
+
+    @classmethod
+    def for_training(cls, clip_name_or_path: str, *, num_frames: int, config: dict | None = None,
+                     options: dict | None = None):
+        """The model a recipe trains, built from a CLIP checkpoint (`from_clip`) with the declared trainable set.
+
+        `config`: overrides of the family's config fields; `options`: family build options (none by default).
+        """
+        if options:
+            raise ValueError(f"{cls.__name__} takes no model.options; got {sorted(options)}")
+        return cls.from_clip(clip_name_or_path, num_frames=num_frames, **(config or {}))
+
+    # -- features (implemented by each family) --------------------------------------------------------------
+
+    def get_video_features(self, pixel_values: torch.Tensor, **kwargs) -> BaseModelOutputWithPooling:
+        raise NotImplementedError
+
+    def get_text_features(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, video_outputs=None, **kwargs
+    ) -> BaseModelOutputWithPooling:
+        raise NotImplementedError
+
+    # -- saving ---------------------------------------------------------------------------------------------
+
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        """`PreTrainedModel.save_pretrained`, plus the family's code, flattened, and an `auto_map` naming it.
+
+        transformers' own remote-code copy follows only same-folder imports; the family's modules import the
+        shared layers, so the bundle is written by `remote_code.write_remote_code` instead.
+        """
+        self.config.auto_map = {**(getattr(self.config, "auto_map", None) or {}), **self.remote_code_auto_map}
+        result = super().save_pretrained(save_directory, *args, **kwargs)
+        if kwargs.get("is_main_process", True):
+            write_remote_code([type(self).__module__, type(self.config).__module__], save_directory)
+        return result
+
+
+def video_embeddings(model, pixel_values: torch.Tensor, **kwargs) -> torch.Tensor:
+    """(B, T, 3, H, W) -> (B, E): `get_video_features(...).pooler_output`, not normalised."""
+    return model.get_video_features(pixel_values, **kwargs).pooler_output
+
+
+def text_embeddings(model, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, video_outputs=None):
+    """(K, L) -> (K, E), or (B, K, E) when the model's text depends on the video (then `video_outputs` is needed)."""
+    if model.text_depends_on_video and video_outputs is None:
+        raise ValueError(
+            f"{type(model).__name__}'s text embedding depends on the video: pass video_outputs "
+            f"(what get_video_features returned for the batch)"
+        )
+    if model.text_depends_on_video:
+        return model.get_text_features(input_ids, attention_mask, video_outputs=video_outputs).pooler_output
+    return model.get_text_features(input_ids, attention_mask).pooler_output
+
+
+__all__ = ["ZeroShotVideoModelMixin", "text_embeddings", "video_embeddings"]

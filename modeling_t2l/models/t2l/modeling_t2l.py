@@ -1,0 +1,572 @@
+"""PyTorch T2L: a frozen CLIP with per-layer temporal tokens and bottleneck adapters.
+
+Reads top to bottom: output dataclass, losses, the two T2L pieces (adapter, drop-path), the vision layer with
+temporal tokens, the text layer, the two towers, the pre-trained base, `T2LModel`, `T2LForVideoClassification`.
+CLIP's attention, MLP and embeddings are transformers' own, under CLIP's parameter names, so any CLIP checkpoint
+loads with only the T2L tensors reported as new. The defaults reproduce the official T2L code
+(spec: t2l_reference.md); paper variants are config options.
+"""
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import CLIPConfig, PreTrainedModel
+from transformers import initialization as init
+from transformers.masking_utils import create_causal_mask
+from transformers.modeling_layers import GradientCheckpointingLayer
+from transformers.models.clip.modeling_clip import CLIPAttention, CLIPMLP, CLIPTextEmbeddings, CLIPVisionEmbeddings
+from transformers.modeling_outputs import BaseModelOutputWithPooling
+from transformers.utils import ModelOutput, logging
+
+from ...losses import cross_entropy_contrastive_loss, kl_contrastive_loss, tfd_loss
+from ...modeling_utils import ZeroShotVideoModelMixin
+from .configuration_t2l import T2LConfig, adapter_hidden_size
+
+logger = logging.get_logger(__name__)
+
+# Names of the parameters T2L adds and trains; everything else is CLIP and stays frozen. `lora_` names exist only
+# in the paper's LoRA variant of the text adapters (`adapters.apply_text_lora`).
+TRAINABLE_NAME_MARKERS = ("temporal_prompt", "adapter.", "lora_")
+
+
+@dataclass
+class T2LOutput(ModelOutput):
+    r"""
+    loss (`torch.FloatTensor` of shape `()`, returned with `labels`):
+        `loss_contrastive + tfd_loss_weight * loss_tfd`.
+    logits (`torch.FloatTensor` of shape `(batch_size, num_texts)`):
+        Same as `logits_per_video`; the name `Trainer` and metrics look for.
+    logits_per_video (`torch.FloatTensor` of shape `(batch_size, num_texts)`):
+        `logit_scale.exp()` times the cosine similarity of every video with every text row.
+    logits_per_text (`torch.FloatTensor` of shape `(num_texts, batch_size)`):
+        The transpose of `logits_per_video`.
+    video_embeds (`torch.FloatTensor` of shape `(batch_size, projection_dim)`):
+        L2-normalised video embeddings (mean of the frame embeddings over time, then normalised).
+    text_embeds (`torch.FloatTensor` of shape `(num_texts, projection_dim)`):
+        L2-normalised text embeddings.
+    frame_embeds (`torch.FloatTensor` of shape `(batch_size, num_frames, projection_dim)`):
+        Projected per-frame embeddings, not normalised (what the TFD loss sees).
+    loss_contrastive (`torch.FloatTensor` of shape `()`, returned with `labels`):
+        The video-text contrastive term (symmetric KL by default).
+    loss_tfd (`torch.FloatTensor` of shape `()`, returned with `labels`):
+        The temporal feature diversity term, before weighting.
+    """
+
+    loss: torch.FloatTensor | None = None
+    logits: torch.FloatTensor | None = None
+    logits_per_video: torch.FloatTensor | None = None
+    logits_per_text: torch.FloatTensor | None = None
+    video_embeds: torch.FloatTensor | None = None
+    text_embeds: torch.FloatTensor | None = None
+    frame_embeds: torch.FloatTensor | None = None
+    loss_contrastive: torch.FloatTensor | None = None
+    loss_tfd: torch.FloatTensor | None = None
+
+
+@dataclass
+class T2LVideoFeaturesOutput(BaseModelOutputWithPooling):
+    r"""
+    pooler_output (`torch.FloatTensor` of shape `(batch_size, projection_dim)`):
+        The video embedding: the mean of the projected frame embeddings over time, not normalised.
+    frame_embeds (`torch.FloatTensor` of shape `(batch_size, num_frames, projection_dim)`):
+        Projected per-frame embeddings, not normalised.
+    """
+
+    frame_embeds: torch.FloatTensor | None = None
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Layers
+# ----------------------------------------------------------------------------------------------------------------
+
+
+class T2LAdapterLinear(nn.Linear):
+    """A linear layer of the adapter. A leaf class so that `_init_weights` sees it (see `_init_weights`)."""
+
+    def __init__(self, in_features: int, out_features: int, zero_init: bool = False):
+        super().__init__(in_features, out_features)
+        self.zero_init = zero_init
+
+
+class T2LAdapter(nn.Module):
+    """Bottleneck adapter with its own skip connection: x + fc2(GELU(fc1(x))). fc2 starts at zero (identity)."""
+
+    def __init__(self, width: int, hidden_size: int):
+        super().__init__()
+        self.fc1 = T2LAdapterLinear(width, hidden_size)
+        self.activation = nn.GELU()  # exact erf GELU, not CLIP's QuickGELU
+        self.fc2 = T2LAdapterLinear(hidden_size, width, zero_init=True)
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        return hidden_states + self.fc2(self.activation(self.fc1(hidden_states)))
+
+
+class T2LDropPath(nn.Module):
+    """Stochastic depth on a residual branch of shape (batch, tokens, width).
+
+    `per_token` reproduces the official DropPath, whose mask has one entry per token position shared across the
+    batch (its tensors are sequence-first); `per_sample` is the usual one entry per sample.
+    """
+
+    def __init__(self, drop_prob: float, mode: str = "per_token"):
+        super().__init__()
+        self.drop_prob = drop_prob
+        self.mode = mode
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        if self.drop_prob == 0.0 or not self.training:
+            return hidden_states
+        keep_prob = 1.0 - self.drop_prob
+        if self.mode == "per_token":
+            mask_shape = (1, hidden_states.shape[1], 1)
+        else:
+            mask_shape = (hidden_states.shape[0], 1, 1)
+        mask = hidden_states.new_empty(mask_shape).bernoulli_(keep_prob)
+        return hidden_states * mask / keep_prob
+
+
+def _drop_path_rates(config: T2LConfig, num_layers: int) -> list[float]:
+    """Official: linspace(0, drop_path_rate, layers), also used as each layer's attention-probability dropout."""
+    if num_layers == 1:
+        return [0.0]
+    return [config.drop_path_rate * i / (num_layers - 1) for i in range(num_layers)]
+
+
+def _attention_dropout(config: T2LConfig, drop_path_rate: float) -> float:
+    """Official: the attention-probability dropout of a layer is its drop-path rate; `attention_dropout` overrides.
+
+    Any attention dropout makes SDPA leave its fused kernel in training, which stores the attention matrices.
+    """
+    return drop_path_rate if config.attention_dropout is None else config.attention_dropout
+
+
+class T2LVisionEncoderLayer(GradientCheckpointingLayer):
+    """A CLIP vision block with T2L's temporal token and spatial adapter.
+
+    For every frame, a temporal token is seeded with this layer's prompt plus the mean of all the frame's tokens,
+    passed through the layer's own (frozen) LayerNorm and attention across the T frames of its video (no residual),
+    appended to the frame's sequence for the spatial attention, then dropped. The adapter acts on the residual stream
+    after attention, before the MLP.
+    """
+
+    def __init__(self, config: T2LConfig, layer_idx: int, drop_path_rate: float):
+        super().__init__()
+        vision_config = config.vision_config
+        width = vision_config.hidden_size
+        self.num_frames = config.num_frames
+        self.self_attn = CLIPAttention(vision_config)
+        self.self_attn.dropout = _attention_dropout(config, drop_path_rate)
+        self.layer_norm1 = nn.LayerNorm(width, eps=vision_config.layer_norm_eps)
+        self.mlp = CLIPMLP(vision_config)
+        self.layer_norm2 = nn.LayerNorm(width, eps=vision_config.layer_norm_eps)
+        self.drop_path = T2LDropPath(drop_path_rate, config.drop_path_mode)
+
+        has_temporal_tokens = config.use_temporal_tokens and (config.temporal_tokens_in_all_layers or layer_idx == 0)
+        if has_temporal_tokens:
+            self.temporal_prompt = nn.Parameter(torch.empty(config.num_frames, width))
+            self.temporal_token_dropout = config.temporal_token_dropout
+        else:
+            self.temporal_prompt = None
+        if config.use_visual_adapters:
+            self.adapter = T2LAdapter(width, adapter_hidden_size(width, config.adapter_ratio))
+        else:
+            self.adapter = None
+
+    def _attention(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        return self.self_attn(self.layer_norm1(hidden_states), None)[0]
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        batch_frames, seq_length, width = hidden_states.shape
+        if self.temporal_prompt is not None:
+            frames = hidden_states.view(-1, self.num_frames, seq_length, width)
+            prompt = F.dropout(self.temporal_prompt, self.temporal_token_dropout, self.training)
+            seeds = prompt + frames.mean(dim=2)  # (B, T, D)
+            temporal_tokens = self.drop_path(self._attention(seeds))  # frames of one video attend to each other
+            # add dummy sequence dimension: one extra token per frame, appended last, no positional embedding
+            with_tokens = torch.cat([hidden_states, temporal_tokens.reshape(batch_frames, 1, width)], dim=1)
+            # the updated temporal token is discarded, so only the frame tokens take the residual; slicing the
+            # attention output (not the sum) keeps the residual stream contiguous for the adapter's matmul
+            hidden_states = hidden_states + self.drop_path(self._attention(with_tokens))[:, :seq_length]
+        else:
+            hidden_states = hidden_states + self.drop_path(self._attention(hidden_states))
+
+        if self.adapter is not None:
+            hidden_states = self.adapter(hidden_states)
+        hidden_states = hidden_states + self.drop_path(self.mlp(self.layer_norm2(hidden_states)))
+        return hidden_states
+
+
+class T2LTextEncoderLayer(GradientCheckpointingLayer):
+    """A CLIP text block with the same bottleneck adapter after the attention residual."""
+
+    def __init__(self, config: T2LConfig, drop_path_rate: float):
+        super().__init__()
+        text_config = config.text_config
+        width = text_config.hidden_size
+        self.self_attn = CLIPAttention(text_config)
+        self.self_attn.dropout = _attention_dropout(config, drop_path_rate)
+        self.layer_norm1 = nn.LayerNorm(width, eps=text_config.layer_norm_eps)
+        self.mlp = CLIPMLP(text_config)
+        self.layer_norm2 = nn.LayerNorm(width, eps=text_config.layer_norm_eps)
+        self.drop_path = T2LDropPath(drop_path_rate, config.drop_path_mode)
+        if config.use_text_adapters:
+            self.adapter = T2LAdapter(width, adapter_hidden_size(width, config.adapter_ratio))
+        else:
+            self.adapter = None
+
+    def forward(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None = None, **kwargs) -> torch.Tensor:
+        attention_output = self.self_attn(self.layer_norm1(hidden_states), attention_mask, **kwargs)[0]
+        hidden_states = hidden_states + self.drop_path(attention_output)
+        if self.adapter is not None:
+            hidden_states = self.adapter(hidden_states)
+        hidden_states = hidden_states + self.drop_path(self.mlp(self.layer_norm2(hidden_states)))
+        return hidden_states
+
+
+class T2LEncoder(nn.Module):
+    """Holds the layers under CLIP's name (`encoder.layers.N`), so CLIP checkpoints load unchanged."""
+
+    def __init__(self, layers: list[nn.Module]):
+        super().__init__()
+        self.layers = nn.ModuleList(layers)
+
+
+class T2LVisionTransformer(nn.Module):
+    """CLIP's vision tower over the B*T frames of a batch of videos, with the temporal embedding and T2L layers."""
+
+    def __init__(self, config: T2LConfig):
+        super().__init__()
+        vision_config = config.vision_config
+        width = vision_config.hidden_size
+        self.num_frames = config.num_frames
+        self.embeddings = CLIPVisionEmbeddings(vision_config)
+        # Zero and frozen in the official code (a no-op in every released checkpoint); kept for exact loading.
+        self.temporal_embedding = nn.Parameter(torch.zeros(1, config.num_frames, width))
+        self.pre_layrnorm = nn.LayerNorm(width, eps=vision_config.layer_norm_eps)
+        rates = _drop_path_rates(config, vision_config.num_hidden_layers)
+        self.encoder = T2LEncoder(
+            [T2LVisionEncoderLayer(config, i, rate) for i, rate in enumerate(rates)]
+        )
+        self.post_layernorm = nn.LayerNorm(width, eps=vision_config.layer_norm_eps)
+
+    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """(B, T, 3, H, W) -> pooled CLS states (B*T, D), video-major."""
+        batch_size, num_frames = pixel_values.shape[:2]
+        hidden_states = self.embeddings(pixel_values.flatten(0, 1))  # (B*T, L, D)
+        seq_length, width = hidden_states.shape[1:]
+        # the frame's temporal embedding is added to all of its tokens
+        hidden_states = hidden_states.view(batch_size, num_frames, seq_length, width) + self.temporal_embedding[:, :, None]
+        hidden_states = self.pre_layrnorm(hidden_states.flatten(0, 1))
+        for layer in self.encoder.layers:
+            hidden_states = layer(hidden_states)
+        return self.post_layernorm(hidden_states[:, 0])
+
+
+class T2LTextTransformer(nn.Module):
+    """CLIP's text tower with T2L layers; pools at the end-of-text token as CLIP does."""
+
+    def __init__(self, config: T2LConfig):
+        super().__init__()
+        text_config = config.text_config
+        self.config = text_config
+        self.embeddings = CLIPTextEmbeddings(text_config)
+        rates = _drop_path_rates(config, text_config.num_hidden_layers)
+        self.encoder = T2LEncoder([T2LTextEncoderLayer(config, rate) for rate in rates])
+        self.final_layer_norm = nn.LayerNorm(text_config.hidden_size, eps=text_config.layer_norm_eps)
+        self.eos_token_id = text_config.eos_token_id
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """(K, L) token ids -> pooled states (K, D) at the end-of-text token."""
+        hidden_states = self.embeddings(input_ids=input_ids)
+        causal_mask = create_causal_mask(
+            config=self.config, inputs_embeds=hidden_states, attention_mask=attention_mask, past_key_values=None
+        )
+        for layer in self.encoder.layers:
+            hidden_states = layer(hidden_states, causal_mask, is_causal=True)
+        hidden_states = self.final_layer_norm(hidden_states)
+
+        rows = torch.arange(hidden_states.shape[0], device=hidden_states.device)
+        if self.eos_token_id == 2:
+            # Legacy CLIP configs (eos_token_id 2): the end-of-text token has the largest id of its row.
+            eos_positions = input_ids.to(torch.int).argmax(dim=-1)
+        else:
+            eos_positions = (input_ids.to(torch.int) == self.eos_token_id).int().argmax(dim=-1)
+        return hidden_states[rows, eos_positions]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Models
+# ----------------------------------------------------------------------------------------------------------------
+
+
+class T2LPreTrainedModel(ZeroShotVideoModelMixin, PreTrainedModel):
+    config: T2LConfig
+    base_model_prefix = "t2l"
+    main_input_name = "pixel_values"
+    input_modalities = ("video", "text")
+    supports_gradient_checkpointing = True
+    _no_split_modules = ["CLIPTextEmbeddings", "CLIPVisionEmbeddings", "T2LVisionEncoderLayer", "T2LTextEncoderLayer"]
+    _supports_sdpa = True
+    _supports_flash_attn = True
+    _supports_flex_attn = True
+    _supports_attention_backend = True
+    trainable_name_markers = TRAINABLE_NAME_MARKERS
+    # every class of the family, so remote-code users load the base model and the head from one directory
+    remote_code_auto_map = {
+        "AutoConfig": "configuration_t2l.T2LConfig",
+        "AutoModel": "modeling_t2l.T2LModel",
+        "AutoModelForVideoClassification": "modeling_t2l.T2LForVideoClassification",
+    }
+
+    @torch.no_grad()
+    def _init_weights(self, module: nn.Module) -> None:
+        """CLIP's initialisation for the CLIP parts, the official one for the T2L parts.
+
+        Special cases sit on modules that own their parameters directly: for custom code, transformers skips
+        container modules without direct parameters (hf_integration.md F5), so an `isinstance(module, T2LAdapter)`
+        branch would never run.
+        """
+        super()._init_weights(module)
+        factor = self.config.initializer_factor
+        if isinstance(module, T2LAdapterLinear):
+            if module.zero_init:
+                init.zeros_(module.weight)
+                init.zeros_(module.bias)
+            else:  # nn.Linear's own default, as the official adapter keeps it
+                init.kaiming_uniform_(module.weight, a=math.sqrt(5))
+                bound = 1.0 / math.sqrt(module.in_features)
+                init.uniform_(module.bias, -bound, bound)
+        elif isinstance(module, T2LVisionEncoderLayer) and module.temporal_prompt is not None:
+            # official: U(-v, v), v = sqrt(6 / (3 * 16 * 16 + D)) with the patch area hard-coded to 16 x 16
+            bound = math.sqrt(6.0 / (3 * 16 * 16 + module.temporal_prompt.shape[-1]))
+            init.uniform_(module.temporal_prompt, -bound, bound)
+        elif isinstance(module, T2LVisionTransformer):
+            init.zeros_(module.temporal_embedding)
+        elif isinstance(module, CLIPTextEmbeddings):
+            init.normal_(module.token_embedding.weight, std=0.02 * factor)
+            init.normal_(module.position_embedding.weight, std=0.02 * factor)
+            init.copy_(module.position_ids, torch.arange(module.position_ids.shape[-1]).expand((1, -1)))
+        elif isinstance(module, CLIPVisionEmbeddings):
+            init.normal_(module.class_embedding, std=module.embed_dim**-0.5 * factor)
+            init.normal_(module.patch_embedding.weight, std=module.config.initializer_range * factor)
+            init.normal_(module.position_embedding.weight, std=module.config.initializer_range * factor)
+            init.copy_(module.position_ids, torch.arange(module.num_positions).expand((1, -1)))
+        elif isinstance(module, CLIPAttention):
+            in_std = module.embed_dim**-0.5 * (2 * module.config.num_hidden_layers) ** -0.5 * factor
+            for projection in (module.q_proj, module.k_proj, module.v_proj):
+                init.normal_(projection.weight, std=in_std)
+            init.normal_(module.out_proj.weight, std=module.embed_dim**-0.5 * factor)
+        elif isinstance(module, CLIPMLP):
+            width = module.config.hidden_size
+            init.normal_(module.fc1.weight, std=(2 * width) ** -0.5 * factor)
+            init.normal_(module.fc2.weight, std=width**-0.5 * (2 * module.config.num_hidden_layers) ** -0.5 * factor)
+        elif isinstance(module, T2LModel):
+            init.normal_(module.text_projection.weight, std=module.text_projection.in_features**-0.5 * factor)
+            init.normal_(module.visual_projection.weight, std=module.visual_projection.in_features**-0.5 * factor)
+            init.constant_(module.logit_scale, self.config.logit_scale_init_value)
+
+    # -- the T2L training set ------------------------------------------------------------------------------------
+
+    def freeze_backbone(self) -> "T2LPreTrainedModel":
+        """Freeze CLIP (including logit_scale and the temporal embedding); train temporal tokens and adapters only.
+
+        The same as `apply_trainable_set()`, under the name T2L's users know.
+        """
+        return self.apply_trainable_set()
+
+    def save_adapters(self, save_directory, base_model_name_or_path: str | None = None):
+        """Write only the trained T2L tensors (about 21 MB for ViT-B/16) and a config naming the base CLIP."""
+        from .adapters import save_adapters
+
+        return save_adapters(self, save_directory, base_model_name_or_path)
+
+    def load_adapters(self, directory, strict: bool = True):
+        """Load tensors written by `save_adapters` into this model (built on the same CLIP and settings)."""
+        from .adapters import load_adapters
+
+        return load_adapters(self, directory, strict=strict)
+
+
+class T2LModel(T2LPreTrainedModel):
+    """T2L: video and text towers of CLIP with temporal tokens and adapters, trained with KL + TFD losses."""
+
+    def __init__(self, config: T2LConfig):
+        super().__init__(config)
+        # Plain nn.Module towers do not get an attention backend of their own (hf_integration.md F6): hand the
+        # resolved one to the sub-configs, which the CLIP attention layers read.
+        config._attn_implementation = config._attn_implementation
+        self.text_model = T2LTextTransformer(config)
+        self.vision_model = T2LVisionTransformer(config)
+        self.visual_projection = nn.Linear(config.vision_config.hidden_size, config.projection_dim, bias=False)
+        self.text_projection = nn.Linear(config.text_config.hidden_size, config.projection_dim, bias=False)
+        self.logit_scale = nn.Parameter(torch.tensor(config.logit_scale_init_value))
+        self.post_init()
+
+    def get_frame_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """(B, T, 3, H, W) pixel values -> (B, T, E) projected frame embeddings, not normalised."""
+        if pixel_values.ndim != 5:
+            raise ValueError(f"pixel_values must have shape (batch, frames, 3, height, width); got {tuple(pixel_values.shape)}")
+        batch_size, num_frames = pixel_values.shape[:2]
+        if num_frames != self.config.num_frames:
+            raise ValueError(
+                f"this model was built for {self.config.num_frames} frames per video (its temporal tokens have that "
+                f"shape); got {num_frames}. Sample {self.config.num_frames} frames (the processor does this)."
+            )
+        pooled = self.vision_model(pixel_values)
+        return self.visual_projection(pooled).view(batch_size, num_frames, -1)
+
+    def get_video_features(self, pixel_values: torch.Tensor, **kwargs) -> T2LVideoFeaturesOutput:
+        """(B, T, 3, H, W) -> `pooler_output` (B, E): the mean of the frame embeddings over time, not normalised."""
+        frame_embeds = self.get_frame_features(pixel_values)
+        return T2LVideoFeaturesOutput(pooler_output=frame_embeds.mean(dim=1), frame_embeds=frame_embeds)
+
+    def get_text_features(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, video_outputs=None, **kwargs
+    ) -> BaseModelOutputWithPooling:
+        """(K, L) token ids -> `pooler_output` (K, E) text embeddings, not normalised (T2L's text ignores the video)."""
+        return BaseModelOutputWithPooling(pooler_output=self.text_projection(self.text_model(input_ids, attention_mask)))
+
+    def forward(
+        self,
+        pixel_values: torch.Tensor,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> T2LOutput | tuple:
+        r"""
+        pixel_values (`(batch_size, num_frames, 3, height, width)`): the clips, video-major.
+        input_ids (`(num_texts, sequence_length)`): one text per class; with `labels` it may hold only the classes
+            present in the batch, so the cost of a training step does not grow with the vocabulary.
+        labels (`(batch_size,)`, *optional*): the row of `input_ids` that describes each video; returns the loss.
+        """
+        frame_embeds = self.get_frame_features(pixel_values)
+        video_embeds = F.normalize(frame_embeds.mean(dim=1), dim=-1)
+        text_embeds = F.normalize(self.get_text_features(input_ids, attention_mask).pooler_output, dim=-1)
+        logits_per_video = self.logit_scale.exp() * video_embeds @ text_embeds.t()
+
+        loss = loss_contrastive = loss_tfd = None
+        if labels is not None:
+            if self.config.contrastive_loss == "kl":
+                # each video against the text of every video's class: the official B x B matrix
+                loss_contrastive = kl_contrastive_loss(logits_per_video[:, labels], labels)
+            else:
+                loss_contrastive = cross_entropy_contrastive_loss(logits_per_video, labels)
+            loss_tfd = tfd_loss(frame_embeds, unbiased=self.config.tfd_variance == "unbiased")
+            loss = loss_contrastive + self.config.tfd_loss_weight * loss_tfd
+
+        output = T2LOutput(
+            loss=loss,
+            logits=logits_per_video,
+            logits_per_video=logits_per_video,
+            logits_per_text=logits_per_video.t(),
+            video_embeds=video_embeds,
+            text_embeds=text_embeds,
+            frame_embeds=frame_embeds,
+            loss_contrastive=loss_contrastive,
+            loss_tfd=loss_tfd,
+        )
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        return output if return_dict else output.to_tuple()
+
+
+class T2LForVideoClassification(T2LPreTrainedModel):
+    """T2L for zero-shot and fine-tuned video classification: the class users train and classify with.
+
+    Classes are text: `forward` scores every video against the text rows it is given (`logits`, (B, K)); the
+    zero-shot probabilities of the official test code are `zero_shot_probabilities(video, text, eval_logit_scale)`.
+    """
+
+    def __init__(self, config: T2LConfig):
+        super().__init__(config)
+        self.t2l = T2LModel(config)
+        self.post_init()
+
+    def get_frame_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        return self.t2l.get_frame_features(pixel_values)
+
+    def get_video_features(self, pixel_values: torch.Tensor, **kwargs) -> T2LVideoFeaturesOutput:
+        return self.t2l.get_video_features(pixel_values, **kwargs)
+
+    def get_text_features(self, input_ids, attention_mask=None, video_outputs=None, **kwargs) -> BaseModelOutputWithPooling:
+        return self.t2l.get_text_features(input_ids, attention_mask, video_outputs=video_outputs, **kwargs)
+
+    def forward(self, pixel_values, input_ids, attention_mask=None, labels=None, return_dict=None, **kwargs):
+        return self.t2l(pixel_values, input_ids, attention_mask, labels=labels, return_dict=return_dict)
+
+    @classmethod
+    def from_clip(
+        cls,
+        clip_name_or_path: str,
+        num_frames: int = 8,
+        freeze_backbone: bool = True,
+        adapters: str | None = None,
+        **kwargs,
+    ):
+        """Build T2L from any transformers CLIP checkpoint (Hub id or local directory).
+
+        `adapters`: a directory written by `save_adapters`; its T2L tensors are loaded on top of the CLIP.
+
+        Keyword arguments that are `T2LConfig` fields override the config; the others go to `from_pretrained`
+        (`dtype`, `revision`, `local_files_only`, `output_loading_info`, ...). Only the T2L tensors are new: adapters
+        start as the identity, so at initialisation the text tower equals CLIP's.
+        """
+        config_fields = set(T2LConfig.__dataclass_fields__)
+        overrides = {key: kwargs.pop(key) for key in list(kwargs) if key in config_fields}
+        hub_kwargs = {
+            key: kwargs[key]
+            for key in ("cache_dir", "revision", "token", "local_files_only", "force_download", "subfolder")
+            if key in kwargs
+        }
+        clip_config = CLIPConfig.from_pretrained(clip_name_or_path, **hub_kwargs)
+        config = T2LConfig(
+            text_config=clip_config.text_config.to_dict(),
+            vision_config=clip_config.vision_config.to_dict(),
+            projection_dim=clip_config.projection_dim,
+            logit_scale_init_value=clip_config.logit_scale_init_value,
+            num_frames=num_frames,
+            **overrides,
+        )
+        loaded = cls.from_pretrained(clip_name_or_path, config=config, **kwargs)
+        model = loaded[0] if isinstance(loaded, tuple) else loaded
+        if freeze_backbone:
+            model.freeze_backbone()
+        if adapters is not None:
+            model.load_adapters(adapters)
+        return loaded
+
+    @classmethod
+    def for_training(cls, clip_name_or_path: str, *, num_frames: int, config: dict | None = None,
+                     options: dict | None = None):
+        """`from_clip` for a recipe. `options`: `text_adapter` ("bottleneck", official; or "lora", the paper's
+        variant: peft LoRA on the text attention instead of the text bottleneck adapters) and `lora` (its
+        settings: r, alpha, dropout, target_modules)."""
+        from .adapters import apply_text_lora
+
+        options = dict(options or {})
+        text_adapter = options.pop("text_adapter", "bottleneck")
+        lora = options.pop("lora", {})
+        if options:
+            raise ValueError(f"unknown T2L model.options {sorted(options)}; known: ['lora', 'text_adapter']")
+        if text_adapter not in ("bottleneck", "lora"):
+            raise ValueError(f"model.options.text_adapter must be 'bottleneck' or 'lora', got {text_adapter!r}")
+        overrides = dict(config or {})
+        if text_adapter == "lora":
+            overrides["use_text_adapters"] = False  # the paper variant replaces the text bottleneck adapters
+        model = cls.from_clip(clip_name_or_path, num_frames=num_frames, **overrides)
+        if text_adapter == "lora":
+            apply_text_lora(model, **lora)
+        return model
+
+
+__all__ = [
+    "T2LOutput",
+    "T2LVideoFeaturesOutput",
+    "T2LPreTrainedModel",
+    "T2LModel",
+    "T2LForVideoClassification",
+]

@@ -1,0 +1,1 @@
+"""The `zero-shot-video-classification` pipeline."""

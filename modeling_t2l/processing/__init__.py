@@ -1,0 +1,1 @@
+"""Everything between a video file and the model's inputs: decoding, frame sampling, image processing, text."""

@@ -1,0 +1,133 @@
+"""`T2LProcessor`: the image processor (videos -> pixel_values) and the CLIP tokenizer (texts -> input_ids) as one object.
+
+The processor holds an *image* processor, not a transformers video processor: the v5 video-processor stack needs
+torchvision, which the CPU build of torch cannot load (spec hf_integration F1). Texts are cleaned as the official
+CLIP tokenizer does before transformers' `CLIPTokenizer` sees them (see tokenization.py).
+
+Imports are relative so that `save_pretrained` can copy this file next to a checkpoint for `trust_remote_code`.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from transformers import BatchFeature, CLIPTokenizer
+from transformers.processing_utils import ProcessorMixin
+
+from .image_processing_t2l import T2LImageProcessor
+from .tokenization import CONTEXT_LENGTH, encode_texts, load_clip_tokenizer
+
+
+class T2LProcessor(ProcessorMixin):
+    """Turns videos and class texts into T2L model inputs.
+
+    Args:
+        image_processor: a `T2LImageProcessor` (frame sampling is done by the video reader; this resizes, crops
+            and normalises clips to `pixel_values` of shape (B, T, 3, H, W)).
+        tokenizer: a `CLIPTokenizer` (see `modeling_t2l.processing.tokenization.load_clip_tokenizer`).
+    """
+
+    def __init__(self, image_processor: T2LImageProcessor, tokenizer: CLIPTokenizer, **kwargs):
+        super().__init__(image_processor, tokenizer, **kwargs)
+
+    @classmethod
+    def from_clip_tokenizer(
+        cls, num_frames: int = 8, tokenizer_path: str | None = None, **image_processor_kwargs: Any
+    ) -> "T2LProcessor":
+        """Build a processor offline: the bundled OpenAI CLIP BPE files (or `tokenizer_path`) and a new image
+        processor for `num_frames` frames (other image-processor settings as keyword arguments)."""
+        image_processor = T2LImageProcessor(num_frames=num_frames, **image_processor_kwargs)
+        return cls(image_processor=image_processor, tokenizer=load_clip_tokenizer(tokenizer_path))
+
+    @property
+    def num_frames(self) -> int:
+        """Frames per clip, the image processor's setting; it must equal the model config's `num_frames`."""
+        return self.image_processor.num_frames
+
+    def check_num_frames(self, config_or_model: Any) -> None:
+        """Raise ValueError if a model (or its config) expects another number of frames than this processor.
+
+        T2L's temporal tokens are one per frame, so a mismatch does not fail loudly in the model: it would silently
+        use the wrong tokens or crash deep in the vision tower.
+        """
+        config = getattr(config_or_model, "config", config_or_model)
+        expected = getattr(config, "num_frames", None)
+        if expected is None:
+            raise ValueError(f"{type(config).__name__} has no num_frames to check the processor against")
+        if int(expected) != int(self.num_frames):
+            raise ValueError(
+                f"The processor samples {self.num_frames} frames per video but the model config has "
+                f"num_frames={expected}: build the processor with "
+                f"T2LProcessor.from_clip_tokenizer(num_frames={expected}) or load the one saved with the model"
+            )
+
+    def __call__(
+        self,
+        videos: Any = None,
+        text: str | Sequence[str] | None = None,
+        *,
+        train: bool = False,
+        seed: int | None = None,
+        num_crops: int = 1,
+        padding: bool | str = "longest",
+        max_length: int = CONTEXT_LENGTH,
+        clean_text: bool = True,
+        text_names: Sequence[str] | None = None,
+        return_tensors: str | None = "pt",
+        **image_kwargs: Any,
+    ) -> BatchFeature:
+        """Process videos and/or texts.
+
+        Args:
+            videos: clips as accepted by `T2LImageProcessor` (a list of frames, a (T,H,W,3) array, or a batch).
+            text: one text or a list; each is cleaned (ftfy, HTML unescape, whitespace, lower case) and tokenised
+                to at most `max_length` tokens. A longer text is truncated (EOT kept) with a warning naming it.
+            train, seed, num_crops, **image_kwargs: passed to the image processor (train-time augmentation, its
+                seed, 3-crop evaluation views, ...).
+            padding: "longest" (default), "max_length" (pad to `max_length`) or False.
+            clean_text: set False only if the texts are already cleaned.
+            text_names: optional name per text (e.g. its class, `ClassTexts.flat_class_names()`), shown in the
+                truncation warning.
+
+        Returns:
+            BatchFeature with `pixel_values` (B, T, 3, H, W) and/or `input_ids`, `attention_mask` (K, L).
+        """
+        if videos is None and text is None:
+            raise ValueError("T2LProcessor needs videos, text or both")
+        data: dict[str, Any] = {}
+        if videos is not None:
+            pixels = self.image_processor(
+                videos, train=train, seed=seed, num_crops=num_crops, return_tensors=return_tensors, **image_kwargs
+            )
+            data.update(pixels)
+        if text is not None:
+            encoded = encode_texts(
+                self.tokenizer,
+                text,
+                max_length=max_length,
+                padding=padding,
+                return_tensors=return_tensors,
+                clean=clean_text,
+                names=text_names,
+            )
+            data.update(encoded)
+        return BatchFeature(data=data, tensor_type=return_tensors)
+
+    def save_pretrained(self, save_directory, push_to_hub: bool = False, **kwargs):
+        """Save `processor_config.json` and the tokenizer files (ProcessorMixin), plus a stand-alone
+        `preprocessor_config.json` so the image processor also loads on its own (AutoImageProcessor, older tools)."""
+        # Image processor first: each save uploads only the files it wrote itself when pushing to the Hub.
+        files = self.image_processor.save_pretrained(save_directory, push_to_hub=push_to_hub, **kwargs)
+        return super().save_pretrained(save_directory, push_to_hub=push_to_hub, **kwargs) + files
+
+    @classmethod
+    def _get_arguments_from_pretrained(cls, pretrained_model_name_or_path, processor_dict=None, **kwargs):
+        # ProcessorMixin would resolve both parts through the Auto classes, which only know T2L after
+        # `import modeling_t2l` registered it. Loading our own classes directly also works for remote code.
+        kwargs.pop("_from_auto", None)
+        kwargs.pop("trust_remote_code", None)
+        image_processor = T2LImageProcessor.from_pretrained(pretrained_model_name_or_path, **kwargs)
+        tokenizer = CLIPTokenizer.from_pretrained(pretrained_model_name_or_path, **kwargs)
+        return [image_processor, tokenizer]
+
+
+__all__ = ["T2LProcessor"]

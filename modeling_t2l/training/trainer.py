@@ -1,0 +1,323 @@
+"""Fine-tune any family with `transformers.Trainer` from a typed recipe (`configuration/<family>/*.yaml`).
+
+    recipe = load_recipe("configuration/t2l/k400_zero_shot.yaml", ["training.num_train_epochs=2"])
+    summary = run_training(recipe)            # or: t2l train --config ... [--resume]
+
+What the shared trainer adds to `Trainer`, and why:
+
+* Optimizer (`ZeroShotVideoTrainer.create_optimizer`): AdamW on the trainable tensors only (the family's declared
+  set), with weight decay on *every* one of them, biases and temporal prompts included, as the official T2L code
+  does (Trainer's default would exempt biases and norms). Vision-tower tensors can get `lr * visual_lr_ratio`.
+* Schedule: transformers' own (`lr_scheduler_type`, cosine to 0 by default, which is the official curve) after a
+  linear warm-up from 0 of `warmup_epochs` epochs (the official unit) or `warmup_steps`. The official code steps it
+  with the fractional epoch every 10 iterations; here it is evaluated every optimizer step (the same curve, without
+  the 10-step staircase).
+* Loss: the model returns `loss` and every term as a `loss_*` field; each term is logged (averaged over the
+  logging window and the processes) under its own name.
+* Model selection (`ZeroShotVideoTrainer.evaluate`): zero-shot top-1 on the recipe's *validation* data only, i.e.
+  an unscored split of the protocol (K400 val for the K400-trained zero-shot models) or a held-out part of the
+  training list. The official code picked its checkpoints on the target test sets; this never does. With no
+  validation data the last epoch is kept.
+* Undecodable videos are dropped by the data layer's collator; their count is in `train_results.json`.
+* Reproducible resume: data order comes from Trainer's seeded sampler, dropout from the RNG state saved with each
+  checkpoint, and augmentation from the data layer's per-(epoch, video) seeds, which `AugmentationEpochCallback`
+  keeps in step with the epoch. Exactness is tested with `dataloader_num_workers=0`.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import torch
+from transformers import Trainer, TrainerCallback, get_scheduler
+
+from ..data import VideoCollator, custom_protocol, get_protocol, make_transform
+from ..evaluation.evaluate import evaluate_dataset
+from ..models.registry import get_family
+from ..pipelines.zero_shot_video_classification import add_pipeline_to_checkpoint
+from ..processing.processing_t2l import T2LProcessor
+from .arguments import Recipe, load_recipe
+
+logger = logging.getLogger(__name__)
+
+RESULTS_NAME = "train_results.json"
+VISUAL_MARKER = "vision_model."
+LOSS_PREFIX = "loss_"
+
+# ---------------------------------------------------------------------------------------------- schedule
+def warmup_steps_for(num_training_steps: int, num_epochs: float, warmup_epochs: float | None, warmup_steps: float) -> int:
+    """Warm-up in optimizer steps: from epochs (the official recipes), else `warmup_steps`, where a value below 1 is
+    a fraction of the run (the paper's "10 % warm-up"), rounded to the nearest step."""
+    if warmup_epochs is not None:
+        return int(round(num_training_steps * min(1.0, warmup_epochs / num_epochs))) if warmup_epochs else 0
+    if 0 < warmup_steps < 1:
+        return int(round(warmup_steps * num_training_steps))
+    return int(warmup_steps)
+
+
+# ----------------------------------------------------------------------------------------------- trainer
+class ZeroShotVideoTrainer(Trainer):
+    """Trainer with the official optimizer and schedule, loss-term logging and validation-only model selection.
+
+    `validation`: (dataset, class_texts, class_names) scored by `evaluate`, or None. `args` may be plain
+    `TrainingArguments`; `VideoTrainingArguments` adds `warmup_epochs` and `visual_lr_ratio`.
+    """
+
+    def __init__(self, *args, validation=None, validation_batch_size: int = 16, validation_num_workers: int = 0,
+                 **kwargs):
+        super().__init__(*args, **kwargs)
+        self.validation = validation
+        self.validation_batch_size = validation_batch_size
+        self.validation_num_workers = validation_num_workers
+        # the families' forward takes no num_items_in_batch: let Trainer average over accumulation steps
+        self.model_accepts_loss_kwargs = False
+        self._loss_terms: dict[str, torch.Tensor] = {}
+        self._loss_term_count = 0
+
+    def create_optimizer(self, model=None):
+        if self.optimizer is None:
+            args = self.args
+            model = self.model if model is None else model
+            text, visual = [], []
+            for name, parameter in model.named_parameters():
+                if parameter.requires_grad:
+                    (visual if VISUAL_MARKER in name else text).append(parameter)
+            visual_lr = args.learning_rate * getattr(args, "visual_lr_ratio", 1.0)
+            groups = [{"params": text, "lr": args.learning_rate}, {"params": visual, "lr": visual_lr}]
+            self.optimizer = torch.optim.AdamW(
+                [group for group in groups if group["params"]], lr=args.learning_rate,
+                betas=(args.adam_beta1, args.adam_beta2), eps=args.adam_epsilon,
+                weight_decay=args.weight_decay,  # every trainable tensor, biases and prompts included
+            )
+        return self.optimizer
+
+    def create_scheduler(self, num_training_steps: int, optimizer=None):
+        if self.lr_scheduler is None:
+            warmup = warmup_steps_for(num_training_steps, self.args.num_train_epochs,
+                                      getattr(self.args, "warmup_epochs", None), self.args.warmup_steps)
+            self.lr_scheduler = get_scheduler(
+                self.args.lr_scheduler_type, optimizer or self.optimizer, num_warmup_steps=warmup,
+                num_training_steps=num_training_steps, scheduler_specific_kwargs=self.args.lr_scheduler_kwargs,
+            )
+        return self.lr_scheduler
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        outputs = model(**inputs)
+        if model.training:
+            terms = {key: value for key, value in outputs.items() if key.startswith(LOSS_PREFIX) and value is not None}
+            for key, value in terms.items():
+                # kept as tensors (no .item() here: that would synchronise the GPU every step)
+                self._loss_terms[key] = self._loss_terms.get(key, 0.0) + value.detach().float()
+            self._loss_term_count += bool(terms)
+        return (outputs.loss, outputs) if return_outputs else outputs.loss
+
+    def log(self, logs: dict, start_time: float | None = None) -> None:
+        if "loss" in logs and self._loss_term_count:
+            names = sorted(self._loss_terms)
+            values = torch.stack([torch.as_tensor(self._loss_terms[name], device=self.args.device) for name in names]
+                                 + [torch.tensor(float(self._loss_term_count), device=self.args.device)]).float()
+            values = self.accelerator.reduce(values, reduction="sum")  # every rank logs at the same steps
+            for index, name in enumerate(names):
+                logs[name] = round(values[index].item() / values[-1].item(), 6)
+            self._loss_terms, self._loss_term_count = {}, 0
+        super().log(logs, start_time)
+
+    def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval") -> dict:
+        """Zero-shot top-1/top-5 on the validation data (every rank computes the same numbers)."""
+        if self.validation is None:
+            return {}
+        dataset, class_texts, class_names = self.validation
+        model = self.accelerator.unwrap_model(self.model)
+        result = evaluate_dataset(
+            model, self.processing_class, dataset, class_texts, name="validation", class_names=class_names,
+            batch_size=self.validation_batch_size, num_workers=self.validation_num_workers,
+            progress=self.is_world_process_zero(),
+        )
+        metrics = {f"{metric_key_prefix}_top1": result.top1, f"{metric_key_prefix}_top5": result.top5,
+                   f"{metric_key_prefix}_skipped_videos": result.skipped_videos}
+        self.log(metrics)
+        self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
+        return metrics
+
+
+class AugmentationEpochCallback(TrainerCallback):
+    """Tells the training transform which epoch it is, so augmentation seeds depend on (epoch, video) only.
+
+    `set_epoch` also restarts the transform's per-video draw counts (each video is drawn once per epoch), which
+    keeps a resumed run on the same seeds as an uninterrupted one.
+    """
+
+    def __init__(self, transform):
+        self.transform = transform
+
+    def on_epoch_begin(self, args, state, control, **kwargs):
+        self.transform.set_epoch(int(state.epoch or 0))
+
+
+# ------------------------------------------------------------------------------------------------ building
+def build_model(recipe: Recipe):
+    """The recipe's family, built from its CLIP checkpoint with the family's declared trainable set."""
+    options = recipe.model
+    family = get_family(options.family)
+    return family.classification_class.for_training(
+        options.clip, num_frames=options.num_frames, config=options.config, options=options.options
+    )
+
+
+def build_processor(recipe: Recipe):
+    """The processor (bundled CLIP BPE, 256/224 resize and crop) with the family's normalisation."""
+    family = get_family(recipe.model.family)
+    kwargs = {key: value for key, value in family.processor_defaults.items() if key != "num_frames"}
+    kwargs.update(recipe.data.processor or {})
+    return T2LProcessor.from_clip_tokenizer(num_frames=recipe.model.num_frames, **kwargs)
+
+
+def build_protocol(recipe: Recipe):
+    """The recipe's protocol: a registry name (with `protocol_options`) or a custom mapping."""
+    options = dict(recipe.data.protocol_options or {})
+    options.setdefault("num_frames", recipe.model.num_frames)
+    if isinstance(recipe.data.protocol, dict):
+        return custom_protocol(recipe.data.protocol, options["num_frames"], options.get("text_mode", "templates"))
+    return get_protocol(recipe.data.protocol, **options)
+
+
+def _train_split(recipe: Recipe, protocol) -> str:
+    if recipe.data.train_split:
+        return recipe.data.train_split
+    if protocol.seeds:
+        return protocol.seeds[0]
+    (only,) = protocol.train_splits
+    return only
+
+
+def check_validation(recipe: Recipe, protocol) -> None:
+    """Refuse validation data that is a target test set (the official code selected checkpoints on those)."""
+    data, source = recipe.data, recipe.source
+    if data.validation_split and data.validation_holdout_fraction:
+        raise ValueError(f"{source}: set data.validation_split or data.validation_holdout_fraction, not both")
+    name = data.validation_split
+    if name and name not in protocol.eval_splits:
+        raise ValueError(f"{source}: data.validation_split {name!r} is not an eval split of {protocol.name} "
+                         f"({list(protocol.eval_splits)})")
+    if name and name in protocol.scored_splits:
+        raise ValueError(
+            f"{source}: data.validation_split {name!r} is a target test split of {protocol.name}; "
+            f"model selection must not see test data (unscored eval splits: "
+            f"{[s for s in protocol.eval_splits if s not in protocol.scored_splits] or 'none'}; "
+            f"or use data.validation_holdout_fraction)"
+        )
+
+
+def build_datasets(recipe: Recipe, protocol, processor):
+    """(train dataset with its transform, train class texts, train transform, validation triple or None)."""
+    data, seed = recipe.data, recipe.training.seed
+    split = _train_split(recipe, protocol)
+    if protocol.split(split).role != "train":
+        raise ValueError(f"{recipe.source}: train_split {split!r} of {protocol.name} is not a training split")
+    try:
+        train = protocol.build_dataset(split, video_root=data.data_root)
+    except ValueError as error:
+        if "train_list" not in str(error):
+            raise
+        raise ValueError(f"{recipe.source}: {error}; in a recipe: data.protocol_options.train_list=<list>") from None
+    class_texts = protocol.class_texts(split, templates=data.text_templates)
+    validation = None
+    check_validation(recipe, protocol)
+    if data.validation_split:
+        name = data.validation_split
+        dataset = protocol.build_dataset(name, video_root=data.validation_data_root or data.data_root)
+        validation = (dataset, protocol.class_texts(name, templates=data.text_templates), protocol.class_names(name))
+    elif data.validation_holdout_fraction:
+        order = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed)).tolist()
+        held = max(1, int(round(data.validation_holdout_fraction * len(train))))
+        validation = (train.select(sorted(order[:held])), class_texts, protocol.class_names(split))
+        train = train.select(sorted(order[held:]))
+    transform = make_transform(processor.image_processor, train=True, seed=seed)
+    train.set_transform(transform)
+    return train, class_texts, transform, validation
+
+
+# ---------------------------------------------------------------------------------------------------- run
+def prepare_training(recipe: Recipe) -> ZeroShotVideoTrainer:
+    """Model, processor, data, collator and a ready trainer (call `.train()`); `run_training` wraps it."""
+    protocol = build_protocol(recipe)
+    check_validation(recipe, protocol)  # before any model or data is loaded
+    processor = build_processor(recipe)
+    train, class_texts, transform, validation = build_datasets(recipe, protocol, processor)  # data errors first
+    model = build_model(recipe)
+    processor.check_num_frames(model)
+    collator = VideoCollator(processor, class_texts, train=True, seed=recipe.training.seed,
+                             negatives=model.training_negatives)
+    trainer = ZeroShotVideoTrainer(
+        model=model, args=recipe.training, train_dataset=train, data_collator=collator, processing_class=processor,
+        # Trainer insists on an eval_dataset when evaluating; `evaluate` reads `validation` instead
+        eval_dataset=validation[0] if validation is not None else None,
+        validation=validation, validation_batch_size=recipe.data.validation_batch_size,
+        validation_num_workers=recipe.data.validation_num_workers,
+        callbacks=[AugmentationEpochCallback(transform)],
+    )
+    trainer.protocol = protocol
+    trainer.recipe = recipe
+    return trainer
+
+
+def run_training(recipe: Recipe, resume: bool | str = False) -> dict:
+    """Train from a loaded recipe; returns (and writes to `<output_dir>/train_results.json`) the run summary.
+
+    `resume=True` continues from the last checkpoint in the output directory (or give a checkpoint path).
+    The final model (the best on validation when there is validation data) is saved to `<output_dir>` with its
+    processor and remote code, and, for families that train a small set (`save_adapters`), that set to
+    `<output_dir>/adapters`.
+    """
+    trainer = prepare_training(recipe)
+    args, protocol, collator, train = trainer.args, trainer.protocol, trainer.data_collator, trainer.train_dataset
+    validation = trainer.validation
+    if resume:
+        checkpoint = resume if isinstance(resume, str) else True
+        output = trainer.train(resume_from_checkpoint=checkpoint)
+    else:
+        output = trainer.train()
+
+    skipped = torch.tensor([float(collator.skipped.count)], device=args.device)
+    skipped = int(trainer.accelerator.reduce(skipped, reduction="sum").item())
+    summary = {
+        "recipe": recipe.to_dict(),
+        "recipe_file": recipe.source,
+        "protocol": protocol.describe(),
+        "train_split": _train_split(recipe, protocol),
+        "train_videos": len(train),
+        "metrics": output.metrics,
+        "global_step": trainer.state.global_step,
+        "best_model_checkpoint": trainer.state.best_model_checkpoint,
+        "best_validation_top1": trainer.state.best_metric,
+        "model_selection": "validation top-1" if validation is not None else "last epoch (no validation data)",
+        "skipped_videos": skipped,
+        "skipped_examples": collator.skipped.as_dict()["skipped_examples"],
+        "target_protocols": list(recipe.data.target_protocols),
+    }
+    trainer.save_model(args.output_dir)  # every rank calls it; Trainer writes from the main process only
+    if trainer.is_world_process_zero():
+        # the pipeline's code and task next to the weights: `pipeline(model=dir, trust_remote_code=True)`
+        add_pipeline_to_checkpoint(args.output_dir)
+        model = trainer.accelerator.unwrap_model(trainer.model)
+        if hasattr(model, "save_adapters"):
+            model.save_adapters(Path(args.output_dir) / "adapters", base_model_name_or_path=recipe.model.clip)
+        (Path(args.output_dir) / RESULTS_NAME).write_text(json.dumps(summary, indent=2, default=str) + "\n")
+        for target in summary["target_protocols"]:
+            logger.info("evaluate with: t2l evaluate --model %s --protocol %s --data-root <videos>", args.output_dir, target)
+    return summary
+
+
+__all__ = [
+    "AugmentationEpochCallback",
+    "ZeroShotVideoTrainer",
+    "build_datasets",
+    "build_model",
+    "build_processor",
+    "build_protocol",
+    "load_recipe",
+    "prepare_training",
+    "run_training",
+    "warmup_steps_for",
+]

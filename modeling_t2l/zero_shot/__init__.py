@@ -1,0 +1,1 @@
+"""Class names -> texts -> text embeddings -> scores: the one zero-shot classifier of the library."""
