@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import threading
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -84,3 +87,31 @@ def test_the_gradio_page_builds(pipe):
     ids = {getattr(block, "elem_id", None) for block in app.blocks.values()}
     assert {"video", "url", "labels", "label-set", "template", "window", "stride", "classify", "status", "scores",
             "timeline"} <= ids
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def http_root(tmp_path):
+    """Serve tmp_path on 127.0.0.1 from a daemon thread; shut down at teardown."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_QuietHandler, directory=str(tmp_path)))
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield tmp_path, f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_url_is_streamed_to_a_file_and_scored(pipe, http_root):
+    root, base = http_root
+    write_colour_video(root / "remote.mp4", [("red", 5), ("blue", 5)], fps=10)
+    result = answer(pipe, None, f"{base}/remote.mp4", LABELS_TEXT, window_s=4, stride_s=2, template="{}",
+                    workdir=root / "out")
+    assert [row[2] for row in result.segments] == ["red", "blue"]
+    missing = answer(pipe, None, f"{base}/nothing.mp4", LABELS_TEXT)
+    assert missing.status.startswith("**Error:** cannot read the video http") and "HTTP 404" in missing.status

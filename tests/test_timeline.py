@@ -24,6 +24,7 @@ from modeling_t2l.timeline import (
     iter_windows,
     merge_segments,
     plan_windows,
+    read_live,
 )
 from modeling_t2l.processing.video_io import VideoDecodeError
 from tests.colour_model import (
@@ -307,3 +308,15 @@ def test_memory_stays_flat_from_one_to_ten_minutes(pipe, tmp_path):
     assert stats_ten["peak_frames_held"] == stats_one["peak_frames_held"] <= 8
     # Python-side allocations (decoded RGB frames, pixel tensors, results): the same bound for 10x the duration.
     assert peak_ten < 1.1 * peak_one + 32 * 1024, (peak_one, peak_ten)
+
+
+def test_read_live_decodes_a_pyav_source_as_it_arrives(pipe, colour_video):
+    # any PyAV input works as a live source (a webcam is read_live("/dev/video0", format="v4l2")); a file stands in
+    path, _ = colour_video
+    stream = read_live(path)
+    assert stream.fps == FPS
+    live = list(pipe(stream, candidate_labels=LABELS, hypothesis_template="{}", chunk_length_s=4, stride_length_s=2))
+    file_windows = pipe(path, candidate_labels=LABELS, hypothesis_template="{}", chunk_length_s=4, stride_length_s=2)
+    assert [(w["start"], w["end"]) for w in live] == EXPECTED_TIMES
+    np.testing.assert_allclose([as_vector(w) for w in live], [as_vector(w) for w in file_windows], rtol=1e-5,
+                               atol=1e-7)
