@@ -51,7 +51,7 @@ import tempfile
 import urllib.error
 import urllib.request
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
@@ -297,7 +297,12 @@ class StreamInfo:
 
 
 class SeekingReader:
-    """Decode chosen frames of one video file, in increasing order, without reading the rest of it into memory."""
+    """Decode chosen frames of one video file, in increasing order, without reading the rest of it into memory.
+
+    Frame `i` is the frame shown at time `i / fps` (the stream's average rate): exact for constant-rate video, the
+    frame on screen at that time for variable-rate video. The frame count comes from the container's metadata (the
+    declared count, else duration x fps), so planning needs no pass over the file.
+    """
 
     def __init__(self, source):
         self.source = source
@@ -309,15 +314,18 @@ class SeekingReader:
                 "wrap frames in FrameStream(frames, fps))",
             )
         self.container = _open_container(source, target)
-        self.stream = self.container.streams.video[0]
-        rate = self.stream.average_rate or self.stream.guessed_rate
-        if not rate:
+        try:
+            self.stream = self.container.streams.video[0]
+            rate = self.stream.average_rate or self.stream.guessed_rate
+            if not rate:
+                raise VideoDecodeError(source, "the video stream declares no frame rate")
+            self._rate = Fraction(rate)
+            self._time_base = self.stream.time_base
+            self._start = self.stream.start_time or 0
+            self.info = StreamInfo(float(self._rate), *self._count_frames())
+        except BaseException:
             self.close()
-            raise VideoDecodeError(source, "the video stream declares no frame rate")
-        self._rate = Fraction(rate)
-        self._time_base = self.stream.time_base
-        self._start = self.stream.start_time or 0
-        self.info = StreamInfo(float(self._rate), *self._count_frames())
+            raise
         self.frames_decoded = 0
         self.seeks = 0
         self._gop = 0  # longest key-frame interval seen (frames); seeking further than this pays off
