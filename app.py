@@ -15,4 +15,4 @@ if not MODEL:
 demo = build_app(load_demo_pipeline(MODEL))
 
 if __name__ == "__main__":
-    demo.launch(server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
+    demo.launch()  # honours GRADIO_SERVER_NAME / GRADIO_SERVER_PORT (a Space sets them)

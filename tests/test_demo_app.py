@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import threading
 from functools import partial
@@ -115,3 +116,14 @@ def test_a_url_is_streamed_to_a_file_and_scored(pipe, http_root):
     assert [row[2] for row in result.segments] == ["red", "blue"]
     missing = answer(pipe, None, f"{base}/nothing.mp4", LABELS_TEXT)
     assert missing.status.startswith("**Error:** cannot read the video http") and "HTTP 404" in missing.status
+
+
+def test_app_py_without_a_model_says_which_variable_to_set():
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    env = {key: value for key, value in os.environ.items() if key != "T2L_MODEL"}
+    result = subprocess.run([sys.executable, str(root / "app.py")], capture_output=True, text=True, env=env, cwd=root)
+    assert result.returncode == 1
+    assert "set T2L_MODEL" in result.stderr
