@@ -21,6 +21,7 @@ setup(
             "processing/tokenizer/*.txt",
             "data/files/**/*",
             "metrics/**/*.py",
+            "models/*/cards/*",
         ]
     },
     install_requires=[
@@ -42,6 +43,8 @@ setup(
     extras_require={
         "plots": ["matplotlib>=3.8"],
         "demo": ["gradio>=5", "matplotlib>=3.8"],
+        # `t2l search`: FAISS ranking (an exact matrix product is used without it; same results)
+        "search": ["faiss-cpu>=1.8"],
         "test": ["pytest>=8", "pytest-timeout", "matplotlib>=3.8"],
         "browser-test": ["selenium>=4.10"],
     },

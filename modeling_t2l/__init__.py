@@ -5,9 +5,17 @@ AutoModelForVideoClassification, AutoImageProcessor, AutoProcessor) and the "zer
 pipeline task.
 """
 from .models import t2l as _t2l
+from .models import tc_clip as _tc_clip
 from .models.registry import Family, families, get_family
 from .models.t2l.configuration_t2l import T2LConfig
 from .models.t2l.modeling_t2l import T2LForVideoClassification, T2LModel, T2LOutput, T2LPreTrainedModel
+from .models.tc_clip.configuration_tc_clip import TCCLIPConfig
+from .models.tc_clip.modeling_tc_clip import (
+    TCCLIPForVideoClassification,
+    TCCLIPModel,
+    TCCLIPOutput,
+    TCCLIPPreTrainedModel,
+)
 from .modeling_utils import ZeroShotVideoModelMixin
 from .pipelines.zero_shot_video_classification import ZeroShotVideoClassificationPipeline, register_pipeline
 from .processing.image_processing_t2l import T2LImageProcessor
@@ -18,6 +26,7 @@ from .zero_shot.classifier import build_zero_shot_classifier, zero_shot_probabil
 __version__ = "0.1.0"
 
 _t2l.register()
+_tc_clip.register()
 register_pipeline()
 # Saved checkpoints carry their code and an `auto_map`, so `trust_remote_code=True` loads them without this package
 # (configs through `register_for_auto_class`, models in `ZeroShotVideoModelMixin.save_pretrained`).
@@ -31,6 +40,11 @@ __all__ = [
     "T2LForVideoClassification",
     "T2LOutput",
     "T2LPreTrainedModel",
+    "TCCLIPConfig",
+    "TCCLIPForVideoClassification",
+    "TCCLIPModel",
+    "TCCLIPOutput",
+    "TCCLIPPreTrainedModel",
     "T2LImageProcessor",
     "T2LProcessor",
     "ZeroShotVideoClassificationPipeline",

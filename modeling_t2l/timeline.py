@@ -46,7 +46,6 @@ import heapq
 import logging
 import math
 import os
-import shutil
 import tempfile
 import urllib.error
 import urllib.request
@@ -265,8 +264,11 @@ def _as_frame(frame, position: int) -> np.ndarray:
 
 
 @contextmanager
-def local_video(video, timeout: float):
-    """A container target for `video`; an http(s) URL is streamed to a temporary file (never held in memory)."""
+def local_video(video, timeout: float, max_bytes: int | None = None):
+    """A container target for `video`; an http(s) URL is streamed to a temporary file (never held in memory).
+
+    `timeout` bounds each network read (a long video may take longer in total); `max_bytes` (None: no limit)
+    bounds the file's size."""
     if not (isinstance(video, str) and video.startswith(("http://", "https://"))):
         yield video
         return
@@ -274,7 +276,14 @@ def local_video(video, timeout: float):
         path = os.path.join(directory, "video")
         try:
             with urllib.request.urlopen(video, timeout=timeout) as response, open(path, "wb") as handle:
-                shutil.copyfileobj(response, handle, DOWNLOAD_CHUNK_BYTES)
+                received = 0
+                while chunk := response.read(DOWNLOAD_CHUNK_BYTES):
+                    received += len(chunk)
+                    if max_bytes is not None and received > max_bytes:
+                        raise VideoDecodeError(video, f"the response is larger than the limit of {max_bytes} bytes")
+                    handle.write(chunk)
+        except VideoDecodeError:
+            raise
         except urllib.error.HTTPError as error:
             raise VideoDecodeError(video, f"download failed: HTTP {error.code} {error.reason}") from error
         except (urllib.error.URLError, OSError, ValueError) as error:
@@ -570,6 +579,7 @@ def iter_windows(
     num_crops: int = 1,
     batch_size: int = 1,
     timeout: float = 30.0,
+    max_download_bytes: int | None = None,
     stats: dict | None = None,
 ) -> Iterator[dict]:
     """Yield {"start", "end", "scores"} per window of `video` (a file, bytes, URL or `FrameStream`), in time order.
@@ -587,10 +597,11 @@ def iter_windows(
         )
     scorer = WindowScorer(pipe, candidate_labels, hypothesis_template, descriptions, num_crops)
     return _iter_windows(pipe, video, scorer, chunk, stride, top_k, num_clips, batch_size, timeout,
-                         {} if stats is None else stats)
+                         max_download_bytes, {} if stats is None else stats)
 
 
-def _iter_windows(pipe, video, scorer, chunk, stride, top_k, num_clips, batch_size, timeout, stats) -> Iterator[dict]:
+def _iter_windows(pipe, video, scorer, chunk, stride, top_k, num_clips, batch_size, timeout, max_bytes,
+                  stats) -> Iterator[dict]:
     labels = scorer.labels
     if isinstance(video, FrameStream):
         plan = iter(WindowPlan(float(video.fps), chunk, stride, pipe.num_frames, num_clips))
@@ -600,7 +611,7 @@ def _iter_windows(pipe, video, scorer, chunk, stride, top_k, num_clips, batch_si
         if not stats.get("windows"):
             logger.warning("The live source ended before its first %.3g s window was complete: nothing scored", chunk)
         return
-    with local_video(video, timeout) as local, SeekingReader(local) as reader:
+    with local_video(video, timeout, max_bytes) as local, SeekingReader(local) as reader:
         info = reader.info
         stats.update(fps=info.fps, duration=info.duration)
         plan = WindowPlan(info.fps, chunk, stride, pipe.num_frames, num_clips, info.num_frames)

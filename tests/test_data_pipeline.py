@@ -182,7 +182,12 @@ def test_train_collator_with_vocabulary_negatives_encodes_every_class(processor)
 
 def test_training_contrasts_the_batch_for_kl_and_the_vocabulary_for_cross_entropy():
     from modeling_t2l import T2LConfig
-    from modeling_t2l.training.trainer import training_negatives
+    from types import SimpleNamespace
+
+    from modeling_t2l.modeling_utils import ZeroShotVideoModelMixin
+
+    def training_negatives(config):  # the property of every family's model, read on a bare config
+        return ZeroShotVideoModelMixin.training_negatives.fget(SimpleNamespace(config=config))
 
     assert training_negatives(T2LConfig()) == "batch"  # official: the B x B matrix
     assert training_negatives(T2LConfig(contrastive_loss="cross_entropy")) == "vocabulary"

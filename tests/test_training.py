@@ -18,6 +18,7 @@ import yaml
 from safetensors.torch import load_file
 from transformers import CLIPModel
 
+from modeling_t2l import T2LForVideoClassification
 from modeling_t2l.training.trainer import load_recipe, prepare_training, warmup_steps_for
 from tests.tiny import save_tiny_clip
 from tests.video_factory import write_video
@@ -145,7 +146,6 @@ def test_interrupted_run_resumes_to_the_same_weights(tmp_path):
     start = load_file(str(tmp_path / "full" / "checkpoint-4" / "model.safetensors"))
     assert any(not torch.equal(a[key], start[key]) for key in a)  # the second half did train
     # the output folder is usable as it is: model + processor for `t2l evaluate`, adapters for from_adapters
-    from modeling_t2l.models.t2l.adapters import from_adapters
     from modeling_t2l.commands.evaluate import load_model_and_processor
     from modeling_t2l.evaluation.evaluate import evaluate_protocol
     from modeling_t2l.training.trainer import build_protocol
@@ -154,7 +154,7 @@ def test_interrupted_run_resumes_to_the_same_weights(tmp_path):
     protocol = build_protocol(load_recipe(full))
     results = evaluate_protocol(model, processor, protocol, data / "videos", splits=["val"], progress=False)
     assert results["splits"]["val"].num_videos == 4 and results["splits"]["val"].num_classes == 4
-    restored = dict(from_adapters(tmp_path / "full" / "adapters").named_parameters())
+    restored = dict(T2LForVideoClassification.from_adapters(tmp_path / "full" / "adapters").named_parameters())
     assert all(torch.equal(restored[name], parameter) for name, parameter in model.named_parameters())
 
 

@@ -49,12 +49,13 @@ def load_model_and_processor(path: str, device: str, dtype: str):
     from transformers import AutoModelForVideoClassification
 
     from ..models.registry import get_family
-    from ..models.t2l.adapters import ADAPTER_CONFIG_NAME, from_adapters
+    from ..models.t2l.adapters import ADAPTER_CONFIG_NAME
+    from ..models.t2l.modeling_t2l import T2LForVideoClassification
     from ..processing.processing_t2l import T2LProcessor
 
     torch_dtype = getattr(torch, dtype)
     if (Path(path) / ADAPTER_CONFIG_NAME).is_file():
-        model = from_adapters(path, dtype=torch_dtype)
+        model = T2LForVideoClassification.from_adapters(path, dtype=torch_dtype)
     else:
         model = AutoModelForVideoClassification.from_pretrained(path, dtype=torch_dtype)
     try:

@@ -1,4 +1,4 @@
-"""The data collator: samples from `make_transform` -> the inputs of `T2LForVideoClassification.forward`.
+"""The data collator: samples from `make_transform` -> the inputs of every family's `forward`.
 
 Train mode (official T2L training): only the classes present in the batch are encoded and `labels` index those
 rows, so the text tower runs on at most B prompts per step, not on the whole vocabulary. With several templates

@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Mapping, Sequence
 
+from ..zero_shot import prompts
 from .aggregation import aggregate_base_to_novel, aggregate_splits
+from .builder import build_video_dataset
 from .lists import SplitEntry, bundled_file, check_labels, read_labels, read_llm_labels, read_split_list, relabel_subset
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -157,16 +159,12 @@ class Protocol:
 
     def build_dataset(self, split: str, video_root, **kwargs):
         """`build_video_dataset` for one split of this protocol (see `modeling_t2l.data.builder`)."""
-        from .builder import build_video_dataset
-
         kwargs.setdefault("source", f"{self.name}/{split}")
         return build_video_dataset(self.entries(split), self.class_names(split), video_root, **kwargs)
 
     # ------------------------------------------------------------------------------------------------- text
     def class_texts(self, split: str, templates: Sequence[str] | None = None):
         """The class texts for a split according to `text_mode` (a `modeling_t2l.zero_shot.prompts.ClassTexts`)."""
-        from ..zero_shot import prompts
-
         spec = self.split(split)
         names = self.class_names(split)
         if self.text_mode == "templates":

@@ -25,9 +25,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
 
+import datasets
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
+from ..data import VideoCollator, get_protocol, harmonic_mean, make_transform, mean_std
+from ..metrics import load_topk_accuracy
 from ..plotting import confusion_matrix_png
 from ..zero_shot.classifier import ZeroShotClassifier, build_zero_shot_classifier, template_groups
 
@@ -82,11 +86,6 @@ def evaluate_dataset(
     `num_clips` x `num_crops` views; no batch is dropped. Scores come from the shared zero-shot classifier;
     `classifier` (from `build_zero_shot_classifier`) skips re-encoding a vocabulary already encoded.
     """
-    from tqdm.auto import tqdm
-
-    from ..data import VideoCollator, make_transform
-    from ..metrics import load_topk_accuracy
-
     groups = template_groups(class_texts)
     num_classes = len(groups[0])
     if class_names is None and hasattr(dataset, "features") and hasattr(dataset.features.get("label"), "names"):
@@ -136,8 +135,6 @@ def evaluate_dataset(
 def evaluate_videos(model, processor, videos: Sequence, labels: Sequence[int], class_texts, *,
                     class_names: Sequence[str] | None = None, **kwargs) -> SplitResult:
     """`evaluate_dataset` for a plain list of video files (paths) and their class ids."""
-    import datasets
-
     if len(videos) != len(labels):
         raise ValueError(f"{len(videos)} videos but {len(labels)} labels")
     dataset = datasets.Dataset.from_dict(
@@ -165,8 +162,6 @@ def evaluate_protocol(model, processor, protocol, data_root, *, splits: Sequence
     ...}`; with several models the split keys are `<seed>/<split>`.
     """
     if isinstance(protocol, str):
-        from ..data import get_protocol
-
         protocol = get_protocol(protocol)
     if processor is not None and hasattr(processor, "check_num_frames"):
         processor.check_num_frames(next(iter(model.values())) if isinstance(model, Mapping) else model)
@@ -194,8 +189,6 @@ def aggregate(protocol, results: Mapping[str, SplitResult | float]) -> dict:
     """
     top1 = {key: (value.top1 if isinstance(value, SplitResult) else float(value)) for key, value in results.items()}
     if protocol.aggregation == "harmonic_mean_of_means":
-        from ..data import harmonic_mean
-
         if "base" in top1 and "novel" in top1:  # one model, not the 3-seed protocol
             return {"base": top1["base"], "novel": top1["novel"], "hm": harmonic_mean(top1["base"], top1["novel"]),
                     "single_seed": True}
@@ -207,8 +200,7 @@ def aggregate(protocol, results: Mapping[str, SplitResult | float]) -> dict:
     scored = {key: value for key, value in top1.items() if key in protocol.scored_splits}
     if protocol.scored_splits and set(scored) == set(protocol.scored_splits):
         return protocol.aggregate(scored)
-    from ..data import mean_std  # a subset of splits was asked for: summarise what was run
-
+    # a subset of splits was asked for: summarise what was run
     mean, std = mean_std(list(top1.values()))
     return {"mean": mean, "std": std, "num_splits": len(top1), "per_split": top1, "partial": True}
 
