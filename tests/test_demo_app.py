@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from modeling_t2l.demo_app import LABEL_SETS, answer, label_set, parse_labels
+from modeling_t2l.processing.video_io import VideoDecodeError
 from tests.colour_model import colour_pipeline, write_colour_video
 
 LABELS_TEXT = "red, green, blue"
@@ -114,6 +115,8 @@ def test_a_url_is_streamed_to_a_file_and_scored(pipe, http_root):
     result = answer(pipe, None, f"{base}/remote.mp4", LABELS_TEXT, window_s=4, stride_s=2, template="{}",
                     workdir=root / "out")
     assert [row[2] for row in result.segments] == ["red", "blue"]
+    with pytest.raises(VideoDecodeError, match="larger than the limit of 1000 bytes"):
+        pipe(f"{base}/remote.mp4", candidate_labels=LABELS_TEXT, chunk_length_s=4, max_download_bytes=1000)
     missing = answer(pipe, None, f"{base}/nothing.mp4", LABELS_TEXT)
     assert missing.status.startswith("**Error:** cannot read the video http") and "HTTP 404" in missing.status
 

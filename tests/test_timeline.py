@@ -278,6 +278,8 @@ def test_long_video_mode_errors(pipe, tmp_path, colour_video):
         FrameStream([], fps=0)
     with pytest.raises(VideoDecodeError, match="nothing.mp4"):
         pipe(str(tmp_path / "nothing.mp4"), candidate_labels=LABELS, chunk_length_s=4)
+    with pytest.raises(ValueError, match="on_error='return' is for batches"):
+        pipe(colour_video[0], candidate_labels=LABELS, chunk_length_s=4, on_error="return")
 
 
 # -- bounded memory ----------------------------------------------------------------------------------------------
