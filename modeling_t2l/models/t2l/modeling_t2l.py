@@ -259,9 +259,12 @@ class T2LEncoder(nn.Module):
 class T2LVisionTransformer(nn.Module):
     """CLIP's vision tower over the B*T frames of a batch of videos, with the temporal embedding and T2L layers."""
 
+    _supports_sdpa = True  # read by transformers' composite-model checks, as on CLIP's tower classes
+
     def __init__(self, config: T2LConfig):
         super().__init__()
         vision_config = config.vision_config
+        self.config = vision_config
         width = vision_config.hidden_size
         self.num_frames = config.num_frames
         self.embeddings = CLIPVisionEmbeddings(vision_config)
@@ -302,6 +305,8 @@ class T2LVisionTransformer(nn.Module):
 
 class T2LTextTransformer(nn.Module):
     """CLIP's text tower with T2L layers; pools at the end-of-text token as CLIP does."""
+
+    _supports_sdpa = True
 
     def __init__(self, config: T2LConfig):
         super().__init__()
@@ -491,20 +496,26 @@ class T2LModel(T2LPreTrainedModel):
         pixel_values: torch.Tensor,
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
-    ) -> T2LVideoFeaturesOutput:
+        return_dict: bool | None = None,
+    ) -> T2LVideoFeaturesOutput | tuple:
         """(B, T, 3, H, W) -> `pooler_output` (B, E): the mean of the frame embeddings over time, not normalised.
 
-        `last_hidden_state`, and with `output_hidden_states` / `output_attentions` the per-layer tensors, are the
-        vision tower's over the B*T frames.
+        `last_hidden_state` (B, T, L, D) and, with `output_hidden_states` / `output_attentions`, the per-layer
+        tensors ((B, T, L, D) and (B, T, heads, L + 1, L + 1)) are the vision tower's, per video and frame.
         """
         frame_embeds, vision_outputs = self._vision(pixel_values, output_attentions, output_hidden_states)
-        return T2LVideoFeaturesOutput(
-            last_hidden_state=vision_outputs.last_hidden_state,
+        per_video = lambda tensor: tensor.unflatten(0, frame_embeds.shape[:2])  # noqa: E731  (B*T, ...) -> (B, T, ...)
+        output = T2LVideoFeaturesOutput(
+            last_hidden_state=per_video(vision_outputs.last_hidden_state),
             pooler_output=frame_embeds.mean(dim=1),
-            hidden_states=vision_outputs.hidden_states,
-            attentions=vision_outputs.attentions,
+            hidden_states=None if vision_outputs.hidden_states is None else tuple(map(per_video, vision_outputs.hidden_states)),
+            attentions=None if vision_outputs.attentions is None else tuple(
+                None if weights is None else per_video(weights) for weights in vision_outputs.attentions
+            ),
             frame_embeds=frame_embeds,
         )
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        return output if return_dict else output.to_tuple()
 
     def get_text_features(
         self,
@@ -513,19 +524,22 @@ class T2LModel(T2LPreTrainedModel):
         video_outputs=None,
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
-    ) -> BaseModelOutputWithPooling:
+        return_dict: bool | None = None,
+    ) -> BaseModelOutputWithPooling | tuple:
         """(K, L) token ids -> `pooler_output` (K, E) text embeddings, not normalised (T2L's text ignores the video).
 
         The other fields are the text tower's (`last_hidden_state` (K, L, D), per-layer tensors when asked for).
         """
         output_attentions, output_hidden_states = self._output_flags(output_attentions, output_hidden_states)
         text_outputs = self.text_model(input_ids, attention_mask, output_attentions, output_hidden_states)
-        return BaseModelOutputWithPooling(
+        output = BaseModelOutputWithPooling(
             last_hidden_state=text_outputs.last_hidden_state,
             pooler_output=self.text_projection(text_outputs.pooler_output),
             hidden_states=text_outputs.hidden_states,
             attentions=text_outputs.attentions,
         )
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        return output if return_dict else output.to_tuple()
 
     def forward(
         self,
@@ -597,14 +611,19 @@ class T2LForVideoClassification(T2LPreTrainedModel):
     def get_frame_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
         return self.t2l.get_frame_features(pixel_values)
 
-    def get_video_features(self, pixel_values, output_attentions=None, output_hidden_states=None) -> T2LVideoFeaturesOutput:
-        return self.t2l.get_video_features(pixel_values, output_attentions, output_hidden_states)
+    def get_video_features(
+        self, pixel_values, output_attentions=None, output_hidden_states=None, return_dict=None
+    ) -> T2LVideoFeaturesOutput | tuple:
+        """See `T2LModel.get_video_features`."""
+        return self.t2l.get_video_features(pixel_values, output_attentions, output_hidden_states, return_dict)
 
     def get_text_features(
-        self, input_ids, attention_mask=None, video_outputs=None, output_attentions=None, output_hidden_states=None
-    ) -> BaseModelOutputWithPooling:
+        self, input_ids, attention_mask=None, video_outputs=None, output_attentions=None, output_hidden_states=None,
+        return_dict=None,
+    ) -> BaseModelOutputWithPooling | tuple:
+        """See `T2LModel.get_text_features`."""
         return self.t2l.get_text_features(
-            input_ids, attention_mask, video_outputs, output_attentions, output_hidden_states
+            input_ids, attention_mask, video_outputs, output_attentions, output_hidden_states, return_dict
         )
 
     def forward(
