@@ -22,7 +22,7 @@ longer side: left (top), centre, right (bottom), the mmaction ``ThreeCrop`` posi
 right, centre; here they are left, centre, right). Output ``(B*3, T, 3, H, W)``, video-major.
 """
 
-from __future__ import annotations
+# no `from __future__ import annotations`: transformers reads the kwargs TypedDicts' annotations as types
 
 from typing import Any
 
@@ -37,6 +37,9 @@ MULTI_SCALE_CROP_SCALES = (1.0, 0.875, 0.75, 0.66)
 
 
 class T2LImageProcessorKwargs(ImagesKwargs, total=False):
+    train: bool
+    seed: int | list[int] | None
+    num_crops: int
     num_frames: int
     shortest_edge: int
     multi_scale_crop_scales: list[float]
