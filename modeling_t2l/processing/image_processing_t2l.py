@@ -228,6 +228,13 @@ class T2LImageProcessor(BaseImageProcessor):
         if isinstance(frame, Image.Image):
             return frame if frame.mode == "RGB" else frame.convert("RGB")
         array = np.asarray(frame)
+        channels_last = array.ndim == 3 and array.shape[2] in (1, 3, 4)
+        channels_first = array.ndim == 3 and array.shape[0] in (1, 3)
+        if not (array.ndim == 2 or channels_last or channels_first):
+            raise ValueError(
+                f"a frame must be (H, W, 3), (3, H, W) or (H, W) uint8; got an array of shape {array.shape} "
+                f"(a clip is a list of frames or a (T, H, W, 3) array, a batch a list of clips)"
+            )
         if array.ndim == 3 and array.shape[0] in (1, 3) and array.shape[2] not in (1, 3, 4):
             array = array.transpose(1, 2, 0)  # channels-first frame
         if array.dtype != np.uint8:

@@ -50,6 +50,8 @@ class T2LProcessor(ProcessorMixin):
         tokenizer: a `CLIPTokenizer` (see `modeling_t2l.processing.tokenization.load_clip_tokenizer`).
     """
 
+    valid_processor_kwargs = T2LProcessorKwargs
+
     def __init__(self, image_processor: T2LImageProcessor, tokenizer: CLIPTokenizer, **kwargs):
         super().__init__(image_processor, tokenizer, **kwargs)
 
@@ -88,7 +90,6 @@ class T2LProcessor(ProcessorMixin):
         self,
         images: Any = None,
         text: str | Sequence[str] | None = None,
-        videos: Any = None,
         **kwargs: Unpack[T2LProcessorKwargs],
     ) -> BatchFeature:
         """Process clips and/or texts.
@@ -110,6 +111,9 @@ class T2LProcessor(ProcessorMixin):
         Returns:
             BatchFeature with `pixel_values` (B, T, 3, H, W) and/or `input_ids`, `attention_mask` (K, L).
         """
+        # `videos=` is the name users know; transformers' tools call a processor whose sub-processor is an image
+        # processor with `images=`. Both mean the same clips (kept out of the signature so tools see one input).
+        videos = kwargs.pop("videos", None)
         if images is not None and videos is not None:
             raise ValueError("T2LProcessor takes the clips once: as videos= or as images=, not both")
         clips = videos if videos is not None else images
@@ -118,7 +122,7 @@ class T2LProcessor(ProcessorMixin):
         unknown = sorted(set(kwargs) - _valid_keywords(self))
         if unknown:
             raise TypeError(f"T2LProcessor got unknown option(s) {', '.join(unknown)}")
-        output_kwargs = self._merge_kwargs(T2LProcessorKwargs, tokenizer_init_kwargs=self.tokenizer.init_kwargs, **kwargs)
+        output_kwargs = self._merge_kwargs(self.valid_processor_kwargs, tokenizer_init_kwargs=self.tokenizer.init_kwargs, **kwargs)
         data: dict[str, Any] = {}
         return_tensors = output_kwargs["images_kwargs"].pop("return_tensors", None) or output_kwargs["text_kwargs"].get("return_tensors")
         if clips is not None:
