@@ -1,57 +1,82 @@
 """T2L zero-shot video action recognition for Hugging Face transformers.
 
-Importing the package registers T2L with the Auto classes (AutoConfig, AutoModel, AutoModelForVideoClassification,
-AutoImageProcessor, AutoProcessor) and the "zero-shot-video-classification" pipeline task.
-"""
-from transformers import (
-    AutoConfig,
-    AutoImageProcessor,
-    AutoModel,
-    AutoModelForVideoClassification,
-    AutoProcessor,
-)
+The package is lazy, as transformers' own `_LazyModule`: `import modeling_t2l` imports neither torch nor
+transformers (so `t2l --help` is instant). The names below are imported on first access, and T2L is registered
+with the Auto classes (AutoConfig, AutoModel, AutoModelForVideoClassification, AutoImageProcessor, AutoProcessor)
+and the "zero-shot-video-classification" pipeline task by `modeling_t2l._registration` on the first of:
 
-from .models.t2l.configuration_t2l import T2LConfig
-from .processing.image_processing_t2l import T2LImageProcessor
-from .models.t2l.modeling_t2l import (
-    T2LForVideoClassification,
-    T2LModel,
-    T2LOutput,
-    T2LPreTrainedModel,
-)
-from .pipelines.zero_shot_video_classification import ZeroShotVideoClassificationPipeline, register_pipeline
-from .processing.processing_t2l import T2LProcessor
-from .processing.video_io import VideoDecodeError, read_video
-from .zero_shot.classifier import build_zero_shot_classifier, zero_shot_probabilities
+* the first access to any name below (`modeling_t2l.T2LModel`, `from modeling_t2l import T2LConfig`, ...);
+* the import of transformers, if it comes after `import modeling_t2l` (an import hook);
+* `import modeling_t2l` itself, if transformers is already imported.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import importlib.util
+import sys
 
 __version__ = "0.1.0"
 
-AutoConfig.register("t2l", T2LConfig, exist_ok=True)
-AutoModel.register(T2LConfig, T2LModel, exist_ok=True)
-AutoModelForVideoClassification.register(T2LConfig, T2LForVideoClassification, exist_ok=True)
-AutoImageProcessor.register(
-    T2LConfig, image_processor_classes={"pil": T2LImageProcessor, "torchvision": T2LImageProcessor}, exist_ok=True
-)
-AutoProcessor.register(T2LConfig, T2LProcessor, exist_ok=True)
-register_pipeline()
+# name -> module (relative to this package) that defines it
+_LAZY = {
+    "T2LConfig": ".models.t2l.configuration_t2l",
+    "T2LModel": ".models.t2l.modeling_t2l",
+    "T2LForVideoClassification": ".models.t2l.modeling_t2l",
+    "T2LOutput": ".models.t2l.modeling_t2l",
+    "T2LPreTrainedModel": ".models.t2l.modeling_t2l",
+    "T2LImageProcessor": ".processing.image_processing_t2l",
+    "T2LProcessor": ".processing.processing_t2l",
+    "ZeroShotVideoClassificationPipeline": ".pipelines.zero_shot_video_classification",
+    "register_pipeline": ".pipelines.zero_shot_video_classification",
+    "VideoDecodeError": ".processing.video_io",
+    "read_video": ".processing.video_io",
+    "build_zero_shot_classifier": ".zero_shot.classifier",
+    "zero_shot_probabilities": ".zero_shot.classifier",
+}
 
-# Saved checkpoints carry their code and an `auto_map`, so `trust_remote_code=True` loads them without this package
-# (models write theirs in `ZeroShotVideoModelMixin.save_pretrained`).
-T2LConfig.register_for_auto_class()
-T2LImageProcessor.register_for_auto_class("AutoImageProcessor")
-T2LProcessor.register_for_auto_class()
+__all__ = [name for name in _LAZY if name != "register_pipeline"]
 
-__all__ = [
-    "T2LConfig",
-    "T2LModel",
-    "T2LForVideoClassification",
-    "T2LOutput",
-    "T2LPreTrainedModel",
-    "T2LImageProcessor",
-    "T2LProcessor",
-    "ZeroShotVideoClassificationPipeline",
-    "VideoDecodeError",
-    "read_video",
-    "build_zero_shot_classifier",
-    "zero_shot_probabilities",
-]
+
+def _register() -> None:
+    importlib.import_module("._registration", __name__)
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    _register()
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
+
+class _RegisterAfterTransformers(importlib.abc.MetaPathFinder):
+    """Runs the registration once `transformers` has been imported (and only then)."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != "transformers":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(fullname)
+        if spec is None or spec.loader is None:
+            return spec
+        exec_module = spec.loader.exec_module
+
+        def exec_then_register(module):
+            exec_module(module)
+            _register()
+
+        spec.loader.exec_module = exec_then_register
+        return spec
+
+
+if "transformers" in sys.modules:
+    _register()
+elif not any(isinstance(finder, _RegisterAfterTransformers) for finder in sys.meta_path):
+    sys.meta_path.insert(0, _RegisterAfterTransformers())

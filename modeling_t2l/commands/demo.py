@@ -5,12 +5,12 @@ import argparse
 import shlex
 import sys
 
-from ..quickstart.ablation import VARIANTS
+from ..quickstart.variants import VARIANTS
 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from ..quickstart.runner import DemoOptions
+    from ..quickstart.options import DemoOptions
 
     d = DemoOptions()
     parser.add_argument("--out", default=d.out, help=f"output folder: data, model, ablation.md/.json/.png (default {d.out})")

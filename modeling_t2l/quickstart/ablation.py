@@ -32,26 +32,7 @@ from ..models.t2l.modeling_t2l import T2LForVideoClassification
 from ..processing.processing_t2l import T2LProcessor
 from ..training.trainer import DEFAULT_RECIPE, AugmentationEpochCallback, T2LTrainer, training_negatives
 from .dataset import DemoDataset
-
-
-@dataclass(frozen=True)
-class Variant:
-    key: str
-    label: str
-    overrides: dict = field(default_factory=dict)  # T2LConfig switches
-    trains: bool = True
-
-
-# The rows of Table 7, in the paper's order. "TFD" on/off is the weight of the temporal feature diversity loss.
-VARIANTS = (
-    Variant("frozen", "Frozen CLIP (frame average)",
-            dict(use_temporal_tokens=False, use_visual_adapters=False, use_text_adapters=False), trains=False),
-    Variant("adapters", "Adapters", dict(use_temporal_tokens=False, tfd_loss_weight=0.0)),
-    Variant("adapters_tfd", "Adapters + TFD", dict(use_temporal_tokens=False, tfd_loss_weight=1.0)),
-    Variant("adapters_tt", "Adapters + temporal tokens", dict(use_temporal_tokens=True, tfd_loss_weight=0.0)),
-    Variant("full", "T2L (adapters + temporal tokens + TFD)", dict(use_temporal_tokens=True, tfd_loss_weight=1.0)),
-)
-VARIANTS_BY_KEY = {variant.key: variant for variant in VARIANTS}
+from .variants import VARIANTS, VARIANTS_BY_KEY, Variant  # noqa: F401  (re-exported)
 
 
 # T2LConfig settings of every trained row (see the module docstring); the official defaults when official_recipe
