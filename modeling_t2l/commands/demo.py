@@ -59,6 +59,12 @@ def run(args: argparse.Namespace) -> int:
         command=_command_line(),
         progress=not args.quiet,
     )
+    if args.quiet:  # transformers' and huggingface_hub's own bars (loading / writing weights) too
+        from huggingface_hub.utils import disable_progress_bars
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        disable_progress_bars()
     try:
         run_demo(options)
     except ValueError as error:

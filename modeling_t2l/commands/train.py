@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,4 +26,7 @@ def run(args: argparse.Namespace) -> int:
     summary = run_training(recipe, resume=args.resume_from or args.resume)
     print(json.dumps({key: summary[key] for key in ("global_step", "best_validation_top1", "model_selection",
                                                     "skipped_videos", "best_model_checkpoint")}, indent=2))
+    output_dir = Path(recipe["training"]["output_dir"])
+    print(f"model saved to {output_dir} (with its processor and code), adapters to {output_dir / 'adapters'}, "
+          f"summary in {output_dir / 'train_results.json'}")
     return 0

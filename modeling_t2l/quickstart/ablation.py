@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import torch
 from transformers import TrainingArguments
+from transformers.trainer_callback import PrinterCallback
 from transformers.utils import logging as hf_logging
 
 from ..data import T2LVideoCollator, build_video_dataset, make_transform
@@ -98,6 +99,9 @@ def train_variant(model, processor, data: DemoDataset, settings: TrainSettings, 
                                            negatives=training_negatives(model.config)),
             processing_class=processor, recipe=_recipe(settings), callbacks=[AugmentationEpochCallback(transform)],
         )
+        if not progress:
+            # with its progress bar off, Trainer prints every log dict (PrinterCallback): not in quiet mode
+            trainer.remove_callback(PrinterCallback)
         trainer.train()
     model.eval()
     return model

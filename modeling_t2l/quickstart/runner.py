@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 
 from .ablation import VARIANTS, VARIANTS_BY_KEY, TrainSettings, run_variant
 from .options import DemoOptions
+from ..pipelines.zero_shot_video_classification import add_pipeline_to_checkpoint
 from .dataset import generate_dataset
 from .report import markdown_table, summarise, write_report
 from .tiny_clip import pretrain_tiny_clip, pretraining_summary
@@ -36,12 +37,14 @@ def _check(options: DemoOptions) -> None:
 
 
 def classify_with_pipeline(model_dir: Path, video: Path, candidate_labels: list[str], top_k: int = 3) -> list[dict]:
-    """Step 5: load the saved model with transformers' `pipeline` and classify one video file."""
+    """Step 5: load the saved model with transformers' `pipeline` and classify one video file.
+
+    The folder carries the pipeline's code (`custom_pipelines`), so this is the README's call: it runs the code
+    saved next to the weights, as it would where this package is not installed.
+    """
     from transformers import pipeline
 
-    import modeling_t2l  # noqa: F401 - registers the task and the T2L Auto classes
-
-    classifier = pipeline("zero-shot-video-classification", model=str(model_dir))
+    classifier = pipeline("zero-shot-video-classification", model=str(model_dir), trust_remote_code=True)
     # the model was adapted on bare class names, so score bare names (not the ActionCLIP templates)
     return classifier(str(video), candidate_labels=candidate_labels, hypothesis_template="{}", top_k=top_k)
 
@@ -87,6 +90,9 @@ def run_demo(options: DemoOptions) -> dict:
         if key == "full" and seed == 0:
             model.save_pretrained(model_dir)
             processor.save_pretrained(model_dir)
+            # the pipeline's code and task too, so `pipeline(model=<out>/model, trust_remote_code=True)` works
+            # where this package is not installed
+            add_pipeline_to_checkpoint(model_dir)
 
     say(f"[5/6] reloading {model_dir} with pipeline('zero-shot-video-classification')")
     video, truth = data.example_video()
@@ -98,9 +104,10 @@ def run_demo(options: DemoOptions) -> dict:
     summary = summarise(scores)
     chance = 100.0 / len(data.novel_classes)
     paths = write_report(summary, scores, out, command=options.command, settings=asdict(options), chance=chance)
-    say("[6/6] ablation (zero-shot top-1 %, novel = classes never seen in training):\n")
-    say(markdown_table(summary))
-    say(f"chance on novel classes: {chance:.1f} %; written {paths['markdown']}, {paths['chart']}; "
-        f"total {math.ceil(time.time() - started)} s")
+    # the results are printed in quiet mode too: --quiet drops the progress, not the answer
+    print("[6/6] ablation (zero-shot top-1 %, novel = classes never seen in training):\n")
+    print(markdown_table(summary))
+    print(f"chance on novel classes: {chance:.1f} %; written {paths['markdown']}, {paths['chart']}, the model "
+          f"(pipeline-ready) in {model_dir}; total {math.ceil(time.time() - started)} s")
     return {"summary": summary, "scores": scores, "predictions": predictions, "example": (str(video), truth),
             "paths": paths, "model_dir": model_dir, "clip_dir": clip_dir}
