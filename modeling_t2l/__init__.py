@@ -56,6 +56,34 @@ def __dir__():
     return sorted(set(globals()) | set(_LAZY))
 
 
+def _ours_initializing() -> bool:
+    """True while one of this package's modules is still executing (registering then would import it half-done)."""
+    return any(
+        getattr(getattr(module, "__spec__", None), "_initializing", False)
+        for name, module in list(sys.modules.items())
+        if name.startswith(__name__ + ".") and module is not None
+    )
+
+
+def _register_when_safe() -> None:
+    if _ours_initializing():
+        # transformers was first imported by one of our own modules: register at the next import after it is done
+        if not any(isinstance(finder, _RegisterAtNextImport) for finder in sys.meta_path):
+            sys.meta_path.insert(0, _RegisterAtNextImport())
+    else:
+        _register()
+
+
+class _RegisterAtNextImport(importlib.abc.MetaPathFinder):
+    """Registers at the first import that happens once none of our modules is mid-execution."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        if not _ours_initializing() and self in sys.meta_path:
+            sys.meta_path.remove(self)
+            _register()
+        return None
+
+
 class _RegisterAfterTransformers(importlib.abc.MetaPathFinder):
     """Runs the registration once `transformers` has been imported (and only then)."""
 
@@ -70,13 +98,13 @@ class _RegisterAfterTransformers(importlib.abc.MetaPathFinder):
 
         def exec_then_register(module):
             exec_module(module)
-            _register()
+            _register_when_safe()
 
         spec.loader.exec_module = exec_then_register
         return spec
 
 
 if "transformers" in sys.modules:
-    _register()
+    _register_when_safe()
 elif not any(isinstance(finder, _RegisterAfterTransformers) for finder in sys.meta_path):
     sys.meta_path.insert(0, _RegisterAfterTransformers())

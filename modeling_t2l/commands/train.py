@@ -11,7 +11,8 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", required=True, help="a recipe YAML, e.g. configuration/k400_zero_shot.yaml")
+    parser.add_argument("--config", required=True,
+                        help="a recipe: a bundled name (e.g. k400_zero_shot, base_to_novel_hmdb51) or a YAML file")
     parser.add_argument("overrides", nargs="*", metavar="key=value",
                         help="recipe overrides, e.g. data_root=/data/k400 training.num_train_epochs=10")
     parser.add_argument("--resume", action="store_true",

@@ -1,4 +1,4 @@
-"""Publish a trained T2L model: card from `hub_cards/`, then weights, processor, remote code and card in ONE commit.
+"""Publish a trained T2L model: card from `models/t2l/cards/`, then weights, processor, remote code and card in ONE commit.
 
     card = render_card("k400_zero_shot_vitb16", repo_id="me/t2l-k400", model_dir="runs/k400",
                        results=["eval_results/zero_shot_hmdb51/results.json"])
@@ -21,7 +21,8 @@ import yaml
 
 from ..remote_code import bundle_modules
 
-DEFAULT_CARDS_DIR = Path(__file__).resolve().parents[2] / "hub_cards"
+# package data, so `t2l push` renders cards from an installed wheel too
+DEFAULT_CARDS_DIR = Path(__file__).resolve().parents[1] / "models" / "t2l" / "cards"
 CARD_SPECS_NAME = "cards.yaml"
 CARD_TEMPLATE_NAME = "model_card.md"
 AUTHORS_SOURCE = ("T2L authors (README)", "https://github.com/Shahzadnit/T2L")
@@ -66,7 +67,7 @@ def _reproduced_rows(results: Sequence) -> tuple[list[dict], list[str]]:
 
 
 def render_card(name: str, repo_id: str, model_dir=None, results: Sequence = (), cards_dir=None, num_frames=None):
-    """A `huggingface_hub.ModelCard` for a card of `hub_cards/cards.yaml`, with reproduced results if given."""
+    """A `huggingface_hub.ModelCard` for a card of `models/t2l/cards/cards.yaml`, with reproduced results if given."""
     from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
     spec = load_card_spec(name, cards_dir)

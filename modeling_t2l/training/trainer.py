@@ -142,10 +142,11 @@ def apply_overrides(recipe: dict, overrides: Sequence[str]) -> dict:
 
 
 def load_recipe(path, overrides: Sequence[str] = ()) -> dict:
-    """Read a recipe YAML, apply `key=value` overrides and fill defaults (unknown keys raise, naming the file)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"recipe {path} does not exist (recipes live in configuration/)")
+    """Read a recipe YAML (a path, or a bundled recipe's name such as "k400_zero_shot"), apply `key=value`
+    overrides and fill defaults (unknown keys raise, naming the file)."""
+    from .recipes import resolve_recipe
+
+    path = resolve_recipe(path)
     raw = yaml.safe_load(path.read_text()) or {}
     if not isinstance(raw, dict):
         raise ValueError(f"{path}: a recipe is a YAML mapping")
