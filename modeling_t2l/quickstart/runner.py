@@ -36,6 +36,15 @@ def _check(options: DemoOptions) -> None:
         raise ValueError("--seeds, --num-videos and --test-videos must be at least 1")
 
 
+def save_demo_model(model, processor, directory) -> Path:
+    """Step 5's folder: weights, processor, and the pipeline's code and task, so that
+    `pipeline(model=directory, trust_remote_code=True)` works, also where this package is not installed."""
+    model.save_pretrained(directory)
+    processor.save_pretrained(directory)
+    add_pipeline_to_checkpoint(directory)
+    return Path(directory)
+
+
 def classify_with_pipeline(model_dir: Path, video: Path, candidate_labels: list[str], top_k: int = 3) -> list[dict]:
     """Step 5: load the saved model with transformers' `pipeline` and classify one video file.
 
@@ -88,11 +97,7 @@ def run_demo(options: DemoOptions) -> dict:
         say(f"      seed {seed} {VARIANTS_BY_KEY[key].label}: base {result['base_test']:.1f} %, "
             f"novel {result['novel']:.1f} %")
         if key == "full" and seed == 0:
-            model.save_pretrained(model_dir)
-            processor.save_pretrained(model_dir)
-            # the pipeline's code and task too, so `pipeline(model=<out>/model, trust_remote_code=True)` works
-            # where this package is not installed
-            add_pipeline_to_checkpoint(model_dir)
+            save_demo_model(model, processor, model_dir)
 
     say(f"[5/6] reloading {model_dir} with pipeline('zero-shot-video-classification')")
     video, truth = data.example_video()
