@@ -37,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--official-recipe", action="store_true",
                         help="train with the official T2L settings (text adapters, KL loss over the batch, drop-path) "
                              "instead of the miniature's (frozen text tower, cross-entropy over all classes, no dropout)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars or step messages")
+    parser.add_argument("--quiet", action="store_true", help="print only the results table and where the outputs went (no progress bars, step messages or Trainer logs)")
 
 
 def _command_line() -> str:
