@@ -90,6 +90,23 @@ class ZeroShotVideoModelMixin:
             raise ValueError(f"{cls.__name__} takes no model.options; got {sorted(options)}")
         return cls.from_clip(clip_name_or_path, num_frames=num_frames, **(config or {}))
 
+    # Every way of getting a model (the constructor, `from_config`, `from_pretrained` and so the Auto classes,
+    # remote code, the pipeline and `from_adapters`) ends with the declared trainable set applied. Construction
+    # goes through `post_init`; `from_pretrained` must re-apply it because transformers' loader replaces every
+    # loaded tensor with a new `nn.Parameter(requires_grad=True)`. To train more (full fine-tuning), call
+    # `model.requires_grad_(True)` after loading.
+
+    def post_init(self):
+        super().post_init()
+        self.apply_trainable_set()
+
+    @classmethod
+    def from_pretrained(cls, *args, **kwargs):
+        loaded = super().from_pretrained(*args, **kwargs)
+        model = loaded[0] if isinstance(loaded, tuple) else loaded
+        model.apply_trainable_set()
+        return loaded
+
     # -- features (implemented by each family) --------------------------------------------------------------
 
     def get_video_features(self, pixel_values: torch.Tensor, **kwargs) -> BaseModelOutputWithPooling:

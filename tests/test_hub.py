@@ -182,7 +182,8 @@ def test_push_uploads_everything_in_one_commit_and_reloads_with_remote_code(mode
     assert child.pop("pipeline") == "ZeroShotVideoClassificationPipeline"
     assert child.pop("labels") == ["archery", "riding a bike"]
     assert all(module.startswith("transformers_modules.") for module in child.values()), child
-    torch.testing.assert_close(torch.load(tmp_path / "child_logits.pt"), expected, rtol=0, atol=0)
+    # computed in another process (its own thread count): equal to fp32 tolerance, not bit for bit
+    torch.testing.assert_close(torch.load(tmp_path / "child_logits.pt"), expected, rtol=1e-5, atol=1e-6)
 
 
 def test_push_refuses_a_folder_that_is_not_a_model(tmp_path):

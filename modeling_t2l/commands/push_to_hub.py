@@ -6,7 +6,7 @@ exactly the files the commit would send into DIR. Neither changes the model fold
 
 The card describes the model in the folder (architecture and frames from its config, base model and training data
 from its training record). `--results` adds numbers measured with `t2l evaluate` (their results.json files), with
-partial evaluations labelled by their counts. The authors' numbers from hub_cards/cards.yaml appear only with
+partial evaluations labelled by their counts. The authors' numbers from the family's cards.yaml (modeling_t2l/models/<family>/cards/) appear only with
 `--released`, for the converted release, whose config must match the card's declared architecture.
 """
 from __future__ import annotations
@@ -18,7 +18,8 @@ import sys
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model-dir", required=True, help="a folder written by `t2l train` or save_pretrained")
     parser.add_argument("--repo-id", required=True, help="the Hub repository, e.g. your-name/t2l-vitb16-k400")
-    parser.add_argument("--card", required=True, help="a card name from hub_cards/cards.yaml (the setting)")
+    parser.add_argument("--card", required=True,
+                        help="a card name from the family's cards.yaml (modeling_t2l/models/<family>/cards/)")
     parser.add_argument("--results", action="append", default=[], metavar="RESULTS_JSON",
                         help="results.json from `t2l evaluate` (repeatable)")
     parser.add_argument("--released", action="store_true",
@@ -50,3 +51,13 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"uploaded {len(result.files)} files to {result.commit_url or args.repo_id}")
     return 0
+
+
+class _NoUpload:
+    """The two HfApi calls `push_model` makes, doing nothing (for --dry-run)."""
+
+    def create_repo(self, **kwargs):
+        return None
+
+    def create_commit(self, **kwargs):
+        return None

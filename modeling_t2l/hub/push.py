@@ -8,7 +8,7 @@
 Cards are rendered with huggingface_hub's `ModelCard.from_template` and `ModelCardData`: library `transformers`,
 pipeline tag `video-classification` (the Hub has no zero-shot video tag, spec hf_integration F7) with `zero-shot` in
 the tags, `base_model`, `datasets`, and `eval_results` (the model-index) naming the protocol of every number.
-A card template of `hub_cards/` names a setting; what the card says about the model (architecture, frames, base
+A card template (the family's `cards/` folder, package data) names a setting; what the card says about the model (architecture, frames, base
 model, training data) comes from the folder (`model_facts`). The authors' numbers appear only with
 `released=True`, for a folder whose config is the card's declared architecture; numbers reproduced with this
 library stay in their own table, with a different `source_name`, and partial evaluations carry their counts.
@@ -18,6 +18,7 @@ What is uploaded is `upload.plan_upload`: an allow-list of the folder's files pl
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -27,12 +28,46 @@ import yaml
 from .model_facts import check_released, read_model_facts, result_rows
 from .upload import REMOTE_CODE_MODULES, UploadPlan, plan_upload, select_files, write_plan
 
-DEFAULT_CARDS_DIR = Path(__file__).resolve().parents[2] / "hub_cards"
+# package data, so `t2l push` renders cards from an installed wheel too; a folder's own family is used when known
+DEFAULT_CARDS_DIR = Path(__file__).resolve().parents[1] / "models" / "t2l" / "cards"
 CARD_SPECS_NAME = "cards.yaml"
 CARD_TEMPLATE_NAME = "model_card.md"
+# T2L's card facts; another family's cards.yaml overrides them in its `family:` entry (name, summary, license,
+# authors_source, tags)
 AUTHORS_SOURCE = ("T2L authors (README)", "https://github.com/Shahzadnit/T2L")
 REPRODUCED_SOURCE = "reproduced with modeling_t2l"
-TAGS = ["zero-shot", "video-classification", "action-recognition", "video-text", "clip", "t2l", "custom_code"]
+TAGS = ["zero-shot", "video-classification", "action-recognition", "video-text", "clip", "custom_code"]
+T2L_FAMILY_CARD = {
+    "name": "T2L",
+    "license": "mit",
+    "summary": "T2L (Temporal Token Learning, TMLR 2025): per-layer temporal tokens and bottleneck adapters on a "
+               "frozen CLIP, for zero-shot action recognition through class texts.",
+    "authors_source": list(AUTHORS_SOURCE),
+    "tags": ["t2l"],
+}
+
+
+def family_cards_dir(model_dir) -> Path:
+    """The card templates of the family of the model in `model_dir` (its config's `model_type`), else T2L's."""
+    from ..models.registry import get_family
+
+    config = Path(model_dir) / "config.json" if model_dir is not None else None
+    if config is not None and config.is_file():
+        model_type = json.loads(config.read_text(encoding="utf-8")).get("model_type")
+        try:
+            cards = get_family(model_type).cards_dir
+        except KeyError:
+            cards = None
+        if cards is not None and (Path(cards) / CARD_SPECS_NAME).is_file():
+            return Path(cards)
+    return DEFAULT_CARDS_DIR
+
+
+def family_card(cards_dir) -> dict:
+    """The family-wide card facts of a cards folder (its `family:` entry), T2L's by default."""
+    path = Path(cards_dir) / CARD_SPECS_NAME
+    specs = yaml.safe_load(path.read_text()) if path.is_file() else {}
+    return {**T2L_FAMILY_CARD, **(specs or {}).get("family", {})}
 
 
 def load_card_spec(name: str, cards_dir=None) -> dict:
@@ -40,8 +75,8 @@ def load_card_spec(name: str, cards_dir=None) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: card metadata not found (pass cards_dir= / --cards-dir)")
     specs = yaml.safe_load(path.read_text())
-    if name not in specs:
-        raise KeyError(f"{path}: no card named {name!r}; cards: {', '.join(sorted(specs))}")
+    if name not in specs or name == "family":
+        raise KeyError(f"{path}: no card named {name!r}; cards: {', '.join(sorted(set(specs) - {'family'}))}")
     return specs[name]
 
 
@@ -59,13 +94,15 @@ def check_repo_id(repo_id: str) -> str:
 
 def render_card(name: str, repo_id: str, model_dir=None, results: Sequence = (), cards_dir=None,
                 released: bool = False):
-    """A `huggingface_hub.ModelCard` for the model in `model_dir`, in the setting `name` of `hub_cards/cards.yaml`.
+    """A `huggingface_hub.ModelCard` for the model in `model_dir`, in the setting `name` of its family's `cards.yaml`.
 
     `released=True` says the folder holds the authors' released weights (converted): the folder's config must then
     be the card's declared architecture, and the card carries the authors' title, summary, base model and numbers.
     """
     from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
+    cards_dir = cards_dir or family_cards_dir(model_dir)
+    family = family_card(cards_dir)
     spec = load_card_spec(name, cards_dir)
     facts = read_model_facts(model_dir) if model_dir is not None else None
     if released:
@@ -78,7 +115,7 @@ def render_card(name: str, repo_id: str, model_dir=None, results: Sequence = (),
         EvalResult(
             task_type="video-classification", dataset_type=row["dataset"], dataset_name=row["dataset_name"],
             dataset_config=row["protocol"], metric_type="accuracy", metric_name=row["metric"],
-            metric_value=row["value"], source_name=AUTHORS_SOURCE[0], source_url=AUTHORS_SOURCE[1],
+            metric_value=row["value"], source_name=family["authors_source"][0], source_url=family["authors_source"][1],
         )
         for row in reported
     ]
@@ -99,10 +136,9 @@ def render_card(name: str, repo_id: str, model_dir=None, results: Sequence = (),
         trained_on = f", trained on {facts.training_dataset}" if facts and facts.training_dataset else ""
         vit = facts.vit_name if facts else "ViT"
         frames = facts.architecture.get("num_frames") if facts else None
-        title = f"T2L {vit}{trained_on} ({frames or '?'} frames)"
+        title = f"{family['name']} {vit}{trained_on} ({frames or '?'} frames)"
         summary = (
-            "T2L (Temporal Token Learning, TMLR 2025): per-layer temporal tokens and bottleneck adapters on a frozen "
-            "CLIP, for zero-shot action recognition through class texts. What this card says about the model comes "
+            f"{family['summary']} What this card says about the model comes "
             "from the uploaded folder (its config and training record). The card follows the "
             f"`{name}` card template; the authors' numbers for that template belong to their released weights, "
             "not to this model."
@@ -113,8 +149,8 @@ def render_card(name: str, repo_id: str, model_dir=None, results: Sequence = (),
     card_data = ModelCardData(
         library_name="transformers",
         pipeline_tag="video-classification",
-        license="mit",
-        tags=TAGS,
+        license=spec.get("license", family["license"]),
+        tags=[*TAGS, *family["tags"]],
         base_model=base_model,
         datasets=datasets,
         metrics=["accuracy"],
@@ -123,13 +159,14 @@ def render_card(name: str, repo_id: str, model_dir=None, results: Sequence = (),
     )
     # the template's notes are about the authors' evaluation of their release
     notes = [*(facts.notes if facts else []), *(spec.get("notes", []) if released else [])]
-    template = (Path(cards_dir or DEFAULT_CARDS_DIR) / CARD_TEMPLATE_NAME).read_text()
+    template = (Path(cards_dir) / CARD_TEMPLATE_NAME).read_text()
     return ModelCard.from_template(
         card_data, template_str=template, repo_id=repo_id, title=title, summary=summary, card_name=name,
         architecture=facts.describe_architecture() if facts else "not known (no model folder given)",
         base_model=base_model, training=facts.describe_training() if facts else "not recorded", recipe=recipe,
         eval_protocols=spec.get("eval_protocols", []), reported=reported, reproduced=reproduced,
-        reproduced_summaries=summaries, notes=notes,
+        reproduced_summaries=summaries, notes=notes, num_frames=facts.architecture.get("num_frames") if facts else None,
+        source_checkpoint=spec.get("source_checkpoint"), wise_ft_alpha=spec.get("wise_ft_alpha"),
     )
 
 

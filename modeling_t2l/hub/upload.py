@@ -35,7 +35,7 @@ TASK = "zero-shot-video-classification"
 # Modules a checkpoint needs for trust_remote_code (pipeline, model, processor); bundled from the package when the
 # folder lacks them.
 REMOTE_CODE_MODULES = ("modeling_t2l.pipelines.zero_shot_video_classification", "modeling_t2l.processing.processing_t2l")
-REQUIRED_FILES = ("config.json", "configuration_t2l.py", "modeling_t2l.py")
+REQUIRED_FILES = ("config.json",)
 CARD_NAME = "README.md"
 TRAINING_RECORD = "train_results.json"
 DESCRIPTIONS_DIR = "descriptions"
@@ -163,20 +163,32 @@ def _bundled_descriptions() -> dict[str, bytes]:
             if path.is_file() and (path.suffix == ".csv" or path.name in ("LICENSE", "README.md"))}
 
 
+def _family_modules(config: dict) -> list[str]:
+    """The config and model modules of the registered family a saved config names (none if unknown)."""
+    from ..models.registry import get_family
+
+    try:
+        family = get_family(config.get("model_type"))
+    except KeyError:
+        return []
+    return [family.config_class.__module__, family.classification_class.__module__]
+
+
 def plan_upload(model_dir, card_text: str) -> UploadPlan:
     """Every file one commit uploads (allowed folder files, generated config / code / descriptions, the card)."""
     model_dir = Path(model_dir)
     selected, left_out = select_files(model_dir)
     files: dict[str, bytes | Path] = dict(selected)
-    # package code fills the remote code the folder lacks (the folder's own files take precedence)
-    for name, source in bundle_modules(REMOTE_CODE_MODULES).items():
-        files.setdefault(name, source.encode("utf-8"))
     weights = [name for name in files if name.endswith(".safetensors") and "/" not in name]
     missing = [name for name in REQUIRED_FILES if name not in files] + ([] if weights else ["*.safetensors"])
     if missing:
-        raise FileNotFoundError(f"{model_dir}: not a saved T2L model, missing {missing} (save it with save_pretrained "
+        raise FileNotFoundError(f"{model_dir}: not a saved model, missing {missing} (save it with save_pretrained "
                                 f"or `t2l train`)")
     config = json.loads(selected["config.json"].read_text(encoding="utf-8"))
+    # package code fills the remote code the folder lacks (the folder's own files take precedence): the pipeline,
+    # the processor and the family's config and model modules
+    for name, source in bundle_modules([*REMOTE_CODE_MODULES, *_family_modules(config)]).items():
+        files.setdefault(name, source.encode("utf-8"))
     if TASK not in config.get("custom_pipelines", {}):
         files["config.json"] = _config_with_pipeline(selected["config.json"])
     if not any(name.startswith(DESCRIPTIONS_DIR + "/") for name in files):

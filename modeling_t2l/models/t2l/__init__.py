@@ -14,7 +14,7 @@ FAMILY = Family(
     classification_class=T2LForVideoClassification,
     # the official T2L test: CLIP's normalisation, 8 frames at TSN segment centres, resize 256 + centre crop 224
     processor_defaults={"image_mean": CLIP_MEAN, "image_std": CLIP_STD, "num_frames": 8},
-    cards_dir=Path(__file__).resolve().parents[3] / "hub_cards",
+    cards_dir=Path(__file__).resolve().parent / "cards",
     summary="frozen CLIP, temporal tokens + adapters",
 )
 
