@@ -57,19 +57,43 @@ def load_model_and_processor(path: str, device: str, dtype: str):
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
+    from ..data import MissingVideosError
+    from .errors import USER_ERRORS, report
 
+    try:
+        return _run(args)
+    except MissingVideosError as error:
+        return report("evaluate", error.with_advice(
+            "Check --data-root and the folder layout (README, 'Preparing datasets'), run `t2l validate-data`, "
+            "or pass --missing skip to leave them out."))
+    except USER_ERRORS as error:  # an unknown protocol or split, a bad list or label file, an unreadable model
+        return report("evaluate", error)
+
+
+def _protocol(args: argparse.Namespace):
     from ..data import get_protocol
-    from ..evaluation.evaluate import evaluate_protocol, markdown_table, write_reports
 
     options = {}
     for item in args.protocol_option:
-        key, _, value = item.partition("=")
+        key, separator, value = item.partition("=")
+        if not separator:
+            raise ValueError(f"--protocol-option {item!r} must look like KEY=VALUE")
         options[key] = yaml.safe_load(value)
     for key in ("num_clips", "num_crops"):
         if getattr(args, key) is not None:
             options[key] = getattr(args, key)
-    protocol = get_protocol(args.protocol, **options)
+    try:
+        return get_protocol(args.protocol, **options)
+    except TypeError as error:  # an option that is not a protocol field
+        raise ValueError(f"--protocol-option: {error}") from None
+
+
+def _run(args: argparse.Namespace) -> int:
+    import torch
+
+    from ..evaluation.evaluate import evaluate_protocol, markdown_table, write_reports
+
+    protocol = _protocol(args)
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     models, processor = {}, None
     for item in args.model:
@@ -77,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
         models[seed or None], processor = load_model_and_processor(path, device, args.dtype)
     model = models[None] if list(models) == [None] else models
     if isinstance(model, dict) and None in model:
-        raise SystemExit("--model: give every model as SEED=PATH when passing several")
+        raise ValueError("--model: give every model as SEED=PATH when passing several")
     results = evaluate_protocol(model, processor, protocol, args.data_root, splits=args.split,
                                 batch_size=args.batch_size, num_workers=args.num_workers, missing=args.missing)
     output_dir = Path(args.output_dir or Path("eval_results") / protocol.name)

@@ -18,7 +18,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume-from", default=None, metavar="CHECKPOINT", help="continue from this checkpoint")
 
 
+# t2l train has no flag to leave missing videos out: a training list is meant to be complete
+MISSING_ADVICE = ("Check data_root and the folder layout (README, 'Preparing datasets'), or list every missing and "
+                  "undecodable file with `t2l validate-data --protocol NAME --data-root DIR`.")
+
+
 def run(args: argparse.Namespace) -> int:
+    from ..data import MissingVideosError
+    from .errors import USER_ERRORS, report
+
+    try:
+        return _run(args)
+    except MissingVideosError as error:
+        return report("train", error.with_advice(MISSING_ADVICE))
+    except USER_ERRORS as error:  # a bad recipe, list or label file, no checkpoint to resume, a full disk
+        return report("train", error)
+
+
+def _run(args: argparse.Namespace) -> int:
     from ..training.trainer import load_recipe, run_training
 
     recipe = load_recipe(args.config, args.overrides)

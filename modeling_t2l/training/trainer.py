@@ -29,12 +29,30 @@ import copy
 import json
 import logging
 import math
+import os
+import shutil
 from pathlib import Path
 from typing import Any, Sequence
 
 import torch
 import yaml
 from transformers import Trainer, TrainerCallback, TrainingArguments
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, enable_full_determinism, rotate_checkpoints, set_seed
+
+from .checkpoints import (
+    MANIFEST_NAME,
+    SKIPS_NAME,
+    STAGING_DIR,
+    NoCompleteCheckpointError,
+    OutputWriteError,
+    check_complete,
+    check_writable,
+    describe_os_error,
+    latest_complete_checkpoint,
+    publish,
+    seal,
+    write_json,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -202,6 +220,13 @@ class T2LTrainer(Trainer):
         self.model_accepts_loss_kwargs = False
         self._loss_terms = {"loss_contrastive": 0.0, "loss_tfd": 0.0}
         self._loss_term_count = 0
+        # Skipped videos of the batches trained on: this process in this run, and the whole run up to the
+        # checkpoint it resumed from (restored from the checkpoint's SKIPS_NAME).
+        if hasattr(self.data_collator, "count_in_batch"):
+            self.data_collator.count_in_batch = True
+        self._skipped_here = 0
+        self._skipped_before = {"skipped_videos": 0, "skipped_examples": []}
+        self._staging = False
 
     def create_optimizer(self, model=None):
         if self.optimizer is None:
@@ -232,6 +257,11 @@ class T2LTrainer(Trainer):
         return self.lr_scheduler
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        from ..data.collator import SKIPPED_KEY
+
+        skipped = inputs.pop(SKIPPED_KEY, None)
+        if skipped is not None:
+            self._skipped_here = self._skipped_here + skipped  # a tensor: no device sync here
         outputs = model(**inputs)
         if model.training and outputs.loss_contrastive is not None:
             # kept as tensors (no .item() here: that would synchronise the GPU every step)
@@ -251,6 +281,81 @@ class T2LTrainer(Trainer):
             self._loss_terms = {key: 0.0 for key in self._loss_terms}
             self._loss_term_count = 0
         super().log(logs, start_time)
+
+    # ------------------------------------------------------------------------------ skips, checkpoints, resume
+    def skipped_videos(self) -> dict:
+        """Skipped videos of the whole run (all processes, and the run before a resume): count and examples.
+        Every process must call it (the count is summed over processes)."""
+        here = torch.tensor([float(self._skipped_here)], device=self.args.device)
+        count = int(self.accelerator.reduce(here, reduction="sum").item()) + self._skipped_before["skipped_videos"]
+        examples = list(self._skipped_before["skipped_examples"])
+        seen = {example["path"] for example in examples}
+        collator_skips = getattr(self.data_collator, "skipped", None)
+        for example in collator_skips.as_dict()["skipped_examples"] if collator_skips is not None else []:
+            if example["path"] not in seen:  # each bad video once (it fails again every epoch)
+                seen.add(example["path"])
+                examples.append(example)
+        return {"skipped_videos": count, "skipped_examples": examples}
+
+    def _get_output_dir(self, trial) -> str:
+        run_dir = super()._get_output_dir(trial)
+        return os.path.join(run_dir, STAGING_DIR) if self._staging else run_dir
+
+    def _save_checkpoint(self, model, trial) -> None:
+        """Trainer's checkpoint, written under `.incomplete/`, sealed with a manifest and the skip counts, then
+        renamed into place (see `checkpoints`): a kill or a full disk mid-save leaves no `checkpoint-N` behind."""
+        run_dir = super()._get_output_dir(trial)
+        staging_root = os.path.join(run_dir, STAGING_DIR)
+        name = f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
+        staged, final = Path(staging_root) / name, Path(run_dir) / name
+        skips = self.skipped_videos()  # before anything is written: every process takes part in the sum
+        try:
+            if self.args.should_save:
+                shutil.rmtree(staging_root, ignore_errors=True)  # what an interrupted save left
+            self.accelerator.wait_for_everyone()
+            self._staging = True
+            try:
+                super()._save_checkpoint(model, trial)
+            finally:
+                self._staging = False
+            best = self.state.best_model_checkpoint
+            if best and best.startswith(staging_root + os.sep):  # Trainer named it where it was written
+                self.state.best_model_checkpoint = os.path.join(run_dir, os.path.relpath(best, staging_root))
+            self.accelerator.wait_for_everyone()  # every process has written its RNG state
+            if self.args.should_save:
+                self.state.save_to_json(str(staged / "trainer_state.json"))
+                write_json(staged / SKIPS_NAME, skips)
+                seal(staged, self.state.global_step)
+                publish(staged, final)
+                rotate_checkpoints(run_dir, self.args.save_total_limit, self.state.best_model_checkpoint,
+                                   use_mtime=True)
+        except OSError as error:
+            if self.args.should_save:
+                shutil.rmtree(staged, ignore_errors=True)
+            raise OutputWriteError(f"cannot write checkpoint {final}: {describe_os_error(error)}") from error
+        self.accelerator.wait_for_everyone()
+
+    def train(self, resume_from_checkpoint=None, trial=None, **kwargs):
+        """`resume_from_checkpoint=True` takes the newest *complete* checkpoint of the output folder (warning about
+        newer incomplete ones), and the skipped-video count continues from that checkpoint's."""
+        if resume_from_checkpoint is True:
+            resume_from_checkpoint = str(latest_complete_checkpoint(self.args.output_dir))
+        if resume_from_checkpoint:
+            problem = check_complete(resume_from_checkpoint)
+            if problem == "not a folder":
+                raise NoCompleteCheckpointError(f"cannot resume from {resume_from_checkpoint}: no such folder")
+            if problem is not None and problem.startswith(f"no {MANIFEST_NAME}"):  # named explicitly: trusted
+                logger.warning("resuming from %s, which has no %s to check its files against (written by "
+                               "another tool?)", resume_from_checkpoint, MANIFEST_NAME)
+            elif problem is not None:
+                raise NoCompleteCheckpointError(f"cannot resume from {resume_from_checkpoint}: incomplete checkpoint "
+                                                f"({problem})")
+            skips = Path(resume_from_checkpoint) / SKIPS_NAME
+            if skips.is_file():
+                self._skipped_before = json.loads(skips.read_text())
+            else:
+                logger.warning("%s has no %s: the skipped-video count restarts at 0", resume_from_checkpoint, SKIPS_NAME)
+        return super().train(resume_from_checkpoint=resume_from_checkpoint or None, trial=trial, **kwargs)
 
     def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval") -> dict:
         """Zero-shot top-1/top-5 on the validation data (every rank computes the same numbers)."""
@@ -437,11 +542,17 @@ def prepare_training(recipe: dict) -> "T2LTrainer":
     check_validation(recipe, protocol)  # before any model or data is loaded
     processor = build_processor(recipe, protocol)
     train, class_texts, transform, validation = build_datasets(recipe, protocol, processor)  # data errors first
+    args = build_training_arguments(recipe, validation is not None)
+    check_writable(args.output_dir)  # a read-only or missing disk fails now, not at the first checkpoint
+    # The model's new tensors (adapters, temporal prompts) are drawn when it is built, before Trainer would seed.
+    if args.full_determinism:
+        enable_full_determinism(args.seed)
+    else:
+        set_seed(args.seed)
     model = build_model(recipe)
     processor.check_num_frames(model)
     collator = T2LVideoCollator(processor, class_texts, train=True, seed=int(recipe["training"].get("seed", 1024)),
                                 negatives=training_negatives(model.config))
-    args = build_training_arguments(recipe, validation is not None)
     trainer = T2LTrainer(
         model=model, args=args, train_dataset=train, data_collator=collator, processing_class=processor,
         # Trainer insists on an eval_dataset when evaluating; T2LTrainer.evaluate reads `validation` instead
@@ -462,7 +573,7 @@ def run_training(recipe: dict, resume: bool | str = False) -> dict:
     from ..models.t2l.adapters import save_adapters
 
     trainer = prepare_training(recipe)
-    args, protocol, collator, train = trainer.args, trainer.protocol, trainer.data_collator, trainer.train_dataset
+    args, protocol, train = trainer.args, trainer.protocol, trainer.train_dataset
     validation = trainer.validation
     if resume:
         checkpoint = resume if isinstance(resume, str) else True
@@ -470,8 +581,7 @@ def run_training(recipe: dict, resume: bool | str = False) -> dict:
     else:
         output = trainer.train()
 
-    skipped = torch.tensor([float(collator.skipped.count)], device=args.device)
-    skipped = int(trainer.accelerator.reduce(skipped, reduction="sum").item())
+    skipped = trainer.skipped_videos()
     summary = {
         "recipe": {key: value for key, value in recipe.items() if not key.startswith("_")},
         "recipe_file": recipe.get("_source"),
@@ -483,19 +593,23 @@ def run_training(recipe: dict, resume: bool | str = False) -> dict:
         "best_model_checkpoint": trainer.state.best_model_checkpoint,
         "best_validation_top1": trainer.state.best_metric,
         "model_selection": "validation top-1" if validation is not None else "last epoch (no validation data)",
-        "skipped_videos": skipped,
-        "skipped_examples": collator.skipped.as_dict()["skipped_examples"],
+        "skipped_videos": skipped["skipped_videos"],
+        "skipped_examples": skipped["skipped_examples"],
         "target_protocols": list(recipe["target_protocols"]),
     }
-    trainer.save_model(args.output_dir)  # every rank calls it; Trainer writes from the main process only
-    if trainer.is_world_process_zero():
-        # the pipeline's code and task next to the weights: `pipeline(model=dir, trust_remote_code=True)`
-        from ..pipelines.zero_shot_video_classification import add_pipeline_to_checkpoint
+    try:
+        trainer.save_model(args.output_dir)  # every rank calls it; Trainer writes from the main process only
+        if trainer.is_world_process_zero():
+            # the pipeline's code and task next to the weights: `pipeline(model=dir, trust_remote_code=True)`
+            from ..pipelines.zero_shot_video_classification import add_pipeline_to_checkpoint
 
-        add_pipeline_to_checkpoint(args.output_dir)
-        save_adapters(trainer.accelerator.unwrap_model(trainer.model), Path(args.output_dir) / "adapters",
-                      base_model_name_or_path=recipe["model"]["clip"])
-        (Path(args.output_dir) / RESULTS_NAME).write_text(json.dumps(summary, indent=2, default=str) + "\n")
+            add_pipeline_to_checkpoint(args.output_dir)
+            save_adapters(trainer.accelerator.unwrap_model(trainer.model), Path(args.output_dir) / "adapters",
+                          base_model_name_or_path=recipe["model"]["clip"])
+            write_json(Path(args.output_dir) / RESULTS_NAME, json.loads(json.dumps(summary, default=str)))
+    except OSError as error:  # the checkpoints stay as they were: `--resume` continues from the last one
+        raise OutputWriteError(f"cannot write the trained model to {args.output_dir}: "
+                               f"{describe_os_error(error)}") from error
         for target in summary["target_protocols"]:
             logger.info("evaluate with: t2l evaluate --model %s --protocol %s --data-root <videos>", args.output_dir, target)
     return summary
