@@ -25,6 +25,7 @@ What is T2L-specific here, and why:
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import logging
@@ -327,6 +328,8 @@ class T2LTrainer(Trainer):
                 write_json(staged / SKIPS_NAME, skips)
                 seal(staged, self.state.global_step)
                 publish(staged, final)
+                with contextlib.suppress(OSError):
+                    os.rmdir(staging_root)  # empty now
                 rotate_checkpoints(run_dir, self.args.save_total_limit, self.state.best_model_checkpoint,
                                    use_mtime=True)
         except OSError as error:
