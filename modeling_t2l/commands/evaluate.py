@@ -63,9 +63,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         return _run(args)
     except MissingVideosError as error:
-        return report("evaluate", error.with_advice(
-            "Check --data-root and the folder layout (README, 'Preparing datasets'), run `t2l validate-data`, "
-            "or pass --missing skip to leave them out."))
+        advice = "Check --data-root and the folder layout (README, 'Preparing datasets'), run `t2l validate-data`"
+        if len(error.missing) < error.total:  # leaving them out helps only when some are there
+            advice += ", or pass --missing skip to leave them out"
+        return report("evaluate", error.with_advice(advice + "."))
     except USER_ERRORS as error:  # an unknown protocol or split, a bad list or label file, an unreadable model
         return report("evaluate", error)
 

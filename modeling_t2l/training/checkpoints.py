@@ -125,6 +125,25 @@ def latest_complete_checkpoint(output_dir) -> Path:
     raise NoCompleteCheckpointError(f"nothing to resume in {output_dir}: no complete checkpoint ({detail})")
 
 
+def resolve_resume(resume, output_dir) -> str | None:
+    """What to resume from: `True` -> the newest complete checkpoint of `output_dir`; a path -> that checkpoint,
+    refused when its manifest does not match its files (one without a manifest is taken, with a warning: it was
+    named explicitly); `False` / `None` -> None."""
+    if not resume:
+        return None
+    if resume is True:
+        return str(latest_complete_checkpoint(output_dir))
+    problem = check_complete(resume)
+    if problem == "not a folder":
+        raise NoCompleteCheckpointError(f"cannot resume from {resume}: no such folder")
+    if problem is not None and problem.startswith(f"no {MANIFEST_NAME}"):
+        logger.warning("resuming from %s, which has no %s to check its files against (written by another tool?)",
+                       resume, MANIFEST_NAME)
+    elif problem is not None:
+        raise NoCompleteCheckpointError(f"cannot resume from {resume}: incomplete checkpoint ({problem})")
+    return str(resume)
+
+
 def publish(staged: Path, final: Path) -> None:
     """Move a sealed checkpoint to its final name. An older folder of that name (an explicit resume from an earlier
     step re-writes it) is moved aside first and deleted after, so a complete one exists at every moment."""
@@ -162,5 +181,6 @@ __all__ = [
     "checkpoint_folders",
     "latest_complete_checkpoint",
     "publish",
+    "resolve_resume",
     "seal",
 ]

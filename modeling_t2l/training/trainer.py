@@ -41,16 +41,13 @@ from transformers import Trainer, TrainerCallback, TrainingArguments
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, enable_full_determinism, rotate_checkpoints, set_seed
 
 from .checkpoints import (
-    MANIFEST_NAME,
     SKIPS_NAME,
     STAGING_DIR,
-    NoCompleteCheckpointError,
     OutputWriteError,
-    check_complete,
     check_writable,
     describe_os_error,
-    latest_complete_checkpoint,
     publish,
+    resolve_resume,
     seal,
     write_json,
 )
@@ -228,6 +225,7 @@ class T2LTrainer(Trainer):
         self._skipped_here = 0
         self._skipped_before = {"skipped_videos": 0, "skipped_examples": []}
         self._staging = False
+        self.resume_checkpoint = None  # what prepare_training resolved `resume` to (already checked)
 
     def create_optimizer(self, model=None):
         if self.optimizer is None:
@@ -334,25 +332,16 @@ class T2LTrainer(Trainer):
                                    use_mtime=True)
         except OSError as error:
             if self.args.should_save:
-                shutil.rmtree(staged, ignore_errors=True)
+                shutil.rmtree(staging_root, ignore_errors=True)
             raise OutputWriteError(f"cannot write checkpoint {final}: {describe_os_error(error)}") from error
         self.accelerator.wait_for_everyone()
 
     def train(self, resume_from_checkpoint=None, trial=None, **kwargs):
         """`resume_from_checkpoint=True` takes the newest *complete* checkpoint of the output folder (warning about
         newer incomplete ones), and the skipped-video count continues from that checkpoint's."""
-        if resume_from_checkpoint is True:
-            resume_from_checkpoint = str(latest_complete_checkpoint(self.args.output_dir))
+        if resume_from_checkpoint and resume_from_checkpoint != self.resume_checkpoint:
+            resume_from_checkpoint = resolve_resume(resume_from_checkpoint, self.args.output_dir)
         if resume_from_checkpoint:
-            problem = check_complete(resume_from_checkpoint)
-            if problem == "not a folder":
-                raise NoCompleteCheckpointError(f"cannot resume from {resume_from_checkpoint}: no such folder")
-            if problem is not None and problem.startswith(f"no {MANIFEST_NAME}"):  # named explicitly: trusted
-                logger.warning("resuming from %s, which has no %s to check its files against (written by "
-                               "another tool?)", resume_from_checkpoint, MANIFEST_NAME)
-            elif problem is not None:
-                raise NoCompleteCheckpointError(f"cannot resume from {resume_from_checkpoint}: incomplete checkpoint "
-                                                f"({problem})")
             skips = Path(resume_from_checkpoint) / SKIPS_NAME
             if skips.is_file():
                 self._skipped_before = json.loads(skips.read_text())
@@ -537,8 +526,11 @@ def training_negatives(config) -> str:
     return "vocabulary" if config.contrastive_loss == "cross_entropy" else "batch"
 
 
-def prepare_training(recipe: dict) -> "T2LTrainer":
-    """Model, processor, data, collator and a ready `T2LTrainer` (call `.train()`); `run_training` wraps it."""
+def prepare_training(recipe: dict, resume: bool | str = False) -> "T2LTrainer":
+    """Model, processor, data, collator and a ready `T2LTrainer` (call `.train()`); `run_training` wraps it.
+
+    `resume` (True: the newest complete checkpoint of the output folder, or a checkpoint path) is checked before
+    the model is built, so a run with nothing to resume fails at once; the choice is `trainer.resume_checkpoint`."""
     from ..data import T2LVideoCollator
 
     protocol = build_protocol(recipe)
@@ -547,6 +539,7 @@ def prepare_training(recipe: dict) -> "T2LTrainer":
     train, class_texts, transform, validation = build_datasets(recipe, protocol, processor)  # data errors first
     args = build_training_arguments(recipe, validation is not None)
     check_writable(args.output_dir)  # a read-only or missing disk fails now, not at the first checkpoint
+    checkpoint = resolve_resume(resume, args.output_dir)
     # The model's new tensors (adapters, temporal prompts) are drawn when it is built, before Trainer would seed.
     if args.full_determinism:
         enable_full_determinism(args.seed)
@@ -563,6 +556,7 @@ def prepare_training(recipe: dict) -> "T2LTrainer":
         recipe=recipe, validation=validation, callbacks=[AugmentationEpochCallback(transform)],
     )
     trainer.protocol = protocol
+    trainer.resume_checkpoint = checkpoint
     return trainer
 
 
@@ -575,14 +569,10 @@ def run_training(recipe: dict, resume: bool | str = False) -> dict:
     """
     from ..models.t2l.adapters import save_adapters
 
-    trainer = prepare_training(recipe)
+    trainer = prepare_training(recipe, resume=resume)
     args, protocol, train = trainer.args, trainer.protocol, trainer.train_dataset
     validation = trainer.validation
-    if resume:
-        checkpoint = resume if isinstance(resume, str) else True
-        output = trainer.train(resume_from_checkpoint=checkpoint)
-    else:
-        output = trainer.train()
+    output = trainer.train(resume_from_checkpoint=trainer.resume_checkpoint)
 
     skipped = trainer.skipped_videos()
     summary = {
