@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 
 from .ablation import VARIANTS, VARIANTS_BY_KEY, TrainSettings, run_variant
 from .dataset import generate_dataset
+from .environment import DEFAULT_THREADS, environment, reproducible_torch
 from .report import markdown_table, summarise, write_report
 from .tiny_clip import pretrain_tiny_clip, pretraining_summary
 
@@ -35,6 +36,7 @@ class DemoOptions:
     batch_size: int = 8
     learning_rate: float = 1e-2
     official_recipe: bool = False  # train with the official T2L settings instead of the miniature's (ablation.py)
+    threads: int = DEFAULT_THREADS  # torch intra-op threads: the numbers depend on it (quickstart/environment.py)
     pretrain_steps: int = 600
     cache_dir: str | None = None
     variants: tuple[str, ...] = field(default_factory=lambda: tuple(v.key for v in VARIANTS))
@@ -67,6 +69,11 @@ def classify_with_pipeline(model_dir: Path, video: Path, candidate_labels: list[
 
 def run_demo(options: DemoOptions) -> dict:
     _check(options)
+    with reproducible_torch(options.threads):
+        return _run_demo(options)
+
+
+def _run_demo(options: DemoOptions) -> dict:
     out = Path(options.out)
     out.mkdir(parents=True, exist_ok=True)
     started = time.time()
@@ -116,7 +123,8 @@ def run_demo(options: DemoOptions) -> dict:
 
     summary = summarise(scores)
     chance = 100.0 / len(data.novel_classes)
-    paths = write_report(summary, scores, out, command=options.command, settings=asdict(options), chance=chance)
+    paths = write_report(summary, scores, out, command=options.command, settings=asdict(options), chance=chance,
+                         environment=environment())
     say("[6/6] ablation (zero-shot top-1 %, novel = classes never seen in training):\n")
     say(markdown_table(summary))
     say(f"chance on novel classes: {chance:.1f} %; written {paths['markdown']}, {paths['chart']}; "
