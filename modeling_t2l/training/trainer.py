@@ -18,10 +18,14 @@ What is T2L-specific here, and why:
   split of the protocol (K400 val for the K400-trained zero-shot models) or a held-out part of the training list.
   The official code picked its checkpoints on the target test sets; this never does. With no validation data the
   last epoch is kept.
-* Undecodable videos are dropped by the data layer's collator; their count is in `train_results.json`.
-* Reproducible resume: data order comes from Trainer's seeded sampler, dropout from the RNG state saved with each
-  checkpoint, and augmentation from the data layer's per-(epoch, video) seeds, which `AugmentationEpochCallback`
-  keeps in step with the epoch. Exactness is tested with `dataloader_num_workers=0`.
+* Undecodable videos are dropped by the data layer's collator; the count over the batches trained on (the whole
+  run, across resumes: each checkpoint stores it) is in `train_results.json`.
+* Reproducible runs: `training.seed` is set before the model's new tensors are drawn. Reproducible resume: data
+  order comes from Trainer's seeded sampler, dropout from the RNG state saved with each checkpoint, augmentation
+  from the data layer's per-(epoch, video) seeds, which `AugmentationEpochCallback` keeps in step with the epoch,
+  and text templates from the batch's clip seeds. Exactness is tested with `dataloader_num_workers=0`.
+* Checkpoints are complete or absent (written under `.incomplete/`, sealed, renamed; see `checkpoints.py`), and
+  `--resume` takes the newest complete one.
 """
 from __future__ import annotations
 
