@@ -169,3 +169,23 @@ def test_full_disk_during_a_checkpoint_leaves_nothing_to_resume(tmp_path, capsys
     monkeypatch.undo()
     code = main(["train", "--config", str(path), "--resume", *FAST])
     assert "nothing to resume" in _one_line_error(capsys, code, "train")
+
+
+def test_full_disk_when_saving_the_trained_model_keeps_the_checkpoints_to_resume(tmp_path, capsys, monkeypatch):
+    from modeling_t2l.models.t2l import adapters
+
+    output = tmp_path / "out"
+    path = _tiny_run(capsys, tmp_path / "data", output)
+
+    def disk_full(model, folder, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(folder))
+
+    monkeypatch.setattr(adapters, "save_adapters", disk_full)
+    code = main(["train", "--config", str(path), *FAST])
+    line = _one_line_error(capsys, code, "train")
+    assert f"cannot write the trained model to {output}" in line and os.strerror(errno.ENOSPC) in line
+    assert [folder.name for folder in checkpoint_folders(output)] == ["checkpoint-2"]  # 8 videos, batch 3: 2 steps
+
+    monkeypatch.undo()  # space freed: --resume finds the last checkpoint at the end of training and saves the model
+    assert main(["train", "--config", str(path), "--resume", *FAST]) == 0
+    assert (output / "train_results.json").is_file() and (output / "adapters").is_dir()
