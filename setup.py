@@ -21,6 +21,7 @@ setup(
             "processing/tokenizer/*.txt",
             "data/files/**/*",
             "metrics/**/*.py",
+            "models/*/cards/*",
         ]
     },
     install_requires=[
@@ -39,6 +40,11 @@ setup(
         "pyyaml",
         "tqdm",
     ],
-    extras_require={"test": ["pytest>=8", "pytest-timeout"]},
+    extras_require={
+        "plots": ["matplotlib>=3.8"],
+        # `t2l search`: FAISS ranking (an exact matrix product is used without it; same results)
+        "search": ["faiss-cpu>=1.8"],
+        "test": ["pytest>=8", "pytest-timeout", "matplotlib>=3.8"],
+    },
     entry_points={"console_scripts": ["t2l = modeling_t2l.cli:main"]},
 )

@@ -15,11 +15,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "classify": ("classify", "classify videos against candidate labels (zero-shot)"),
     "convert": ("convert", "convert an official T2L / EZ-CLIP checkpoint to this library's format"),
     "validate-data": ("validate_data", "check every video of a protocol: missing, undecodable, too short"),
-    "train": ("train", "fine-tune T2L with a recipe from configuration/"),
+    "train": ("train", "fine-tune a model family with a recipe from configuration/<family>/"),
     "evaluate": ("evaluate", "evaluate a model on a named protocol"),
     "push": ("push_to_hub", "upload a trained model, its processor, code and model card to the Hub"),
     "benchmark": ("benchmark", "measure speed and memory against CLIP, X-CLIP and full fine-tuning"),
     "demo": ("demo", "the offline quickstart: T2L's experiment in miniature"),
+    "index": ("index", "embed a folder of videos (or windows of long videos) into a searchable index"),
+    "search": ("search", "find the videos of an index that best match a text query"),
 }
 
 

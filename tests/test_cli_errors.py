@@ -44,7 +44,13 @@ def test_unknown_protocol_in_evaluate(tmp_path, capsys):
     assert "unknown protocol 'zero_shot_hmdb52'" in line and "zero_shot_hmdb51" in line
 
 
-def test_unknown_protocol_option_in_evaluate(tmp_path, capsys):
+def test_unknown_protocol_option_in_evaluate(tmp_path, capsys, monkeypatch):
+    from types import SimpleNamespace
+
+    from modeling_t2l.commands import evaluate as command
+
+    monkeypatch.setattr(command, "load_model_and_processor",
+                        lambda path, device, dtype: (object(), SimpleNamespace(num_frames=8)))
     code = main(["evaluate", "--model", str(tmp_path), "--protocol", "zero_shot_hmdb51", "--data-root", str(tmp_path),
                  "--protocol-option", "colour=red"])
     assert "colour" in _one_line_error(capsys, code, "evaluate")
@@ -52,7 +58,7 @@ def test_unknown_protocol_option_in_evaluate(tmp_path, capsys):
 
 def test_unknown_protocol_in_a_recipe(tmp_path, capsys):
     recipe = tmp_path / "recipe.yaml"
-    recipe.write_text(yaml.safe_dump({"protocol": "few_shot_hmdb99_k2", "data_root": str(tmp_path),
+    recipe.write_text(yaml.safe_dump({"data": {"protocol": "few_shot_hmdb99_k2", "data_root": str(tmp_path)},
                                       "training": {"output_dir": str(tmp_path / "out")}}))
     code = main(["train", "--config", str(recipe)])
     assert "unknown protocol 'few_shot_hmdb99_k2'" in _one_line_error(capsys, code, "train")
@@ -73,8 +79,9 @@ def test_bad_label_file_names_the_file(tmp_path, capsys, content, problem):
 
 
 def test_missing_videos_of_a_shipped_recipe_name_real_remedies(tmp_path, capsys):
-    code = main(["train", "--config", str(REPO / "configuration" / "few_shot_hmdb51_k2.yaml"),
-                 f"data_root={tmp_path}", f"training.output_dir={tmp_path / 'out'}"])
+    code = main(["train", "--config", str(REPO / "configuration" / "t2l" / "few_shot_hmdb51_k2.yaml"),
+                 f"data.data_root={tmp_path}", f"training.output_dir={tmp_path / 'out'}", "training.bf16=false",
+                 "training.use_cpu=true"])
     line = _one_line_error(capsys, code, "train")
     assert "videos listed in few_shot_hmdb51_k2" in line and f"not found under {tmp_path}" in line
     assert "missing='skip'" not in line  # no such option of t2l train
@@ -82,9 +89,12 @@ def test_missing_videos_of_a_shipped_recipe_name_real_remedies(tmp_path, capsys)
 
 
 def test_missing_videos_in_evaluate_advise_the_missing_flag(tmp_path, capsys, monkeypatch):
+    from types import SimpleNamespace
+
     from modeling_t2l.commands import evaluate as command
 
-    monkeypatch.setattr(command, "load_model_and_processor", lambda path, device, dtype: (object(), None))
+    monkeypatch.setattr(command, "load_model_and_processor",
+                        lambda path, device, dtype: (object(), SimpleNamespace(num_frames=8)))
     (tmp_path / "kick_ball").mkdir()  # one video of HMDB's test split 1 is there, the others are not
     (tmp_path / "kick_ball" / "funny_soccer_commercial_kick_ball_f_cm_np1_fr_med_0.avi").write_bytes(b"")
     code = main(["evaluate", "--model", "unused", "--protocol", "zero_shot_hmdb51", "--data-root", str(tmp_path)])
@@ -103,7 +113,8 @@ def test_missing_videos_in_evaluate_advise_the_missing_flag(tmp_path, capsys, mo
     assert _one_line_error(capsys, code, "evaluate").endswith("would evaluate 1 video")
     # with no video at all, leaving the missing ones out cannot help, and the advice does not say it would
     monkeypatch.undo()
-    monkeypatch.setattr(command, "load_model_and_processor", lambda path, device, dtype: (object(), None))
+    monkeypatch.setattr(command, "load_model_and_processor",
+                        lambda path, device, dtype: (object(), SimpleNamespace(num_frames=8)))
     (tmp_path / "x").mkdir()
     code = main(["evaluate", "--model", "unused", "--protocol", "zero_shot_hmdb51", "--data-root", str(tmp_path / "x"),
                  "--missing", "skip"])
@@ -172,7 +183,7 @@ def test_full_disk_during_a_checkpoint_leaves_nothing_to_resume(tmp_path, capsys
 
 
 def test_full_disk_when_saving_the_trained_model_keeps_the_checkpoints_to_resume(tmp_path, capsys, monkeypatch):
-    from modeling_t2l.models.t2l import adapters
+    from modeling_t2l.models.t2l.modeling_t2l import T2LForVideoClassification
 
     output = tmp_path / "out"
     path = _tiny_run(capsys, tmp_path / "data", output)
@@ -180,7 +191,7 @@ def test_full_disk_when_saving_the_trained_model_keeps_the_checkpoints_to_resume
     def disk_full(model, folder, **kwargs):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(folder))
 
-    monkeypatch.setattr(adapters, "save_adapters", disk_full)
+    monkeypatch.setattr(T2LForVideoClassification, "save_adapters", disk_full)
     code = main(["train", "--config", str(path), *FAST])
     line = _one_line_error(capsys, code, "train")
     assert f"cannot write the trained model to {output}" in line and os.strerror(errno.ENOSPC) in line

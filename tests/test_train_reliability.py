@@ -51,7 +51,7 @@ def _train(recipe: Path, *extra: str) -> subprocess.CompletedProcess:
 def _recipe(data: Path, output_dir: Path) -> Path:
     path = make_tiny_run(data, output_dir)
     recipe = yaml.safe_load(path.read_text())
-    recipe["text_templates"] = TEMPLATES
+    recipe["data"]["text_templates"] = TEMPLATES
     path.write_text(yaml.safe_dump(recipe))
     return path
 

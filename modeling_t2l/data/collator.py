@@ -1,4 +1,4 @@
-"""The data collator: samples from `make_transform` -> the inputs of `T2LForVideoClassification.forward`.
+"""The data collator: samples from `make_transform` -> the inputs of every family's `forward`.
 
 Train mode (official T2L training): only the classes present in the batch are encoded and `labels` index those
 rows, so the text tower runs on at most B prompts per step, not on the whole vocabulary. With several templates
@@ -46,7 +46,7 @@ NEGATIVES = ("batch", "vocabulary")
 SKIPPED_KEY = "num_skipped_videos"  # train batches with `count_in_batch`: videos of the batch that were dropped
 
 
-class T2LVideoCollator:
+class VideoCollator:
     def __init__(self, processor_or_tokenizer, class_texts, train: bool = True, *, seed: int = 0,
                  negatives: str = "batch"):
         if negatives not in NEGATIVES:
@@ -65,7 +65,7 @@ class T2LVideoCollator:
         self._token_ids = [ids[mask.bool()].tolist() for ids, mask in zip(input_ids, attention_mask)]
         self._vocabulary = {"input_ids": input_ids, "attention_mask": attention_mask}
         self.skipped = SkippedVideos()
-        # T2LTrainer sets this: each train batch then carries how many of its videos were dropped, so the trainer
+        # ZeroShotVideoTrainer sets this: each train batch then carries how many of its videos were dropped, so the trainer
         # counts the batches it trained on (workers collate batches ahead, and a resumed run re-collates those).
         self.count_in_batch = False
         self._calls = 0
