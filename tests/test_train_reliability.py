@@ -142,3 +142,21 @@ def test_resume_passes_over_partial_checkpoints_with_a_warning(reference):
     # the re-written checkpoints are complete; nothing is left half-written
     assert all((folder / MANIFEST_NAME).is_file() for folder in checkpoint_folders(output))
     assert not (output / STAGING_DIR).exists()
+
+
+def test_best_checkpoint_is_named_by_its_final_folder(tmp_path):
+    """Checkpoints are written under .incomplete/ and renamed: the best one is recorded under its final name, in the
+    trainer's state and in every checkpoint's trainer_state.json (what a resumed run reads)."""
+    from modeling_t2l.training.trainer import load_recipe, prepare_training
+
+    output = tmp_path / "out"
+    recipe = load_recipe(make_tiny_run(tmp_path / "data", output, broken_video=False),
+                         ["data.validation_split=val", "training.save_strategy=epoch", "training.num_train_epochs=2"])
+    trainer = prepare_training(recipe)
+    trainer.train()
+    best = Path(trainer.state.best_model_checkpoint)
+    assert best.parent == output and best.is_dir() and (best / MANIFEST_NAME).is_file()
+    for folder in checkpoint_folders(output):
+        state = json.loads((folder / "trainer_state.json").read_text())
+        assert STAGING_DIR not in state["best_model_checkpoint"]
+        assert Path(state["best_model_checkpoint"]).parent == output

@@ -2,7 +2,7 @@
 
 A kill or a full disk during a save leaves a folder with some files missing or truncated. Trainer's own
 `get_last_checkpoint` takes the highest-numbered `checkpoint-N` folder whatever it holds, and the resumed run then
-crashes in safetensors. So `T2LTrainer` writes each checkpoint under `<output_dir>/.incomplete/checkpoint-N`,
+crashes in safetensors. So `ZeroShotVideoTrainer` writes each checkpoint under `<output_dir>/.incomplete/checkpoint-N`,
 adds a manifest (every file and its size, written last) and only then renames the folder to
 `<output_dir>/checkpoint-N`; a rename within one file system is atomic. `latest_complete_checkpoint` takes the
 newest folder whose manifest matches its files and warns about every newer one it passes over (a folder written by
