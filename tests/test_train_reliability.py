@@ -90,7 +90,7 @@ def test_kill_9_then_resume_gives_the_uninterrupted_weights_and_skip_count(refer
     output = reference / "killed"
     recipe = _recipe(reference / "data", output)
     seed = random.randrange(1 << 30)
-    delay = random.Random(seed).uniform(0.0, 0.3)  # after the first complete checkpoint: anywhere in steps 3-9
+    delay = random.Random(seed).uniform(0.0, 0.15)  # after the first complete checkpoint: a step or a save
     process = subprocess.Popen(_command(recipe), cwd=REPO, env=_env(), stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, text=True)
     try:
