@@ -22,6 +22,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("demo", "the offline quickstart: T2L's experiment in miniature"),
     "index": ("index", "embed a folder of videos (or windows of long videos) into a searchable index"),
     "search": ("search", "find the videos of an index that best match a text query"),
+    "timeline": ("timeline", "score a long video window by window: segments, timeline.json and a PNG"),
+    "serve": ("serve", "start the Gradio demo page for a model (needs the `demo` extra)"),
 }
 
 

@@ -67,10 +67,10 @@ def test_fp32_on_cuda_matches_cpu_without_tf32():
     model = tiny_model().eval()
     pixels, ids, mask, _ = tiny_inputs()
     with torch.no_grad():
-        reference = model.get_video_features(pixels), model.get_text_features(ids, mask)
+        reference = model.get_video_features(pixels).pooler_output, model.get_text_features(ids, mask).pooler_output
         model.cuda()
         with dc.exact_float32():
-            actual = model.get_video_features(pixels.cuda()), model.get_text_features(ids.cuda(), mask.cuda())
+            actual = model.get_video_features(pixels.cuda()).pooler_output, model.get_text_features(ids.cuda(), mask.cuda()).pooler_output
     for got, want in zip(actual, reference):
         assert dc.relative_error(got, want) <= dc.FLOAT32_TOLERANCE
 
@@ -78,7 +78,7 @@ def test_fp32_on_cuda_matches_cpu_without_tf32():
 def _profiled_training_step(model, pixels, cast):
     def step():
         with dc.autocast("cuda", cast):
-            features = model.get_video_features(pixels)
+            features = model.get_video_features(pixels).pooler_output
         features.float().square().mean().backward()
 
     step()
@@ -96,7 +96,7 @@ def test_sdpa_with_t2l_attention_dropout_runs_a_fused_kernel_in_bf16():
     assert {backend for backend, _ in with_dropout} <= FUSED, calls
     model.eval()
     with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16):
-        profiler = dc._profile(lambda: model.get_video_features(pixels), "cuda")
+        profiler = dc._profile(lambda: model.get_video_features(pixels).pooler_output, "cuda")
     assert all(p == 0 for _, p in dc.sdpa_calls(profiler))  # no dropout at inference
 
 
@@ -106,10 +106,10 @@ def test_attention_dropout_is_live_in_training_and_off_in_eval_on_cuda():
     with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16):
         model.train()
         torch.manual_seed(1)
-        first = model.get_video_features(pixels)
-        second = model.get_video_features(pixels)
+        first = model.get_video_features(pixels).pooler_output
+        second = model.get_video_features(pixels).pooler_output
         model.eval()
-        third, fourth = model.get_video_features(pixels), model.get_video_features(pixels)
+        third, fourth = model.get_video_features(pixels).pooler_output, model.get_video_features(pixels).pooler_output
     assert not torch.equal(first, second)  # only the attention dropout is random in this configuration
     assert torch.equal(third, fourth)
 
@@ -117,8 +117,8 @@ def test_attention_dropout_is_live_in_training_and_off_in_eval_on_cuda():
 def test_dataloader_pins_the_collated_batch(tmp_path):
     import datasets
 
-    from modeling_t2l.data import T2LVideoCollator, make_transform
-    from modeling_t2l.processing_t2l import T2LProcessor
+    from modeling_t2l.data import VideoCollator, make_transform
+    from modeling_t2l.processing.processing_t2l import T2LProcessor
     from tests.video_factory import write_video
 
     processor = T2LProcessor.from_clip_tokenizer(num_frames=NUM_FRAMES, crop_size=IMAGE_SIZE,
@@ -129,7 +129,7 @@ def test_dataloader_pins_the_collated_batch(tmp_path):
     dataset = datasets.Dataset.from_dict({"video": [{"path": str(p), "bytes": None} for p in paths],
                                           "label": [0, 1, 2]}, features=features)
     dataset.set_transform(make_transform(processor.image_processor, train=True))
-    collator = T2LVideoCollator(processor, ["archery", "juggling", "surfing"], train=True)
+    collator = VideoCollator(processor, ["archery", "juggling", "surfing"], train=True)
     loader = torch.utils.data.DataLoader(dataset, batch_size=3, num_workers=1, collate_fn=collator, pin_memory=True)
     batch = next(iter(loader))
     for key in ("pixel_values", "input_ids", "attention_mask", "labels"):
@@ -167,8 +167,8 @@ def test_device_check_training_step_measures_its_own_peak():
 
 
 def test_pipeline_on_cuda_scores_like_cpu(tmp_path):
-    from modeling_t2l.pipeline_zero_shot_video_classification import ZeroShotVideoClassificationPipeline
-    from modeling_t2l.processing_t2l import T2LProcessor
+    from modeling_t2l.pipelines.zero_shot_video_classification import ZeroShotVideoClassificationPipeline
+    from modeling_t2l.processing.processing_t2l import T2LProcessor
     from tests.video_factory import write_video
 
     processor = T2LProcessor.from_clip_tokenizer(num_frames=NUM_FRAMES, crop_size=IMAGE_SIZE,
@@ -189,7 +189,7 @@ def test_pipeline_on_cuda_scores_like_cpu(tmp_path):
 
 def test_evaluation_on_cuda_matches_cpu(tmp_path):
     from modeling_t2l.evaluation import evaluate_videos
-    from modeling_t2l.processing_t2l import T2LProcessor
+    from modeling_t2l.processing.processing_t2l import T2LProcessor
     from tests.video_factory import write_video
 
     processor = T2LProcessor.from_clip_tokenizer(num_frames=NUM_FRAMES, crop_size=IMAGE_SIZE,
@@ -208,7 +208,7 @@ def test_evaluation_on_cuda_matches_cpu(tmp_path):
 @pytest.mark.parametrize("name", ["tiny_t8", "small_t16"])
 def test_official_fixture_parity_on_cuda_fp32(name):
     from tests.test_conversion import FIXTURES, assert_parity, library_outputs, load_fixture
-    from modeling_t2l.conversion import build_model, convert_state_dict, load_official_state_dict
+    from modeling_t2l.models.t2l.conversion import build_model, convert_state_dict, load_official_state_dict
 
     folder, meta, tensors = load_fixture(name)
     dims = meta["dims"]
@@ -230,9 +230,9 @@ def test_official_fixture_parity_on_cuda_fp32(name):
 def test_torch_compile_of_the_video_tower_matches_eager():
     model = tiny_model().cuda().eval()
     pixels = tiny_inputs()[0].cuda()
-    compiled = torch.compile(model.get_video_features)
+    compiled = torch.compile(lambda x: model.get_video_features(x).pooler_output)
     with torch.no_grad(), dc.exact_float32():
-        assert dc.relative_error(compiled(pixels), model.get_video_features(pixels)) <= dc.FLOAT32_TOLERANCE
+        assert dc.relative_error(compiled(pixels), model.get_video_features(pixels).pooler_output) <= dc.FLOAT32_TOLERANCE
 
 
 def test_torch_compile_training_step_in_bf16_autocast():

@@ -14,9 +14,10 @@ import pytest
 from modeling_t2l.benchmarking import device_check as dcheck
 from modeling_t2l.benchmarking.device_correctness import sdpa_calls
 from modeling_t2l.cli import main
+from modeling_t2l.models.registry import families
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "official_t2l"
-FAMILIES = {"T2L", "CLIP frame averaging", "X-CLIP"}
+FAMILIES = {family.name for family in families().values()} | {"CLIP frame averaging", "X-CLIP"}
 
 
 @pytest.fixture(scope="module")

@@ -126,17 +126,17 @@ _LOSSES = ("loss_contrastive", "loss_tfd", "loss_total")
 
 def _fixture_outputs(model, tensors: dict, device: str) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
     """The library's counterparts of the fixture's outputs, losses and gradients (library parameter names)."""
-    from ..modeling_t2l import zero_shot_probabilities
+    from ..zero_shot.classifier import zero_shot_probabilities
 
     video = tensors["video"].float().to(device)
     ids, mask, labels = (tensors[k].to(device) for k in ("input_ids", "attention_mask", "train_labels"))
     apply_trainable_set(model)
     model.zero_grad(set_to_none=True)
     with torch.no_grad():
-        videos = model.get_video_features(video)
-        texts = model.get_text_features(ids, mask)
+        videos = model.get_video_features(video).pooler_output
+        texts = model.get_text_features(ids, mask).pooler_output
         result = {"frame_embeds": model.get_frame_features(video), "video_embeds": videos, "text_embeds": texts,
-                  "train_text_embeds": model.get_text_features(ids[labels], mask[labels]),
+                  "train_text_embeds": model.get_text_features(ids[labels], mask[labels]).pooler_output,
                   "eval_probs": zero_shot_probabilities(videos, texts, model.config.eval_logit_scale)}
     out = model(pixel_values=video, input_ids=ids, attention_mask=mask, labels=labels)
     out.loss.backward()
@@ -149,7 +149,7 @@ def _fixture_outputs(model, tensors: dict, device: str) -> tuple[dict[str, torch
 
 def _official_gradient(key: str, grads: dict[str, torch.Tensor]) -> torch.Tensor | None:
     """The library gradient(s) of an official parameter, in the official layout."""
-    from ..conversion import PROMPT_KEY, map_key
+    from ..models.t2l.conversion import PROMPT_KEY, map_key
 
     official = key.removeprefix("grad.")
     target = map_key(official)
@@ -165,7 +165,7 @@ def run_fixture_parity(fixtures_dir, device: str) -> list[dict]:
     """Each official fixture folder (checkpoint.pt, meta.json, tensors.safetensors) converted and run on `device`."""
     from safetensors.torch import load_file
 
-    from ..conversion import build_model, convert_state_dict, load_official_state_dict
+    from ..models.t2l.conversion import build_model, convert_state_dict, load_official_state_dict
 
     folders = sorted(p.parent for p in Path(fixtures_dir).glob("*/meta.json"))
     if not folders:
@@ -280,8 +280,8 @@ def run_sdpa_backends(families: list[Family], settings: BenchmarkSettings, devic
     model = apply_trainable_set(t2l.build(settings)).to(device)
     pixels = _random_pixels(settings, 1, seed=4).float()
     ids, mask = _random_text(settings, 2, seed=4)
-    towers = {"vision": lambda: model.get_video_features(pixel_values=pixels),
-              "text": lambda: model.get_text_features(input_ids=ids, attention_mask=mask)}
+    towers = {"vision": lambda: model.get_video_features(pixel_values=pixels).pooler_output,
+              "text": lambda: model.get_text_features(input_ids=ids, attention_mask=mask).pooler_output}
     precisions = [("float32", None)] + ([("bfloat16 autocast", dtype)] if dtype != torch.float32 else [])
     rows = []
     for precision, cast in precisions:

@@ -46,7 +46,7 @@ def _dataset(paths: list[Path], num_rows: int):
 
 def measure_loader(paths: list[Path], *, train: bool, batch_size: int, num_batches: int, workers: int,
                    num_frames: int, image_size: int, device: str, max_seconds: float = float("inf")) -> dict:
-    """Videos/s through `DataLoader(dataset with make_transform, T2LVideoCollator)` with `workers` workers, pinned
+    """Videos/s through `DataLoader(dataset with make_transform, VideoCollator)` with `workers` workers, pinned
     memory and non-blocking copies on CUDA, from the iterator's creation (worker start-up included) to the last
     batch on the device.
 
@@ -55,14 +55,14 @@ def measure_loader(paths: list[Path], *, train: bool, batch_size: int, num_batch
     from torch.utils.data import DataLoader
 
     from ..data.builder import make_transform
-    from ..data.collator import T2LVideoCollator
-    from ..processing_t2l import T2LProcessor
+    from ..data.collator import VideoCollator
+    from ..processing.processing_t2l import T2LProcessor
 
     processor = T2LProcessor.from_clip_tokenizer(num_frames=num_frames, crop_size=image_size,
                                                  shortest_edge=image_size * 256 // 224)
     dataset, names = _dataset(paths, batch_size * num_batches)
     dataset.set_transform(make_transform(processor.image_processor, train=train, num_frames=num_frames))
-    collator = T2LVideoCollator(processor, names, train=train)
+    collator = VideoCollator(processor, names, train=train)
     cuda = device.startswith("cuda")
     loader = DataLoader(dataset, batch_size=batch_size, num_workers=workers, collate_fn=collator, pin_memory=cuda,
                         shuffle=False)

@@ -1,7 +1,7 @@
 """The model families a device check measures: every family this package registers, plus transformers' peers.
 
-Families of this package are found in transformers' Auto registry (every `model_type` whose config class lives in
-`modeling_t2l`), so a family added later is measured without naming it here. Each is built from the benchmark's
+Families of this package come from the family registry (`modeling_t2l.models.registry`), so a family added later is
+measured without naming it here. Each is built from the benchmark's
 CLIP dimensions through its config's `text_config` / `vision_config` / `projection_dim` / `num_frames` fields and
 called only through the family contract (`get_video_features`, `get_text_features`, `text_depends_on_video`).
 The transformers peers (CLIP frame averaging, X-CLIP) have no config of ours and are listed by hand.
@@ -13,6 +13,7 @@ from typing import Callable
 
 import torch
 
+from ..models.registry import families as registry_families
 from .models import _pooled, build_clip, build_xclip, clip_frame_average
 from .settings import BenchmarkSettings
 
@@ -38,16 +39,14 @@ class UnavailableFamily:
 
 
 def registered_model_types() -> dict[str, type]:
-    """model_type -> config class, for every config this package registered with `AutoConfig`."""
-    import modeling_t2l  # noqa: F401  (importing the package registers its families)
-    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
-
-    return {model_type: config_class for model_type, config_class in CONFIG_MAPPING.items()
-            if config_class.__module__.startswith("modeling_t2l")}
+    """model_type -> config class, for every family of the registry."""
+    return {model_type: family.config_class for model_type, family in registry_families().items()}
 
 
 def _family_name(config_class: type) -> str:
-    return config_class.__name__.removesuffix("Config") or config_class.__name__
+    """The registry's display name of the family whose config this is (else the config's class name)."""
+    names = {family.config_class: family.name for family in registry_families().values()}
+    return names.get(config_class) or config_class.__name__.removesuffix("Config") or config_class.__name__
 
 
 def _contract_video(model, pixel_values):

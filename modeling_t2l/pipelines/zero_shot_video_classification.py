@@ -43,6 +43,7 @@ from ..processing.image_processing_t2l import T2LImageProcessor
 from ..processing.tokenization import encode_texts, load_clip_tokenizer
 from ..processing.video_io import VideoDecodeError, read_video, sample_clip_indices
 from ..remote_code import write_remote_code
+from ..timeline import FrameStream, classify_windows
 from ..zero_shot.classifier import ZeroShotClassifier, build_zero_shot_classifier
 from ..zero_shot.prompts import ClassTexts, check_distinct_class_names, class_texts
 from .inputs import (
@@ -89,6 +90,10 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
         on_error ("raise" or "return"): what an input that cannot be read does. "raise" (default): raise its
             error (`VideoDecodeError` naming the file or URL, `ValueError` / `TypeError` for a value that is not a
             video). "return": put {"error": str, "input": str} in that video's place and go on with the others.
+        chunk_length_s, stride_length_s (float, call time only): score a long video window by window (one video, or
+            a live `timeline.FrameStream(frames, fps)`): windows of chunk_length_s seconds whose starts are
+            stride_length_s apart (default half a chunk). Returns [{"start", "end", "scores"}, ...] (a generator for
+            a FrameStream); `timeline.merge_segments` turns it into labelled segments. See `modeling_t2l.timeline`.
 
     Returns, per video: a list of {"label": str, "score": float} sorted by decreasing score (or, with
     on_error="return", the error entry of a video that could not be read).
@@ -189,12 +194,35 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
             kwargs["candidate_labels"] = candidate_labels
         elif "candidate_labels" not in self._forward_params:
             raise ValueError("candidate_labels is required: the labels to score, e.g. ['archery', 'surfing water']")
+        chunk_length_s, stride_length_s = kwargs.pop("chunk_length_s", None), kwargs.pop("stride_length_s", None)
+        if chunk_length_s is not None or stride_length_s is not None or isinstance(videos, FrameStream):
+            return self._windows(videos, chunk_length_s, stride_length_s, kwargs)
         if isinstance(videos, (list, tuple)):
             # one video's frames or a batch: decided here, as a batch must reach Pipeline as a list
             on_error = kwargs.get("on_error", self._preprocess_params.get("on_error", "raise"))
             videos, _ = normalize_video_inputs(videos, on_error=on_error if on_error in ON_ERROR_CHOICES else "raise")
         # else one video, or a generator / dataset of videos whose results are streamed; `preprocess` checks each
         return super().__call__(videos, **kwargs)
+
+    def _windows(self, video, chunk_length_s, stride_length_s, kwargs):
+        """Long-video mode (`modeling_t2l.timeline`), with the same argument checks and defaults as a plain call."""
+        if chunk_length_s is None:
+            raise ValueError("chunk_length_s is required to score a video window by window (e.g. chunk_length_s=4)")
+        batch_size = kwargs.pop("batch_size", self._batch_size or 1)
+        preprocess, forward, postprocess = self._sanitize_parameters(**kwargs)
+        preprocess = {**self._preprocess_params, **preprocess}
+        forward = {**self._forward_params, **forward}
+        postprocess = {**self._postprocess_params, **postprocess}
+        if preprocess.get("on_error", "raise") != "raise":
+            raise ValueError("on_error='return' is for batches of videos; window-by-window scoring raises its errors")
+        video = str(video) if isinstance(video, Path) else video
+        return classify_windows(
+            self, video, chunk_length_s=chunk_length_s, stride_length_s=stride_length_s, batch_size=batch_size,
+            candidate_labels=forward["candidate_labels"], hypothesis_template=forward.get("hypothesis_template"),
+            descriptions=forward.get("descriptions"), top_k=postprocess.get("top_k"),
+            num_clips=preprocess.get("num_clips", 1), num_crops=preprocess.get("num_crops", 1),
+            timeout=preprocess.get("timeout", DEFAULT_URL_TIMEOUT), max_download_bytes=preprocess.get("max_download_bytes"),
+        )
 
     # -- the three steps --------------------------------------------------------------------------------------
 
