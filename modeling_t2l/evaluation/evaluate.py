@@ -105,7 +105,10 @@ def evaluate_dataset(
     metric = load_topk_accuracy()
     confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
     scored = 0
-    for batch in tqdm(loader, desc=f"evaluate {name}", disable=not progress, unit="batch"):
+    # One iterator, made here: tqdm.auto's bar calls iter() on what it wraps in __init__ and again when looped
+    # over, and each DataLoader iterator starts its own workers, which decode (and count as skipped) batches.
+    batches = iter(loader)
+    for batch in tqdm(batches, total=len(loader), desc=f"evaluate {name}", disable=not progress, unit="batch"):
         labels = batch["labels"]
         if labels.numel() == 0:
             continue
