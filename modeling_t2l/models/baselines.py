@@ -88,6 +88,14 @@ class _BaselineMixin(ZeroShotVideoModelMixin):
 
     trainable_name_markers = ()  # baselines are evaluated as released: nothing is trained
 
+    @classmethod
+    def from_pretrained(cls, *args, **kwargs):
+        # loading re-creates the parameters (with requires_grad=True): freeze them again, whatever the entry point
+        # (the class, an Auto class, remote code)
+        loaded = super().from_pretrained(*args, **kwargs)
+        (loaded[0] if isinstance(loaded, tuple) else loaded).apply_trainable_set()
+        return loaded
+
     def save_pretrained(self, save_directory, *args, **kwargs):
         # The config is transformers' own (CLIPConfig / XCLIPConfig): only this module is bundled, and the
         # auto_map names only the video head, so AutoConfig / AutoModel still read the checkpoint natively.
