@@ -21,6 +21,7 @@ setup(
             "processing/tokenizer/*.txt",
             "data/files/**/*",
             "metrics/**/*.py",
+            "models/*/cards/*.md",
         ]
     },
     install_requires=[
