@@ -271,3 +271,25 @@ def test_convert_refuses_missing_and_foreign_files_naming_them(tmp_path):
     junk.write_bytes(b"not a checkpoint")
     with pytest.raises(ConversionError, match="junk.pth"):
         convert_checkpoint(junk, tmp_path / "out", token_embedding=torch.zeros(3, 2))
+
+
+def test_t2l_convert_detects_vifi_clip_checkpoints(tmp_path, fp16_born_clip, capsys):
+    from modeling_t2l.cli import main as cli_main
+    from tests.tiny import TOKENIZER_DIR
+
+    clip_dir = tmp_path / "clip"
+    fp16_born_clip.save_pretrained(clip_dir)
+    for name in ("vocab.json", "merges.txt"):
+        (clip_dir / name).write_bytes((TOKENIZER_DIR / name).read_bytes())
+    checkpoint = _save_official(tmp_path / "best.pth", official_state_dict(fp16_born_clip))
+    common = ["--checkpoint", str(checkpoint), "--clip", str(clip_dir), "--num-frames", "4",
+              "--text-heads", "2", "--vision-heads", "2"]
+    assert cli_main(["convert", *common, "--output-dir", str(tmp_path / "out")]) == 0  # no --family: detected
+    assert "ViFi-CLIP parameters (all trained" in capsys.readouterr().out
+    model = AutoModelForVideoClassification.from_pretrained(tmp_path / "out")
+    assert isinstance(model, ViFiCLIPForVideoClassification) and model.num_frames == 4
+    for name, tensor in model.vifi_clip.state_dict().items():
+        assert torch.equal(tensor, fp16_born_clip.state_dict()[name]), name
+    # ViFi-CLIP's options are refused for T2L checkpoints instead of being ignored
+    assert cli_main(["convert", *common, "--family", "t2l", "--output-dir", str(tmp_path / "t2l")]) == 2
+    assert "--clip and --num-frames apply to ViFi-CLIP checkpoints only" in capsys.readouterr().err
