@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from transformers import CLIPModel, PreTrainedModel, XCLIPModel
+from transformers import CLIPConfig, CLIPModel, PreTrainedModel, XCLIPModel
 from transformers.modeling_outputs import BaseModelOutputWithPooling
 from transformers.utils import ModelOutput
 
@@ -159,13 +159,17 @@ class FrozenCLIPForVideoClassification(_BaselineMixin, CLIPModel):
 
         Keyword arguments go to `from_pretrained` (`dtype`, `revision`, `local_files_only`, ...).
         """
-        loaded = cls.from_pretrained(clip_name_or_path, **kwargs)
-        model = loaded[0] if isinstance(loaded, tuple) else loaded
         if isinstance(num_frames, bool) or not isinstance(num_frames, int) or num_frames < 1:
             raise ValueError(f"num_frames must be a positive integer, got {num_frames!r}")
-        model.config.num_frames = num_frames
-        model.apply_trainable_set()
-        return loaded
+        hub_kwargs = {
+            key: kwargs[key]
+            for key in ("cache_dir", "revision", "token", "local_files_only", "force_download", "subfolder")
+            if key in kwargs
+        }
+        # the clip length is saved with the checkpoint's config, so a saved directory samples the same frames
+        config_dict = CLIPConfig.from_pretrained(clip_name_or_path, **hub_kwargs).to_dict()
+        config = CLIPConfig.from_dict({**config_dict, "num_frames": num_frames})
+        return cls.from_pretrained(clip_name_or_path, config=config, **kwargs)
 
     def get_video_features(self, pixel_values: torch.Tensor, **kwargs) -> FrozenCLIPVideoFeaturesOutput:
         """(B, T, 3, H, W) -> `pooler_output` (B, E): the mean over T of `CLIPModel.get_image_features`."""
