@@ -21,7 +21,7 @@ setup(
             "processing/tokenizer/*.txt",
             "data/files/**/*",
             "metrics/**/*.py",
-            "models/*/cards/*.md",
+            "models/*/cards/*",
         ]
     },
     install_requires=[
@@ -40,6 +40,9 @@ setup(
         "pyyaml",
         "tqdm",
     ],
-    extras_require={"test": ["pytest>=8", "pytest-timeout"]},
+    extras_require={
+        "plots": ["matplotlib>=3.8"],
+        "test": ["pytest>=8", "pytest-timeout", "matplotlib>=3.8"],
+    },
     entry_points={"console_scripts": ["t2l = modeling_t2l.cli:main"]},
 )

@@ -15,7 +15,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "classify": ("classify", "classify videos against candidate labels (zero-shot)"),
     "convert": ("convert", "convert an official T2L / EZ-CLIP or ViFi-CLIP checkpoint to this library's format"),
     "validate-data": ("validate_data", "check every video of a protocol: missing, undecodable, too short"),
-    "train": ("train", "fine-tune T2L with a recipe from configuration/"),
+    "train": ("train", "fine-tune a model family with a recipe from configuration/<family>/"),
     "evaluate": ("evaluate", "evaluate a model on a named protocol"),
     "push": ("push_to_hub", "upload a trained model, its processor, code and model card to the Hub"),
     "benchmark": ("benchmark", "measure speed and memory against CLIP, X-CLIP and full fine-tuning"),

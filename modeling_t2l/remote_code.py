@@ -41,9 +41,10 @@ def _package_imports(name: str, source: str) -> dict[int, str]:
         else:
             continue
         if node.module is None or _module_file(target).name == "__init__.py":
+            # transformers' loader follows only `from .module import name` lines
             raise ImportError(
                 f"cannot bundle {name} as remote code: line {node.lineno} imports the package {target}; "
-                f"import the module that defines the names instead"
+                f"write `from .<module> import <name>` for the module that defines the names"
             )
         found[node.lineno] = target
     return found

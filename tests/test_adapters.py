@@ -12,7 +12,6 @@ from modeling_t2l.models.t2l.adapters import (
     AdapterLoadError,
     adapter_state_dict,
     apply_text_lora,
-    from_adapters,
     load_adapters,
     save_adapters,
 )
@@ -55,7 +54,7 @@ def test_save_writes_only_trainable_tensors_and_names_the_base(clip_dir, tmp_pat
 def test_restore_is_bit_exact_for_every_tensor_and_output(clip_dir, tmp_path):
     model = _perturbed(T2LForVideoClassification.from_clip(str(clip_dir), num_frames=4)).eval()
     save_adapters(model, tmp_path / "adapters")
-    restored = from_adapters(tmp_path / "adapters").eval()
+    restored = T2LForVideoClassification.from_adapters(tmp_path / "adapters").eval()
     original = dict(model.named_parameters())
     for name, parameter in restored.named_parameters():
         assert torch.equal(parameter, original[name]), name
@@ -106,7 +105,7 @@ def test_lora_text_variant_saves_and_restores(clip_dir, tmp_path):
         assert torch.equal(model(**_inputs(model)).logits, before)
     _perturbed(model, seed=3)
     save_adapters(model, tmp_path / "lora")
-    restored = from_adapters(tmp_path / "lora").eval()
+    restored = T2LForVideoClassification.from_adapters(tmp_path / "lora").eval()
     assert {n for n, _ in restored.named_parameters()} == {n for n, _ in model.named_parameters()}
     original = dict(model.named_parameters())
     assert all(torch.equal(p, original[n]) for n, p in restored.named_parameters())

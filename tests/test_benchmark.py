@@ -14,7 +14,7 @@ from PIL import Image
 
 from modeling_t2l import benchmarking as bm
 from modeling_t2l.cli import main
-from modeling_t2l.plotting import bar_chart, confusion_matrix_png
+from modeling_t2l.plotting import COLOURS, bar_chart, confusion_matrix_png
 
 
 @pytest.fixture(scope="module")
@@ -191,17 +191,24 @@ def test_cpu_clock_measures_process_time_not_waiting():
 # -- plotting ----------------------------------------------------------------------------------------------------
 
 
+def _rgb(path):
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGB")).astype(int)
+
+
+def _colour_mask(pixels, hex_colour):
+    rgb = np.array([int(hex_colour[i : i + 2], 16) for i in (1, 3, 5)])
+    return (np.abs(pixels - rgb) <= 2).all(-1)
+
+
 def test_bar_chart_draws_one_coloured_bar_per_value(tmp_path):
     path = bar_chart(tmp_path / "bars.png", ["a", "b", "c"], [1.0, 2.0, float("nan")], "title", "unit",
                      errors=[0.1, 0.2, 0.0])
-    with Image.open(path) as image:
-        pixels = np.asarray(image.convert("RGB"))
-    blue, orange = np.array([0, 114, 178]), np.array([230, 159, 0])
-    assert (pixels == blue).all(-1).sum() > 0 and (pixels == orange).all(-1).sum() > 0
-    # bar b (2.0) is twice as tall as bar a (1.0)
-    height_a = (pixels == blue).all(-1).any(1).sum()
-    height_b = (pixels == orange).all(-1).any(1).sum()
-    assert height_b / height_a == pytest.approx(2.0, rel=0.05)
+    pixels = _rgb(path)
+    first, second = (_colour_mask(pixels, colour) for colour in COLOURS[:2])
+    assert first.sum() > 0 and second.sum() > 0
+    # bar b (2.0) is twice as tall as bar a (1.0): count the pixel rows each colour covers
+    assert second.any(1).sum() / first.any(1).sum() == pytest.approx(2.0, rel=0.05)
     with pytest.raises(ValueError, match="2 labels but 3 values"):
         bar_chart(tmp_path / "bad.png", ["a", "b"], [1, 2, 3], "t", "y")
     with pytest.raises(ValueError, match="should end with .png"):
@@ -209,14 +216,36 @@ def test_bar_chart_draws_one_coloured_bar_per_value(tmp_path):
 
 
 def test_confusion_matrix_colours_follow_the_row_fractions(tmp_path):
+    import matplotlib
+
     matrix = np.array([[9, 1], [0, 5]])
-    path = confusion_matrix_png(tmp_path / "cm.png", matrix, ["run", "jump"], "confusion", cell=40)
-    with Image.open(path) as image:
-        pixels = np.asarray(image.convert("RGB")).astype(int)
-    # the darkest cells are the full diagonal cell (1.0) and then 0.9; the empty cell (0.0) is the lightest blue
-    darkest = pixels.sum(-1).min()
-    assert darkest <= sum((8, 48, 107)) + 3
+    pixels = _rgb(confusion_matrix_png(tmp_path / "cm.png", matrix, ["run", "jump"], "confusion"))
+    # the darkest blue of the map (fraction 1.0, the jump row) is drawn; a fraction of 0 is near white
+    darkest = np.array([round(255 * c) for c in matplotlib.colormaps["Blues"](1.0)[:3]])
+    assert (np.abs(pixels - darkest) <= 3).all(-1).sum() > 100
     with pytest.raises(ValueError, match="2 rows but 3 class names"):
         confusion_matrix_png(tmp_path / "x.png", matrix, ["a", "b", "c"], "t")
     with pytest.raises(ValueError, match="square"):
         confusion_matrix_png(tmp_path / "x.png", np.zeros((2, 3)), ["a", "b"], "t")
+
+
+def test_without_matplotlib_charts_are_skipped_with_one_line(tmp_path, monkeypatch, caplog):
+    import builtins
+
+    from modeling_t2l import plotting
+
+    real_import = builtins.__import__
+
+    def no_matplotlib(name, *args, **kwargs):
+        if name.startswith("matplotlib"):
+            raise ImportError("No module named 'matplotlib'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
+    monkeypatch.setattr(plotting, "_warned", False)
+    with caplog.at_level("WARNING", logger="modeling_t2l.plotting"):
+        assert bar_chart(tmp_path / "a.png", ["a"], [1.0], "t", "y") is None
+        assert confusion_matrix_png(tmp_path / "b.png", np.eye(2), ["a", "b"], "t") is None
+    assert not list(tmp_path.glob("*.png"))
+    warnings = [record.message for record in caplog.records]
+    assert len(warnings) == 1 and 'pip install "modeling-t2l[plots]"' in warnings[0]

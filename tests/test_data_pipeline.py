@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from modeling_t2l import T2LForVideoClassification
-from modeling_t2l.data import T2LVideoCollator, get_protocol, make_transform
+from modeling_t2l.data import VideoCollator, get_protocol, make_transform
 from modeling_t2l.processing.processing_t2l import T2LProcessor
 from modeling_t2l.processing.video_io import read_video
 from tests.tiny import tiny_t2l_config
@@ -48,7 +48,7 @@ def train_dataset(root, processor, seed=0):
 def test_dataloader_with_two_workers_into_the_model(ucf_root, processor):
     protocol, dataset = train_dataset(ucf_root, processor)
     assert sorted(dataset.data.column("label").to_pylist()) == [0, 0, 1, 1, 2, 2]
-    collator = T2LVideoCollator(processor, protocol.class_texts("train"), train=True)
+    collator = VideoCollator(processor, protocol.class_texts("train"), train=True)
     loader = torch.utils.data.DataLoader(dataset, batch_size=3, shuffle=True, num_workers=2, collate_fn=collator,
                                          generator=torch.Generator().manual_seed(0))
     torch.manual_seed(0)
@@ -76,7 +76,7 @@ def test_undecodable_video_is_skipped_and_counted_across_workers(ucf_root, proce
     (root / "ApplyLipstick" / "v_ApplyLipstick_g11_c02.avi").write_bytes(b"not a video at all" * 50)
     protocol, dataset = train_dataset(root, processor)
     assert len(dataset) == 4
-    collator = T2LVideoCollator(processor, protocol.class_texts("train"), train=True)
+    collator = VideoCollator(processor, protocol.class_texts("train"), train=True)
     loader = torch.utils.data.DataLoader(dataset, batch_size=2, num_workers=2, collate_fn=collator)
     for _ in range(2):  # two epochs: the count keeps growing in the main process
         kept = sum(batch["labels"].numel() for batch in loader)
@@ -85,7 +85,7 @@ def test_undecodable_video_is_skipped_and_counted_across_workers(ucf_root, proce
     (path, reason), _ = collator.skipped.examples()
     assert path.endswith("v_ApplyLipstick_g11_c02.avi") and "VideoDecodeError" in reason
     # Evaluation: same rule, and a batch with nothing decodable is empty rather than an error.
-    eval_collator = T2LVideoCollator(processor, protocol.class_texts("train"), train=False)
+    eval_collator = VideoCollator(processor, protocol.class_texts("train"), train=False)
     broken = {"pixel_values": None, "labels": 1, "video_path": "x.avi", "decode_error": "VideoDecodeError: bad"}
     empty = eval_collator([broken])
     assert empty["labels"].numel() == 0 and eval_collator.skipped.count == 1
@@ -146,7 +146,7 @@ def test_eval_transform_is_the_processor_on_segment_centres(ucf_root, processor)
 
 def test_train_collator_remaps_labels_and_draws_one_template_per_class(processor):
     texts = [[f"template {t} of class {c}" for c in range(5)] for t in range(16)]
-    collator = T2LVideoCollator(processor, texts, train=True, seed=1)
+    collator = VideoCollator(processor, texts, train=True, seed=1)
     pixels = np.zeros((NUM_FRAMES, 3, 8, 8), dtype=np.float32)
     samples = [{"pixel_values": pixels, "labels": label} for label in (4, 1, 4, 2)]
     seen_templates = set()
@@ -164,7 +164,7 @@ def test_train_collator_remaps_labels_and_draws_one_template_per_class(processor
 def test_train_collator_with_vocabulary_negatives_encodes_every_class(processor):
     # the paper's eq. 1: a cross-entropy over all classes, so labels are class ids into the whole vocabulary
     texts = [[f"template {t} of class {c}" for c in range(5)] for t in range(3)]
-    collator = T2LVideoCollator(processor, texts, train=True, seed=1, negatives="vocabulary")
+    collator = VideoCollator(processor, texts, train=True, seed=1, negatives="vocabulary")
     pixels = np.zeros((NUM_FRAMES, 3, 8, 8), dtype=np.float32)
     batch = collator([{"pixel_values": pixels, "labels": label} for label in (4, 1, 4)])
     assert batch["labels"].tolist() == [4, 1, 4]
@@ -177,12 +177,17 @@ def test_train_collator_with_vocabulary_negatives_encodes_every_class(processor)
         seen_templates |= {int(text.split()[1]) for text in decoded}
     assert seen_templates == {0, 1, 2}  # a template drawn per class and step
     with pytest.raises(ValueError, match="negatives must be one of"):
-        T2LVideoCollator(processor, texts, negatives="all")
+        VideoCollator(processor, texts, negatives="all")
 
 
 def test_training_contrasts_the_batch_for_kl_and_the_vocabulary_for_cross_entropy():
     from modeling_t2l import T2LConfig
-    from modeling_t2l.training.trainer import training_negatives
+    from types import SimpleNamespace
+
+    from modeling_t2l.modeling_utils import ZeroShotVideoModelMixin
+
+    def training_negatives(config):  # the property of every family's model, read on a bare config
+        return ZeroShotVideoModelMixin.training_negatives.fget(SimpleNamespace(config=config))
 
     assert training_negatives(T2LConfig()) == "batch"  # official: the B x B matrix
     assert training_negatives(T2LConfig(contrastive_loss="cross_entropy")) == "vocabulary"
@@ -190,7 +195,7 @@ def test_training_contrasts_the_batch_for_kl_and_the_vocabulary_for_cross_entrop
 
 def test_eval_collator_encodes_the_whole_vocabulary_once(processor):
     texts = [["a video of walking", "a video of running", "a video of jumping"], ["walk", "run", "jump"]]
-    collator = T2LVideoCollator(processor, texts, train=False)
+    collator = VideoCollator(processor, texts, train=False)
     pixels = torch.zeros((NUM_FRAMES, 3, 8, 8))
     first = collator([{"pixel_values": pixels, "labels": 2}])
     second = collator([{"pixel_values": pixels, "labels": 0}, {"pixel_values": pixels, "labels": 1}])

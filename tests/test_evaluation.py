@@ -11,6 +11,7 @@ import math
 import numpy as np
 import pytest
 import torch
+import yaml
 from PIL import Image
 from torch import nn
 
@@ -229,3 +230,39 @@ def test_metric_module_loads_offline(monkeypatch):
     metric = load_topk_accuracy()
     scores = [[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7], [0.9, 0.0, 0.0, 0.0, 0.0, 0.0, 0.1]]
     assert metric.compute(predictions=scores, references=[1, 0]) == {"top1": 0.5, "top5": 0.5}
+
+
+def _evaluate_command(arguments, processor, tmp_path, monkeypatch):
+    from modeling_t2l.cli import main
+    from modeling_t2l.commands import evaluate as command
+
+    monkeypatch.setattr(command, "load_model_and_processor",
+                        lambda path, device, dtype: (KnownAnswerModel(processor), processor))
+    out = tmp_path / "out"
+    code = main(["evaluate", "--model", "unused", *arguments, "--output-dir", str(out), "--num-workers", "0"])
+    assert code == 0
+    return {k: round(v["top1"], 4) for k, v in json.loads((out / "results.json").read_text())["splits"].items()}
+
+
+def test_evaluate_command_on_your_own_label_and_list_files(zero_shot_protocol, processor, tmp_path, monkeypatch):
+    """--labels + --eval-list: the same known answers as the registered protocol, without registering one."""
+    protocol, data_root = zero_shot_protocol
+    root = data_root.parent
+    top1 = _evaluate_command(["--labels", str(root / "labels.csv"), "--eval-list", f"first={root / 'split1.txt'}",
+                              "--eval-list", str(root / "split3.txt"), "--data-root", str(data_root)],
+                             processor, tmp_path, monkeypatch)
+    assert top1 == {"first": 75.0, "split3": round(100 / 3, 4)}
+
+
+def test_evaluate_command_on_a_training_recipes_own_data(zero_shot_protocol, processor, tmp_path, monkeypatch):
+    """--recipe: what `t2l train` trained on (a custom protocol mapping) is evaluated on that recipe's eval lists."""
+    protocol, data_root = zero_shot_protocol
+    root = data_root.parent
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(yaml.safe_dump({
+        "data": {"protocol": {"name": "mine", "labels": str(root / "labels.csv"), "train": str(root / "split1.txt"),
+                              "eval": {"val": str(root / "split2.txt")}}, "data_root": str(data_root)},
+        "training": {"output_dir": str(tmp_path / "run")},
+    }))
+    top1 = _evaluate_command(["--recipe", str(recipe), "--data-root", str(data_root)], processor, tmp_path, monkeypatch)
+    assert top1 == {"val": 20.0}

@@ -290,6 +290,6 @@ def test_t2l_convert_detects_vifi_clip_checkpoints(tmp_path, fp16_born_clip, cap
     assert isinstance(model, ViFiCLIPForVideoClassification) and model.num_frames == 4
     for name, tensor in model.vifi_clip.state_dict().items():
         assert torch.equal(tensor, fp16_born_clip.state_dict()[name]), name
-    # ViFi-CLIP's options are refused for T2L checkpoints instead of being ignored
+    # ViFi-CLIP's clip length is refused for other families instead of being ignored
     assert cli_main(["convert", *common, "--family", "t2l", "--output-dir", str(tmp_path / "t2l")]) == 2
-    assert "--clip and --num-frames apply to ViFi-CLIP checkpoints only" in capsys.readouterr().err
+    assert "--num-frames applies to ViFi-CLIP checkpoints only" in capsys.readouterr().err

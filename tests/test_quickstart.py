@@ -134,7 +134,12 @@ def test_tiny_clip_is_cached(tmp_path):
 def test_trained_rows_use_the_miniature_recipe_unless_official():
     from modeling_t2l import T2LConfig
     from modeling_t2l.quickstart.ablation import VARIANTS_BY_KEY, TrainSettings
-    from modeling_t2l.training.trainer import training_negatives
+    from types import SimpleNamespace
+
+    from modeling_t2l.modeling_utils import ZeroShotVideoModelMixin
+
+    def training_negatives(config):  # the property of every family's model, read on a bare config
+        return ZeroShotVideoModelMixin.training_negatives.fget(SimpleNamespace(config=config))
 
     full, frozen = VARIANTS_BY_KEY["full"], VARIANTS_BY_KEY["frozen"]
     miniature = T2LConfig(**TrainSettings().model_overrides(full))

@@ -18,7 +18,8 @@ import yaml
 from safetensors.torch import load_file
 from transformers import CLIPModel
 
-from modeling_t2l.training.trainer import load_recipe, official_lr_lambda, prepare_training, warmup_steps_for
+from modeling_t2l import T2LForVideoClassification
+from modeling_t2l.training.trainer import load_recipe, prepare_training, warmup_steps_for
 from tests.tiny import save_tiny_clip
 from tests.video_factory import write_video
 
@@ -44,17 +45,18 @@ def make_tiny_run(root: Path, output_dir: Path, broken_video: bool = True, **tra
         (root / "train_clean.txt").write_text("\n".join(lines) + "\n")
         (root / "val.txt").write_text("\n".join(lines[:4]) + "\n")
     recipe = {
-        "protocol": {"name": "tiny", "labels": str(root / "labels.csv"),
-                     "train": str(root / ("train.txt" if broken_video else "train_clean.txt")),
-                     "eval": {"val": str(root / "val.txt")}},
-        "data_root": str(videos),
-        # one text per class, as with the official descriptions (several templates are drawn per batch)
-        "text_templates": ["a video of a person doing {}."],
         "model": {"clip": str(clip_dir), "num_frames": 4},
-        "processor": {"crop_size": 32, "shortest_edge": 36},
-        "optimizer": {"lr": 0.01},
-        "schedule": {"warmup_epochs": 1},
-        "training": {"output_dir": str(output_dir), "num_train_epochs": 3, "per_device_train_batch_size": 4,
+        "data": {
+            "protocol": {"name": "tiny", "labels": str(root / "labels.csv"),
+                         "train": str(root / ("train.txt" if broken_video else "train_clean.txt")),
+                         "eval": {"val": str(root / "val.txt")}},
+            "data_root": str(videos),
+            # one text per class, as with the official descriptions (several templates are drawn per batch)
+            "text_templates": ["a video of a person doing {}."],
+            "processor": {"crop_size": 32, "shortest_edge": 36},
+        },
+        "training": {"output_dir": str(output_dir), "learning_rate": 0.01, "warmup_epochs": 1,
+                     "num_train_epochs": 3, "per_device_train_batch_size": 4,
                      "save_strategy": "steps", "save_steps": 3, "logging_steps": 1, "use_cpu": True,
                      "dataloader_num_workers": 0, "save_total_limit": 3, "disable_tqdm": True, **training},
     }
@@ -68,13 +70,19 @@ def trainable_state(model) -> dict:
 
 
 def test_official_schedule_warms_up_from_zero_then_cosine_to_zero():
-    warmup = warmup_steps_for(150 * 100, 150, warmup_epochs=5, warmup_ratio=None)
+    from transformers import get_cosine_schedule_with_warmup
+
+    warmup = warmup_steps_for(150 * 100, 150, warmup_epochs=5, warmup_steps=0)
     assert warmup == 500
-    multiplier = official_lr_lambda(15000, warmup)
+    assert warmup_steps_for(1000, 50, warmup_epochs=None, warmup_steps=0.1) == 100  # the paper's 10 %
+    assert warmup_steps_for(1000, 50, warmup_epochs=None, warmup_steps=0.1234) == 123  # rounded, not ceil'd
+    assert warmup_steps_for(1000, 50, warmup_epochs=None, warmup_steps=7) == 7
+    # transformers' cosine schedule is the official curve: 0 -> linear -> 1 at the end of warm-up -> cosine to 0
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    multiplier = get_cosine_schedule_with_warmup(optimizer, warmup, 15000).lr_lambdas[0]
     assert multiplier(0) == 0.0 and multiplier(250) == 0.5 and multiplier(500) == 1.0
     assert multiplier(500 + 7250) == pytest.approx(0.5)
     assert multiplier(15000) == pytest.approx(0.0, abs=1e-12)
-    assert warmup_steps_for(1000, 50, warmup_epochs=5, warmup_ratio=0.1) == 100  # the paper's 10 %
 
 
 def test_short_run_changes_only_trainable_tensors_and_logs_both_losses(tmp_path):
@@ -90,7 +98,7 @@ def test_short_run_changes_only_trainable_tensors_and_logs_both_losses(tmp_path)
     changed = {name for name, p in model.named_parameters() if not torch.equal(p, before[name])}
     assert changed and changed <= trainable
     assert len(changed) >= len(trainable) - 2  # fc2 starts at zero; everything gets gradient
-    clip = CLIPModel.from_pretrained(recipe["model"]["clip"]).state_dict()
+    clip = CLIPModel.from_pretrained(recipe.model.clip).state_dict()
     for name, parameter in model.named_parameters():
         if name not in trainable and name.removeprefix("t2l.") in clip:
             assert torch.equal(parameter, clip[name.removeprefix("t2l.")]), name
@@ -138,7 +146,6 @@ def test_interrupted_run_resumes_to_the_same_weights(tmp_path):
     start = load_file(str(tmp_path / "full" / "checkpoint-4" / "model.safetensors"))
     assert any(not torch.equal(a[key], start[key]) for key in a)  # the second half did train
     # the output folder is usable as it is: model + processor for `t2l evaluate`, adapters for from_adapters
-    from modeling_t2l.models.t2l.adapters import from_adapters
     from modeling_t2l.commands.evaluate import load_model_and_processor
     from modeling_t2l.evaluation.evaluate import evaluate_protocol
     from modeling_t2l.training.trainer import build_protocol
@@ -147,7 +154,7 @@ def test_interrupted_run_resumes_to_the_same_weights(tmp_path):
     protocol = build_protocol(load_recipe(full))
     results = evaluate_protocol(model, processor, protocol, data / "videos", splits=["val"], progress=False)
     assert results["splits"]["val"].num_videos == 4 and results["splits"]["val"].num_classes == 4
-    restored = dict(from_adapters(tmp_path / "full" / "adapters").named_parameters())
+    restored = dict(T2LForVideoClassification.from_adapters(tmp_path / "full" / "adapters").named_parameters())
     assert all(torch.equal(restored[name], parameter) for name, parameter in model.named_parameters())
 
 
@@ -165,7 +172,7 @@ def test_cross_entropy_recipe_trains_against_the_whole_vocabulary(tmp_path):
 def test_best_checkpoint_is_chosen_on_validation_data_only(tmp_path):
     recipe = load_recipe(
         make_tiny_run(tmp_path / "data", tmp_path / "out", broken_video=False),
-        ["validation.split=val", "training.save_strategy=epoch", "training.num_train_epochs=2"],
+        ["data.validation_split=val", "training.save_strategy=epoch", "training.num_train_epochs=2"],
     )
     trainer = prepare_training(recipe)
     trainer.train()
@@ -178,8 +185,8 @@ def test_best_checkpoint_is_chosen_on_validation_data_only(tmp_path):
 def test_a_target_test_split_is_refused_for_model_selection(tmp_path):
     path = tmp_path / "recipe.yaml"
     path.write_text(yaml.safe_dump({
-        "protocol": "zero_shot_hmdb51", "protocol_options": {"train_list": str(tmp_path / "k400_train.txt")},
-        "data_root": str(tmp_path), "validation": {"split": "split1"},
+        "data": {"protocol": "zero_shot_hmdb51", "protocol_options": {"train_list": str(tmp_path / "k400_train.txt")},
+                 "data_root": str(tmp_path), "validation_split": "split1"},
         "training": {"output_dir": str(tmp_path / "out")},
     }))
     with pytest.raises(ValueError, match="target test split"):
@@ -188,9 +195,15 @@ def test_a_target_test_split_is_refused_for_model_selection(tmp_path):
 
 def test_unknown_recipe_field_names_the_file(tmp_path):
     path = tmp_path / "bad.yaml"
-    path.write_text("protocol: few_shot_hmdb51_k2\ndata_root: /x\noptimiser: {lr: 1}\n")
-    with pytest.raises(KeyError, match="bad.yaml.*optimiser"):
+    path.write_text("data: {protocol: few_shot_hmdb51_k2, data_root: /x}\ntraining: {output_dir: /o}\noptimiser: {lr: 1}\n")
+    with pytest.raises(ValueError, match="bad.yaml.*optimiser"):
         load_recipe(path)
+    path.write_text("data: {protocol: few_shot_hmdb51_k2, data_root: /x}\ntraining: {output_dir: /o, lerning_rate: 1}\n")
+    with pytest.raises(ValueError, match="bad.yaml: unknown field.*training.*lerning_rate"):
+        load_recipe(path)
+    path.write_text("data: {protocol: few_shot_hmdb51_k2, data_root: /x}\ntraining: {output_dir: /o}\n")
+    with pytest.raises(ValueError, match="bad.yaml: unknown field.*model.*cilp"):
+        load_recipe(path, ["model.cilp=x"])
 
 
 DDP_SCRIPT = """

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import math
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
+from ..plotting import BarPanel, bar_panels
 from .inference import CLIP_NAME, T2L_NAME, XCLIP_NAME
 from .rows import BenchmarkReport
 from .training import FULL_FT_TRAIN, T2L_TRAIN
@@ -107,52 +107,27 @@ def _ratio_label(name: str) -> str:
 
 def write_chart(report: BenchmarkReport, path) -> Path | None:
     """One PNG, a 2 x 2 grid: inference throughput, ratios against their targets (red dashes), training step
-    time and training peak memory."""
-    from PIL import Image
-
-    from ..plotting import bar_chart
-
-    path = Path(path)
+    time and training peak memory. None when there is nothing to draw or matplotlib is missing."""
+    short = {T2L_NAME: "T2L", CLIP_NAME: "CLIP frame avg", XCLIP_NAME: "X-CLIP", T2L_TRAIN: "T2L", FULL_FT_TRAIN: "full FT"}
     panels = []
-    with tempfile.TemporaryDirectory() as scratch:
-        scratch = Path(scratch)
-        short = {T2L_NAME: "T2L", CLIP_NAME: "CLIP frame avg", XCLIP_NAME: "X-CLIP",
-                 T2L_TRAIN: "T2L", FULL_FT_TRAIN: "full FT"}
-        if report.inference:
-            panels.append(bar_chart(
-                scratch / "inference.png", [f"{short[r.model]} b{r.batch_size}" for r in report.inference],
-                [r.videos_per_s for r in report.inference], "Inference throughput (higher is better)", "videos / s",
-                errors=[r.videos_per_s * r.spread_s / r.median_s for r in report.inference]))
-        measured = [r for r in report.ratios if math.isfinite(r.value)]
-        if measured:
-            panels.append(bar_chart(
-                scratch / "ratios.png", [_ratio_label(r.name) for r in measured], [r.value for r in measured],
-                "Ratios (red dashes: targets)", "ratio",
-                markers=[float(r.target.split()[-1]) for r in measured]))
-        if report.training:
-            labels = [f"{short[r.method]}{' +ckpt' if r.checkpointing else ''}" for r in report.training]
-            panels.append(bar_chart(scratch / "train_time.png", labels, [r.median_step_s for r in report.training],
-                                    "Training step time (lower is better)", "s / step",
-                                    errors=[r.spread_s for r in report.training]))
-            panels.append(bar_chart(scratch / "train_memory.png", labels, [r.peak_memory_mb for r in report.training],
-                                    "Training peak memory (lower is better)", "MiB"))
-        if not panels:
-            return None
-        images = [Image.open(p).convert("RGB") for p in panels]
-        rows = [images[i:i + 2] for i in range(0, len(images), 2)]
-        column_widths = [max(row[c].width for row in rows if c < len(row)) for c in range(min(2, len(images)))]
-        row_heights = [max(image.height for image in row) for row in rows]
-        canvas = Image.new("RGB", (sum(column_widths), sum(row_heights)), (255, 255, 255))
-        y = 0
-        for row, row_height in zip(rows, row_heights):
-            x = 0
-            for column, image in enumerate(row):
-                canvas.paste(image, (x + (column_widths[column] - image.width) // 2, y))
-                x += column_widths[column]
-            y += row_height
-        path.parent.mkdir(parents=True, exist_ok=True)
-        canvas.save(path)
-    return path
+    if report.inference:
+        panels.append(BarPanel(
+            [f"{short.get(r.model, r.model)} b{r.batch_size}" for r in report.inference],
+            [r.videos_per_s for r in report.inference], "Inference throughput (higher is better)", "videos / s",
+            errors=[r.videos_per_s * r.spread_s / r.median_s for r in report.inference]))
+    measured = [r for r in report.ratios if math.isfinite(r.value)]
+    if measured:
+        panels.append(BarPanel(
+            [_ratio_label(r.name) for r in measured], [r.value for r in measured], "Ratios (red dashes: targets)",
+            "ratio", markers=[float(r.target.split()[-1]) for r in measured]))
+    if report.training:
+        labels = [f"{short.get(r.method, r.method)}{' +ckpt' if r.checkpointing else ''}" for r in report.training]
+        panels.append(BarPanel(labels, [r.median_step_s for r in report.training],
+                               "Training step time (lower is better)", "s / step",
+                               errors=[r.spread_s for r in report.training]))
+        panels.append(BarPanel(labels, [r.peak_memory_mb for r in report.training],
+                               "Training peak memory (lower is better)", "MiB"))
+    return bar_panels(path, panels) if panels else None
 
 
 def save_report(report: BenchmarkReport, out_dir) -> dict[str, Path]:

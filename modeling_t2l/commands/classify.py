@@ -59,11 +59,12 @@ def read_labels_file(path: Path) -> list[str]:
 
 
 def load_pipeline(model: str, device=None):
-    """Build the pipeline with this package's classes (no remote code needed for our own checkpoints)."""
-    from ..models.t2l.modeling_t2l import T2LForVideoClassification
+    """Build the pipeline with this package's classes (no remote code needed for any registered family)."""
+    from transformers import AutoModelForVideoClassification
+
     from ..pipelines.zero_shot_video_classification import ZeroShotVideoClassificationPipeline
 
-    loaded = T2LForVideoClassification.from_pretrained(model)
+    loaded = AutoModelForVideoClassification.from_pretrained(model)
     return ZeroShotVideoClassificationPipeline(model=loaded, device=device)
 
 

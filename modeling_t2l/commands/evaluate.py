@@ -1,7 +1,10 @@
 """`t2l evaluate --model M --protocol NAME --data-root R`: every split / seed of a protocol, paper-table numbers.
 
-Writes `results.json`, `results.md` and one `confusion_<split>.png` per split into --output-dir. For the 3-seed
-base-to-novel aggregate pass one model per seed: `--model train_seed1=run1 --model train_seed2=run2 ...`.
+The data is a registered protocol (`--protocol`), the protocol of a training recipe (`--recipe`, so what `t2l train`
+trained on your data is evaluated the same way), or your own lists (`--labels CSV --eval-list [NAME=]LIST ...`).
+Any family's saved model works (the Auto classes pick it from its config). Writes `results.json`, `results.md` and
+one `confusion_<split>.png` per split into --output-dir. For the 3-seed base-to-novel aggregate pass one model per
+seed: `--model train_seed1=run1 --model train_seed2=run2 ...`.
 """
 from __future__ import annotations
 
@@ -18,7 +21,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", action="append", required=True, metavar="[SEED=]PATH",
                         help="a model folder or Hub id (save_pretrained / t2l train output), or an adapters folder; "
                         "repeat as SEED=PATH for the base-to-novel seeds")
-    parser.add_argument("--protocol", required=True, help="a protocol name (see `t2l validate-data --help`)")
+    data = parser.add_mutually_exclusive_group(required=True)
+    data.add_argument("--protocol", help="a protocol name (see `t2l validate-data --help`)")
+    data.add_argument("--recipe", metavar="YAML", help="a training recipe: evaluate on its data.protocol "
+                      "(a registered name with its protocol_options, or your own {name, labels, train, eval} lists)")
+    data.add_argument("--labels", metavar="CSV", help="your own data: the label file (id,name); with --eval-list")
+    parser.add_argument("--eval-list", action="append", default=[], metavar="[NAME=]LIST",
+                        help="with --labels: a `<video> <label>` list to score (repeat for several splits)")
     parser.add_argument("--data-root", required=True, help="the folder holding the protocol's videos")
     parser.add_argument("--split", action="append", help="only these eval splits (default: every scored split)")
     parser.add_argument("--num-clips", type=int, default=None, help="temporal views (default: the protocol's, 1)")
@@ -35,31 +44,61 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def load_model_and_processor(path: str, device: str, dtype: str):
-    """A T2L model and its processor from a saved folder / Hub id, or from an adapters folder."""
+    """Any family's model and its processor from a saved folder / Hub id, or a T2L adapters folder."""
     import torch
+    from transformers import AutoModelForVideoClassification
 
-    from ..models.t2l.adapters import ADAPTER_CONFIG_NAME, from_adapters
+    from ..models.registry import get_family
+    from ..models.t2l.adapters import ADAPTER_CONFIG_NAME
     from ..models.t2l.modeling_t2l import T2LForVideoClassification
     from ..processing.processing_t2l import T2LProcessor
 
     torch_dtype = getattr(torch, dtype)
     if (Path(path) / ADAPTER_CONFIG_NAME).is_file():
-        model = from_adapters(path, dtype=torch_dtype)
+        model = T2LForVideoClassification.from_adapters(path, dtype=torch_dtype)
     else:
-        model = T2LForVideoClassification.from_pretrained(path, dtype=torch_dtype)
+        model = AutoModelForVideoClassification.from_pretrained(path, dtype=torch_dtype)
     try:
         processor = T2LProcessor.from_pretrained(path)
     except (OSError, ValueError) as error:
-        logger.warning("no processor saved with %s (%s); using the official one for %d frames",
-                       path, error, model.config.num_frames)
-        processor = T2LProcessor.from_clip_tokenizer(num_frames=model.config.num_frames)
+        defaults = dict(get_family(model.config.model_type).processor_defaults)
+        defaults["num_frames"] = model.num_frames or defaults.get("num_frames", 8)
+        logger.warning("no processor saved with %s (%s); using the family's defaults for %d frames",
+                       path, error, defaults["num_frames"])
+        processor = T2LProcessor.from_clip_tokenizer(**defaults)
     return model.to(device).eval(), processor
+
+
+def build_protocol(args: argparse.Namespace, options: dict):
+    """The protocol named by --protocol, --recipe or --labels/--eval-list."""
+    from ..data import custom_protocol, get_protocol
+    from ..training.arguments import load_recipe
+
+    if args.eval_list and not args.labels:
+        raise SystemExit("--eval-list needs --labels (the id,name label file of your lists)")
+    if args.labels:
+        if not args.eval_list:
+            raise SystemExit("--labels needs at least one --eval-list [NAME=]LIST")
+        lists = {}
+        for item in args.eval_list:
+            name, _, path = item.rpartition("=") if "=" in item else ("", "", item)
+            lists[name or Path(path).stem] = path
+        return custom_protocol({"name": Path(args.labels).stem, "labels": args.labels, "eval": lists},
+                               num_frames=options.get("num_frames", 8), train=False)
+    if args.recipe:
+        recipe = load_recipe(args.recipe, [f"data.data_root={args.data_root}", "training.use_cpu=true"])
+        options = {**recipe.data.protocol_options, **options}
+        if isinstance(recipe.data.protocol, dict):
+            # evaluate where training validated: the recipe's eval lists, scored
+            return custom_protocol(recipe.data.protocol, options["num_frames"], options.get("text_mode", "templates"),
+                                   train=False)
+        return get_protocol(recipe.data.protocol, **options)
+    return get_protocol(args.protocol, **options)
 
 
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from ..data import get_protocol
     from ..evaluation.evaluate import evaluate_protocol, markdown_table, write_reports
 
     options = {}
@@ -69,12 +108,13 @@ def run(args: argparse.Namespace) -> int:
     for key in ("num_clips", "num_crops"):
         if getattr(args, key) is not None:
             options[key] = getattr(args, key)
-    protocol = get_protocol(args.protocol, **options)
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     models, processor = {}, None
     for item in args.model:
         seed, _, path = item.rpartition("=") if "=" in item else ("", "", item)
         models[seed or None], processor = load_model_and_processor(path, device, args.dtype)
+    options.setdefault("num_frames", processor.num_frames)  # the protocol samples what the model was built for
+    protocol = build_protocol(args, options)
     model = models[None] if list(models) == [None] else models
     if isinstance(model, dict) and None in model:
         raise SystemExit("--model: give every model as SEED=PATH when passing several")

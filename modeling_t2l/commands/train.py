@@ -1,7 +1,8 @@
-"""`t2l train --config configuration/X.yaml [key=value ...] [--resume | --resume-from CKPT]`: fine-tune T2L with Trainer.
+"""`t2l train --config configuration/<family>/X.yaml [section.field=value ...] [--resume | --resume-from CKPT]`.
 
-Runs as is on one device, and unchanged under `accelerate launch` or `torchrun` (DDP); FSDP via the recipe's
-`training.fsdp` (TrainingArguments). See modeling_t2l/training.py for what the recipe controls.
+Fine-tunes the recipe's family with Trainer. Runs as is on one device, and unchanged under `accelerate launch` or
+`torchrun` (DDP); FSDP via the recipe's `training.fsdp` (TrainingArguments). The recipe's fields are the dataclasses
+of modeling_t2l/training/arguments.py.
 """
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ import json
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", required=True, help="a recipe YAML, e.g. configuration/k400_zero_shot.yaml")
-    parser.add_argument("overrides", nargs="*", metavar="key=value",
-                        help="recipe overrides, e.g. data_root=/data/k400 training.num_train_epochs=10")
+    parser.add_argument("--config", required=True, help="a recipe YAML, e.g. configuration/t2l/k400_zero_shot.yaml")
+    parser.add_argument("overrides", nargs="*", metavar="section.field=value",
+                        help="recipe overrides, e.g. data.data_root=/data/k400 training.num_train_epochs=10")
     parser.add_argument("--resume", action="store_true",
                         help="continue an interrupted run from the last checkpoint in training.output_dir")
     parser.add_argument("--resume-from", default=None, metavar="CHECKPOINT", help="continue from this checkpoint")

@@ -7,7 +7,7 @@
 The dataset stores only where each video is (`datasets.Video(decode=False)`: `{"path", "bytes"}`), its label id
 and class name; frames are decoded on access by the transform, in DataLoader workers. A video that cannot be
 decoded does not raise there: the transform returns `pixel_values=None` and the reason, and
-`T2LVideoCollator` drops it, logs it and counts it (`collator.skipped`).
+`VideoCollator` drops it, logs it and counts it (`collator.skipped`).
 """
 from __future__ import annotations
 

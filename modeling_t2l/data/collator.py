@@ -1,4 +1,4 @@
-"""The data collator: samples from `make_transform` -> the inputs of `T2LForVideoClassification.forward`.
+"""The data collator: samples from `make_transform` -> the inputs of every family's `forward`.
 
 Train mode (official T2L training): only the classes present in the batch are encoded and `labels` index those
 rows, so the text tower runs on at most B prompts per step, not on the whole vocabulary. With several templates
@@ -45,7 +45,7 @@ def _template_major(class_texts) -> list[list[str]]:
 NEGATIVES = ("batch", "vocabulary")
 
 
-class T2LVideoCollator:
+class VideoCollator:
     def __init__(self, processor_or_tokenizer, class_texts, train: bool = True, *, seed: int = 0,
                  negatives: str = "batch"):
         if negatives not in NEGATIVES:

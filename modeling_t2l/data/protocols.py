@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Mapping, Sequence
 
+from ..zero_shot import prompts
 from .aggregation import aggregate_base_to_novel, aggregate_splits
+from .builder import build_video_dataset
 from .lists import SplitEntry, bundled_file, check_labels, read_labels, read_llm_labels, read_split_list, relabel_subset
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -157,16 +159,12 @@ class Protocol:
 
     def build_dataset(self, split: str, video_root, **kwargs):
         """`build_video_dataset` for one split of this protocol (see `modeling_t2l.data.builder`)."""
-        from .builder import build_video_dataset
-
         kwargs.setdefault("source", f"{self.name}/{split}")
         return build_video_dataset(self.entries(split), self.class_names(split), video_root, **kwargs)
 
     # ------------------------------------------------------------------------------------------------- text
     def class_texts(self, split: str, templates: Sequence[str] | None = None):
         """The class texts for a split according to `text_mode` (a `modeling_t2l.zero_shot.prompts.ClassTexts`)."""
-        from ..zero_shot import prompts
-
         spec = self.split(split)
         names = self.class_names(split)
         if self.text_mode == "templates":
@@ -374,3 +372,28 @@ def get_protocol(name: str, **options) -> Protocol:
         if options.get(key) is not None:
             options[key] = str(Path(options[key]).expanduser())
     return dataclasses.replace(protocol, **options) if options else protocol
+
+
+def custom_protocol(spec: Mapping, num_frames: int = 8, text_mode: str = "templates", *, train: bool = True) -> Protocol:
+    """A protocol for your own videos: `{name, labels: <csv>, train: <list>, eval: {<split>: <list>, ...}}`.
+
+    Lists use the usual formats (`<video> <label>` lines, label CSV `id,name`). For training (`train=True`) the train
+    list is required and the eval splits are unscored, i.e. usable as validation data; for evaluation
+    (`train=False`) only eval splits are needed and every one is scored. Class texts default to the ActionCLIP
+    templates (no bundled descriptions).
+    """
+    required = ("name", "labels", "train") if train else ("name", "labels", "eval")
+    missing = [key for key in required if not spec.get(key)]
+    if missing:
+        raise ValueError(f"custom protocol needs {missing} (got keys {sorted(spec)})")
+    labels = str(Path(spec["labels"]).expanduser().resolve())
+    splits = []
+    if spec.get("train"):
+        splits.append(SplitSpec("train", "train", labels, list_file=str(Path(spec["train"]).expanduser().resolve())))
+    for name, list_file in (spec.get("eval") or {}).items():
+        list_file = str(Path(list_file).expanduser().resolve())
+        splits.append(SplitSpec(name, "eval", labels, list_file=list_file, scored=not train))
+    return Protocol(name=spec["name"], task="fully_supervised", dataset=spec["name"], summary="custom protocol",
+                    splits=tuple(splits), aggregation="mean_std", layout="any", num_frames=num_frames,
+                    text_mode=text_mode)
+

@@ -15,7 +15,7 @@ Building blocks, from small to large (each usable on its own):
 Scoring is the official test code's (t2l_reference §6.5): p = mean over templates (and views) of
 softmax(scale * cos(video, text)), scale = the model's `zero_shot_logit_scale` (T2L: 100); top-1/top-5 through the `evaluate` metric shipped in `modeling_t2l/metrics`.
 Unlike the official loaders, no partial batch is dropped. Videos that cannot be decoded are skipped, logged and
-counted by the data layer (`T2LVideoCollator.skipped`); accuracies are over the decoded videos and the count is in
+counted by the data layer (`VideoCollator.skipped`); accuracies are over the decoded videos and the count is in
 every result.
 """
 from __future__ import annotations
@@ -25,9 +25,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
 
+import datasets
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
+from ..data import VideoCollator, get_protocol, harmonic_mean, make_transform, mean_std
+from ..metrics import load_topk_accuracy
+from ..plotting import confusion_matrix_png
 from ..zero_shot.classifier import ZeroShotClassifier, build_zero_shot_classifier, template_groups
 
 
@@ -81,11 +86,6 @@ def evaluate_dataset(
     `num_clips` x `num_crops` views; no batch is dropped. Scores come from the shared zero-shot classifier;
     `classifier` (from `build_zero_shot_classifier`) skips re-encoding a vocabulary already encoded.
     """
-    from tqdm.auto import tqdm
-
-    from ..data import T2LVideoCollator, make_transform
-    from ..metrics import load_topk_accuracy
-
     groups = template_groups(class_texts)
     num_classes = len(groups[0])
     if class_names is None and hasattr(dataset, "features") and hasattr(dataset.features.get("label"), "names"):
@@ -98,7 +98,7 @@ def evaluate_dataset(
         classifier = build_zero_shot_classifier(model, _tokenizer_of(processor), groups, scale=scale)
     image_processor = getattr(processor, "image_processor", processor)
     dataset = dataset.with_transform(make_transform(image_processor, train=False, num_clips=num_clips, num_crops=num_crops))
-    collator = T2LVideoCollator(processor, groups, train=False)
+    collator = VideoCollator(processor, groups, train=False)
     loader = torch.utils.data.DataLoader(
         dataset, batch_size=batch_size, shuffle=False, drop_last=False, num_workers=num_workers, collate_fn=collator
     )
@@ -135,8 +135,6 @@ def evaluate_dataset(
 def evaluate_videos(model, processor, videos: Sequence, labels: Sequence[int], class_texts, *,
                     class_names: Sequence[str] | None = None, **kwargs) -> SplitResult:
     """`evaluate_dataset` for a plain list of video files (paths) and their class ids."""
-    import datasets
-
     if len(videos) != len(labels):
         raise ValueError(f"{len(videos)} videos but {len(labels)} labels")
     dataset = datasets.Dataset.from_dict(
@@ -168,8 +166,6 @@ def evaluate_protocol(model, processor, protocol, data_root, *, splits: Sequence
     ...}`; with several models the split keys are `<seed>/<split>`.
     """
     if isinstance(protocol, str):
-        from ..data import get_protocol
-
         protocol = get_protocol(protocol)
     if processor is not None and hasattr(processor, "check_num_frames"):
         processor.check_num_frames(next(iter(model.values())) if isinstance(model, Mapping) else model)
@@ -197,8 +193,6 @@ def aggregate(protocol, results: Mapping[str, SplitResult | float]) -> dict:
     """
     top1 = {key: (value.top1 if isinstance(value, SplitResult) else float(value)) for key, value in results.items()}
     if protocol.aggregation == "harmonic_mean_of_means":
-        from ..data import harmonic_mean
-
         if "base" in top1 and "novel" in top1:  # one model, not the 3-seed protocol
             return {"base": top1["base"], "novel": top1["novel"], "hm": harmonic_mean(top1["base"], top1["novel"]),
                     "single_seed": True}
@@ -210,8 +204,7 @@ def aggregate(protocol, results: Mapping[str, SplitResult | float]) -> dict:
     scored = {key: value for key, value in top1.items() if key in protocol.scored_splits}
     if protocol.scored_splits and set(scored) == set(protocol.scored_splits):
         return protocol.aggregate(scored)
-    from ..data import mean_std  # a subset of splits was asked for: summarise what was run
-
+    # a subset of splits was asked for: summarise what was run
     mean, std = mean_std(list(top1.values()))
     return {"mean": mean, "std": std, "num_splits": len(top1), "per_split": top1, "partial": True}
 
@@ -252,9 +245,8 @@ def results_to_json(results: dict) -> dict:
 
 
 def write_reports(results: dict, output_dir) -> dict[str, Path]:
-    """Write `results.json`, `results.md` and `confusion_<split>.png` per split; return their paths."""
-    from ..plotting import confusion_matrix_png
-
+    """Write `results.json`, `results.md` and `confusion_<split>.png` per split (with matplotlib); return their
+    paths."""
     output = Path(output_dir)
     output.mkdir(parents=True, exist_ok=True)
     paths = {"json": output / "results.json", "markdown": output / "results.md"}
@@ -262,10 +254,12 @@ def write_reports(results: dict, output_dir) -> dict[str, Path]:
     paths["markdown"].write_text(markdown_table(results))
     for key, result in results["splits"].items():
         safe = key.replace("/", "_")
-        paths[f"confusion_{safe}"] = confusion_matrix_png(
+        png = confusion_matrix_png(
             output / f"confusion_{safe}.png", result.confusion, result.class_names,
             title=f"{results['protocol']['protocol']} {key}: top-1 {result.top1:.2f}",
         )
+        if png is not None:
+            paths[f"confusion_{safe}"] = png
     return paths
 
 

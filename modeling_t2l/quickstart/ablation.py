@@ -2,8 +2,8 @@
 every row of the paper's component ablation (Table 7), through the library's own training and evaluation code.
 
 One run = `T2LForVideoClassification.from_clip(tiny_clip)` with the variant's config switches, the data builder
-and collator on the generated files, `T2LTrainer` (the library's Trainer: AdamW on the T2L tensors, warm-up +
-cosine), then `evaluate_dataset` on the base and novel test videos.
+and collator on the generated files, `ZeroShotVideoTrainer` (the library's Trainer: AdamW on the T2L tensors,
+warm-up + cosine), then `evaluate_dataset` on the base and novel test videos.
 
 How the miniature trains (`MINIATURE_RECIPE`), and why, as measured on it:
 - The text tower stays frozen (no text adapters). The only thing that tells "growing big" from "shrinking small"
@@ -18,19 +18,18 @@ How the miniature trains (`MINIATURE_RECIPE`), and why, as measured on it:
 """
 from __future__ import annotations
 
-import copy
 import tempfile
 from dataclasses import dataclass, field
 
 import torch
-from transformers import TrainingArguments
 from transformers.utils import logging as hf_logging
 
-from ..data import T2LVideoCollator, build_video_dataset, make_transform
+from ..data import VideoCollator, build_video_dataset, make_transform
 from ..evaluation.evaluate import evaluate_dataset
 from ..models.t2l.modeling_t2l import T2LForVideoClassification
 from ..processing.processing_t2l import T2LProcessor
-from ..training.trainer import DEFAULT_RECIPE, AugmentationEpochCallback, T2LTrainer, training_negatives
+from ..training.arguments import VideoTrainingArguments
+from ..training.trainer import AugmentationEpochCallback, ZeroShotVideoTrainer
 from .dataset import DemoDataset
 
 
@@ -87,14 +86,6 @@ def demo_processor(settings: TrainSettings) -> T2LProcessor:
     )
 
 
-def _recipe(settings: TrainSettings) -> dict:
-    recipe = copy.deepcopy(DEFAULT_RECIPE)
-    recipe["optimizer"].update(lr=settings.learning_rate, weight_decay=settings.weight_decay)
-    recipe["schedule"].update(warmup_epochs=None, warmup_ratio=settings.warmup_ratio)
-    recipe["_source"] = "t2l demo"
-    return recipe
-
-
 def train_variant(model, processor, data: DemoDataset, settings: TrainSettings, seed: int, progress: bool = True,
                   frame_cache: dict | None = None):
     """Fine-tune the T2L tensors of `model` on the base classes with the library's Trainer. `frame_cache`: decoded
@@ -104,18 +95,17 @@ def train_variant(model, processor, data: DemoDataset, settings: TrainSettings, 
     train.set_transform(transform)
     class_texts = [c.name for c in data.base_classes]
     with tempfile.TemporaryDirectory(prefix="t2l-demo-") as scratch:
-        args = TrainingArguments(
+        args = VideoTrainingArguments(
             output_dir=scratch, num_train_epochs=settings.epochs, per_device_train_batch_size=settings.batch_size,
             learning_rate=settings.learning_rate, weight_decay=settings.weight_decay, seed=seed, data_seed=seed,
-            save_strategy="no", eval_strategy="no", report_to="none", logging_strategy="no",
-            remove_unused_columns=False, dataloader_drop_last=True, lr_scheduler_type="constant", use_cpu=True,
-            disable_tqdm=not progress,
+            warmup_epochs=None, warmup_steps=settings.warmup_ratio,
+            save_strategy="no", eval_strategy="no", logging_strategy="no", use_cpu=True, disable_tqdm=not progress,
         )
-        trainer = T2LTrainer(
+        trainer = ZeroShotVideoTrainer(
             model=model, args=args, train_dataset=train,
-            data_collator=T2LVideoCollator(processor, class_texts, train=True, seed=seed,
-                                           negatives=training_negatives(model.config)),
-            processing_class=processor, recipe=_recipe(settings), callbacks=[AugmentationEpochCallback(transform)],
+            data_collator=VideoCollator(processor, class_texts, train=True, seed=seed,
+                                        negatives=model.training_negatives),
+            processing_class=processor, callbacks=[AugmentationEpochCallback(transform)],
         )
         trainer.train()
     model.eval()

@@ -4,7 +4,7 @@ T2L trains its temporal tokens and bottleneck adapters (about 5.2 M parameters, 
 and leaves CLIP frozen, so a fine-tuned model is fully described by those tensors and the name of its base CLIP:
 
     save_adapters(model, "out/adapters")                       # t2l_adapters.safetensors + t2l_adapter_config.json
-    model = from_adapters("out/adapters")                       # from_clip(base) + load_adapters
+    model = T2LForVideoClassification.from_adapters("out/adapters")   # from_clip(base) + load_adapters
     load_adapters(T2LForVideoClassification.from_clip(base, num_frames=8), "out/adapters")
 
 The paper's text-adapter variant (LoRA on the text attention instead of the official bottleneck adapters) is
@@ -168,24 +168,6 @@ def load_adapters(model, directory, strict: bool = True):
     return model
 
 
-def from_adapters(directory, base_model_name_or_path: str | None = None, model_class=None, **from_clip_kwargs: Any):
-    """Rebuild the full model: `from_clip(base CLIP, <saved T2L config>)` then `load_adapters`.
-
-    `base_model_name_or_path` overrides the saved base (e.g. a local copy of openai/clip-vit-base-patch16).
-    """
-    from .configuration_t2l import T2LConfig
-    from .modeling_t2l import T2LForVideoClassification
-
-    metadata = read_adapter_config(directory)
-    model_class = model_class or T2LForVideoClassification
-    saved = metadata["t2l_config"]
-    fields = set(T2LConfig.__dataclass_fields__) - {"text_config", "vision_config", "projection_dim", "logit_scale_init_value"}
-    overrides = {key: saved[key] for key in fields if key in saved}
-    overrides.update(from_clip_kwargs)
-    model = model_class.from_clip(base_model_name_or_path or metadata["base_model_name_or_path"], **overrides)
-    return load_adapters(model, directory)
-
-
 def _strip(name: str) -> str:
     return name[len(HEAD_PREFIX):] if name.startswith(HEAD_PREFIX) else name
 
@@ -196,7 +178,6 @@ __all__ = [
     "AdapterLoadError",
     "adapter_state_dict",
     "apply_text_lora",
-    "from_adapters",
     "load_adapters",
     "read_adapter_config",
     "save_adapters",

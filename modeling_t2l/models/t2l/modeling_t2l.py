@@ -22,13 +22,15 @@ from transformers.modeling_outputs import BaseModelOutputWithPooling
 from transformers.utils import ModelOutput, logging
 
 from ...losses import cross_entropy_contrastive_loss, kl_contrastive_loss, tfd_loss
-from ...modeling_utils import ZeroShotVideoModelMixin
+from ...modeling_utils import ZeroShotVideoModelMixin, init_clip_weights
+from .adapters import apply_text_lora, load_adapters, read_adapter_config, save_adapters
 from .configuration_t2l import T2LConfig, adapter_hidden_size
 
 logger = logging.get_logger(__name__)
 
-# Names of the parameters T2L adds and trains; everything else is CLIP and stays frozen.
-TRAINABLE_NAME_MARKERS = ("temporal_prompt", "adapter.")
+# Names of the parameters T2L adds and trains; everything else is CLIP and stays frozen. `lora_` names exist only
+# in the paper's LoRA variant of the text adapters (`adapters.apply_text_lora`).
+TRAINABLE_NAME_MARKERS = ("temporal_prompt", "adapter.", "lora_")
 
 
 @dataclass
@@ -344,28 +346,12 @@ class T2LPreTrainedModel(ZeroShotVideoModelMixin, PreTrainedModel):
             init.uniform_(module.temporal_prompt, -bound, bound)
         elif isinstance(module, T2LVisionTransformer):
             init.zeros_(module.temporal_embedding)
-        elif isinstance(module, CLIPTextEmbeddings):
-            init.normal_(module.token_embedding.weight, std=0.02 * factor)
-            init.normal_(module.position_embedding.weight, std=0.02 * factor)
-            init.copy_(module.position_ids, torch.arange(module.position_ids.shape[-1]).expand((1, -1)))
-        elif isinstance(module, CLIPVisionEmbeddings):
-            init.normal_(module.class_embedding, std=module.embed_dim**-0.5 * factor)
-            init.normal_(module.patch_embedding.weight, std=module.config.initializer_range * factor)
-            init.normal_(module.position_embedding.weight, std=module.config.initializer_range * factor)
-            init.copy_(module.position_ids, torch.arange(module.num_positions).expand((1, -1)))
-        elif isinstance(module, CLIPAttention):
-            in_std = module.embed_dim**-0.5 * (2 * module.config.num_hidden_layers) ** -0.5 * factor
-            for projection in (module.q_proj, module.k_proj, module.v_proj):
-                init.normal_(projection.weight, std=in_std)
-            init.normal_(module.out_proj.weight, std=module.embed_dim**-0.5 * factor)
-        elif isinstance(module, CLIPMLP):
-            width = module.config.hidden_size
-            init.normal_(module.fc1.weight, std=(2 * width) ** -0.5 * factor)
-            init.normal_(module.fc2.weight, std=width**-0.5 * (2 * module.config.num_hidden_layers) ** -0.5 * factor)
         elif isinstance(module, T2LModel):
             init.normal_(module.text_projection.weight, std=module.text_projection.in_features**-0.5 * factor)
             init.normal_(module.visual_projection.weight, std=module.visual_projection.in_features**-0.5 * factor)
             init.constant_(module.logit_scale, self.config.logit_scale_init_value)
+        else:
+            init_clip_weights(module, factor)
 
     # -- the T2L training set ------------------------------------------------------------------------------------
 
@@ -378,14 +364,10 @@ class T2LPreTrainedModel(ZeroShotVideoModelMixin, PreTrainedModel):
 
     def save_adapters(self, save_directory, base_model_name_or_path: str | None = None):
         """Write only the trained T2L tensors (about 21 MB for ViT-B/16) and a config naming the base CLIP."""
-        from .adapters import save_adapters
-
         return save_adapters(self, save_directory, base_model_name_or_path)
 
     def load_adapters(self, directory, strict: bool = True):
         """Load tensors written by `save_adapters` into this model (built on the same CLIP and settings)."""
-        from .adapters import load_adapters
-
         return load_adapters(self, directory, strict=strict)
 
 
@@ -537,6 +519,39 @@ class T2LForVideoClassification(T2LPreTrainedModel):
         if adapters is not None:
             model.load_adapters(adapters)
         return loaded
+
+    @classmethod
+    def from_adapters(cls, directory, base_model_name_or_path: str | None = None, **from_clip_kwargs):
+        """Rebuild the full model from a `save_adapters` folder: `from_clip(base CLIP, saved T2L settings)`, then
+        `load_adapters`. `base_model_name_or_path` overrides the saved base (e.g. a local copy of the CLIP)."""
+        metadata = read_adapter_config(directory)
+        saved = metadata["t2l_config"]
+        fields = set(T2LConfig.__dataclass_fields__) - {"text_config", "vision_config", "projection_dim", "logit_scale_init_value"}
+        overrides = {key: saved[key] for key in fields if key in saved}
+        overrides.update(from_clip_kwargs)
+        model = cls.from_clip(base_model_name_or_path or metadata["base_model_name_or_path"], **overrides)
+        return load_adapters(model, directory)
+
+    @classmethod
+    def for_training(cls, clip_name_or_path: str, *, num_frames: int, config: dict | None = None,
+                     options: dict | None = None):
+        """`from_clip` for a recipe. `options`: `text_adapter` ("bottleneck", official; or "lora", the paper's
+        variant: peft LoRA on the text attention instead of the text bottleneck adapters) and `lora` (its
+        settings: r, alpha, dropout, target_modules)."""
+        options = dict(options or {})
+        text_adapter = options.pop("text_adapter", "bottleneck")
+        lora = options.pop("lora", {})
+        if options:
+            raise ValueError(f"unknown T2L model.options {sorted(options)}; known: ['lora', 'text_adapter']")
+        if text_adapter not in ("bottleneck", "lora"):
+            raise ValueError(f"model.options.text_adapter must be 'bottleneck' or 'lora', got {text_adapter!r}")
+        overrides = dict(config or {})
+        if text_adapter == "lora":
+            overrides["use_text_adapters"] = False  # the paper variant replaces the text bottleneck adapters
+        model = cls.from_clip(clip_name_or_path, num_frames=num_frames, **overrides)
+        if text_adapter == "lora":
+            apply_text_lora(model, **lora)
+        return model
 
 
 __all__ = [

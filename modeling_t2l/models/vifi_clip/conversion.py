@@ -313,7 +313,7 @@ def _check_token_embedding(state_dict: Mapping[str, torch.Tensor], token_embeddi
         raise ConversionError(
             f"the token embedding is not the one this checkpoint was trained with: {PROMPT_BUFFER}[:, 0] (the "
             f"start-of-text embedding of every class prompt) differs from it; pass the CLIP the model was "
-            f"fine-tuned from (clip_name_or_path / token_embedding)"
+            f"fine-tuned from (clip / token_embedding)"
         )
 
 
@@ -418,7 +418,7 @@ def build_model(config: ViFiCLIPConfig, converted: Mapping[str, torch.Tensor]):
 def convert_checkpoint(
     checkpoint: str | Path,
     output_dir: str | Path,
-    clip_name_or_path: str = DEFAULT_CLIP,
+    clip: str = DEFAULT_CLIP,
     token_embedding: torch.Tensor | None = None,
     num_frames: int = 32,
     text_heads: int | None = None,
@@ -427,13 +427,13 @@ def convert_checkpoint(
 ):
     """Convert the official checkpoint file `checkpoint` into `output_dir`; returns the converted model.
 
-    The token embedding is `token_embedding` if given, else read from `clip_name_or_path`. The processor saved
-    next to the weights has ViFi-CLIP's test transform and the CLIP tokenizer of `clip_name_or_path` (the
-    bundled OpenAI one when that has none).
+    The token embedding is `token_embedding` if given, else read from the CLIP checkpoint `clip` (Hub id or
+    folder). The processor saved next to the weights has ViFi-CLIP's test transform and the CLIP tokenizer of
+    `clip` (the bundled OpenAI one when that has none).
     """
     state_dict = extract_state_dict_from_file(checkpoint)
     if token_embedding is None:
-        token_embedding = load_token_embedding(clip_name_or_path)
+        token_embedding = load_token_embedding(clip)
     try:
         config, converted = convert_state_dict(state_dict, token_embedding, num_frames=num_frames,
                                                text_heads=text_heads, vision_heads=vision_heads)
@@ -443,7 +443,7 @@ def convert_checkpoint(
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(output_dir)
-    if save_processor and _save_processor(config, output_dir, clip_name_or_path):
+    if save_processor and _save_processor(config, output_dir, clip):
         from ...pipelines.zero_shot_video_classification import add_pipeline_to_checkpoint
 
         add_pipeline_to_checkpoint(output_dir)

@@ -1,0 +1,79 @@
+"""The family registry: one `Family` record per model folder, registered with transformers' Auto classes.
+
+Shared code finds a family by its `model_type` (`get_family("t2l")`, or the `model_type` of a saved config) and
+uses only the record and the family contract (`modeling_utils.ZeroShotVideoModelMixin`), never a family's class by
+name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+
+@dataclass(frozen=True)
+class Family:
+    """What the shared layers need to know about a model family."""
+
+    model_type: str
+    config_class: type
+    model_class: type  # the base model (AutoModel)
+    classification_class: type  # the head users train and classify with (AutoModelForVideoClassification)
+    processor_defaults: Mapping = field(default_factory=dict)  # image processor settings of its checkpoints
+    cards_dir: Path | None = None  # model card templates (hub)
+    summary: str = ""
+
+
+_FAMILIES: dict[str, Family] = {}
+
+
+def register_family(family: Family) -> Family:
+    """Add a family and register its classes with AutoConfig / AutoModel / AutoModelForVideoClassification."""
+    from transformers import AutoConfig, AutoModel, AutoModelForVideoClassification
+
+    AutoConfig.register(family.model_type, family.config_class, exist_ok=True)
+    AutoModel.register(family.config_class, family.model_class, exist_ok=True)
+    AutoModelForVideoClassification.register(family.config_class, family.classification_class, exist_ok=True)
+    # saved configs carry their code and an `auto_map`, so trust_remote_code loads them without this package
+    family.config_class.register_for_auto_class()
+    _FAMILIES[family.model_type] = family
+    return family
+
+
+def get_family(model_type: str) -> Family:
+    """The registered family of a `model_type` ("t2l", ...), or a one-line error listing the known ones.
+
+    A family folder (`models/<model_type>/`) the package has not imported yet is imported and registered here,
+    so a recipe or a saved config can name any family however lazily the package itself is imported.
+    """
+    if model_type not in _FAMILIES:
+        _register_folder(model_type)
+    try:
+        return _FAMILIES[model_type]
+    except KeyError:
+        raise KeyError(f"unknown model family {model_type!r}; known: {sorted(_FAMILIES)}") from None
+
+
+def _register_folder(model_type: str) -> None:
+    import importlib
+
+    name = f"{__name__.rpartition('.')[0]}.{model_type}"
+    try:
+        module = importlib.import_module(name)
+    except ModuleNotFoundError as error:
+        if error.name != name:  # the folder exists but something it imports does not: say so
+            raise
+        return
+    register = getattr(module, "register", None)
+    if callable(register):
+        register()
+
+
+def families() -> Mapping[str, Family]:
+    """Every registered family, by model_type."""
+    return MappingProxyType(_FAMILIES)
+
+
+__all__ = ["Family", "families", "get_family", "register_family"]
