@@ -293,3 +293,22 @@ def test_t2l_convert_detects_vifi_clip_checkpoints(tmp_path, fp16_born_clip, cap
     # ViFi-CLIP's clip length is refused for other families instead of being ignored
     assert cli_main(["convert", *common, "--family", "t2l", "--output-dir", str(tmp_path / "t2l")]) == 2
     assert "--num-frames applies to ViFi-CLIP checkpoints only" in capsys.readouterr().err
+
+
+def test_vifi_clip_recipe_builds_a_fully_trained_vifi_clip_with_its_processor(tmp_path):
+    from pathlib import Path
+
+    from modeling_t2l.training.trainer import build_model, build_processor, load_recipe
+
+    clip_dir = save_tiny_clip(tmp_path / "clip")
+    recipe_file = Path(__file__).resolve().parent.parent / "configuration" / "vifi_clip" / "few_shot_hmdb51_k2.yaml"
+    recipe = load_recipe(recipe_file, [f"model.clip={clip_dir}", "model.num_frames=4", "data.data_root=/data",
+                                       f"training.output_dir={tmp_path / 'run'}", "training.fp16=false",
+                                       "training.use_cpu=true"])
+    model = build_model(recipe)
+    assert isinstance(model, ViFiCLIPForVideoClassification) and model.num_frames == 4
+    assert {n for n, p in model.named_parameters() if p.requires_grad} == {n for n, _ in model.named_parameters()}
+    assert model.training_negatives == "vocabulary"  # cross-entropy over every class of the vocabulary
+    image_processor = build_processor(recipe).image_processor
+    assert image_processor.image_mean == pytest.approx(list(IMAGENET_MEAN)) and image_processor.resample == 2
+    assert recipe.data.text_templates == ["a photo of a {}."] and recipe.training.weight_decay == 0.001
