@@ -182,6 +182,14 @@ def is_vifi_clip_state_dict(keys) -> bool:
     )
 
 
+def is_vifi_clip_checkpoint(path: str | Path) -> bool:
+    """`is_vifi_clip_state_dict` of a checkpoint file (read safely); False for a file that cannot be read."""
+    try:
+        return is_vifi_clip_state_dict(extract_state_dict(load_official_checkpoint(path)).keys())
+    except ConversionError:
+        return False
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # configuration from shapes
 # ----------------------------------------------------------------------------------------------------------------
@@ -503,6 +511,7 @@ __all__ = [
     "describe",
     "extract_state_dict",
     "infer_config",
+    "is_vifi_clip_checkpoint",
     "is_vifi_clip_state_dict",
     "load_official_checkpoint",
     "load_token_embedding",
