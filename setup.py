@@ -42,7 +42,11 @@ setup(
     ],
     extras_require={
         "plots": ["matplotlib>=3.8"],
+        "demo": ["gradio>=5", "matplotlib>=3.8"],
+        # `t2l search`: FAISS ranking (an exact matrix product is used without it; same results)
+        "search": ["faiss-cpu>=1.8"],
         "test": ["pytest>=8", "pytest-timeout", "matplotlib>=3.8"],
+        "browser-test": ["selenium>=4.10"],
     },
     entry_points={"console_scripts": ["t2l = modeling_t2l.cli:main"]},
 )

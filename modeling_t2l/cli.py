@@ -20,6 +20,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "push": ("push_to_hub", "upload a trained model, its processor, code and model card to the Hub"),
     "benchmark": ("benchmark", "measure speed and memory against CLIP, X-CLIP and full fine-tuning"),
     "demo": ("demo", "the offline quickstart: T2L's experiment in miniature"),
+    "index": ("index", "embed a folder of videos (or windows of long videos) into a searchable index"),
+    "search": ("search", "find the videos of an index that best match a text query"),
+    "timeline": ("timeline", "score a long video window by window: segments, timeline.json and a PNG"),
+    "serve": ("serve", "start the Gradio demo page for a model (needs the `demo` extra)"),
 }
 
 

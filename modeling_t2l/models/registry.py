@@ -18,6 +18,7 @@ class Family:
     """What the shared layers need to know about a model family."""
 
     model_type: str
+    name: str  # how tables and charts call it ("T2L", "TC-CLIP", ...)
     config_class: type
     model_class: type  # the base model (AutoModel)
     classification_class: type  # the head users train and classify with (AutoModelForVideoClassification)
