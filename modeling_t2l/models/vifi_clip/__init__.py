@@ -14,6 +14,7 @@ from .processing_vifi_clip import vifi_clip_image_processor_kwargs
 
 FAMILY = Family(
     model_type="vifi_clip",
+    name="ViFi-CLIP",
     config_class=ViFiCLIPConfig,
     model_class=ViFiCLIPModel,
     classification_class=ViFiCLIPForVideoClassification,
