@@ -153,7 +153,11 @@ def evaluate_split(model, processor, protocol, split: str, data_root, *, missing
     dataset = protocol.build_dataset(split, video_root=data_root, missing=missing)
     kwargs.setdefault("num_clips", protocol.num_clips)
     kwargs.setdefault("num_crops", protocol.num_crops)
-    return evaluate_dataset(model, processor, dataset, protocol.class_texts(split), name=split,
+    # in templates mode, a family's own test prompt (ViFi-CLIP's "a photo of a {}.") instead of the 16 ActionCLIP
+    # templates; families without one (T2L) keep the protocol's default
+    templates = getattr(model, "zero_shot_templates", None) if protocol.text_mode == "templates" else None
+    texts = protocol.class_texts(split, templates=templates) if templates else protocol.class_texts(split)
+    return evaluate_dataset(model, processor, dataset, texts, name=split,
                             class_names=protocol.class_names(split), **kwargs)
 
 

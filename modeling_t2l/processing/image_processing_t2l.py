@@ -49,6 +49,7 @@ class T2LImageProcessorKwargs(ImagesKwargs, total=False):
     jitter_strength: list[float]
     jitter_per_frame: bool
     grayscale_probability: float
+    resample: int
 
 
 def _rng(seed) -> np.random.Generator:
@@ -162,6 +163,7 @@ class T2LImageProcessor(BaseImageProcessor):
         jitter_strength: tuple[float, float, float, float] = (0.4, 0.4, 0.2, 0.1),
         jitter_per_frame: bool = True,
         grayscale_probability: float = 0.2,
+        resample: int = Image.BICUBIC,
         **kwargs: Any,
     ):
         kwargs.pop("image_processor_type", None)
@@ -180,6 +182,9 @@ class T2LImageProcessor(BaseImageProcessor):
         self.jitter_strength = [float(x) for x in jitter_strength]
         self.jitter_per_frame = bool(jitter_per_frame)
         self.grayscale_probability = float(grayscale_probability)
+        # eval-time resize filter (a PIL code): bicubic is T2L's official one; checkpoints of other families
+        # (e.g. X-CLIP / ViFi-CLIP, bilinear) save their own
+        self.resample = int(resample)
 
     @property
     def mean(self) -> list[float]:
@@ -249,14 +254,14 @@ class T2LImageProcessor(BaseImageProcessor):
     # -- transforms ----------------------------------------------------------------------------------------------
 
     def _eval_frames(self, frames: list[Image.Image]) -> list[Image.Image]:
-        resized = [resize_shorter_side(frame, self.shortest_edge, Image.BICUBIC) for frame in frames]
+        resized = [resize_shorter_side(frame, self.shortest_edge, self.resample) for frame in frames]
         width, height = resized[0].size
         box = center_crop_box(width, height, self.crop_size)
         return [frame.crop(box) for frame in resized]
 
     def _three_crop_frames(self, frames: list[Image.Image]) -> list[list[Image.Image]]:
         crop = self.crop_size
-        resized = [resize_shorter_side(frame, crop, Image.BICUBIC) for frame in frames]
+        resized = [resize_shorter_side(frame, crop, self.resample) for frame in frames]
         width, height = resized[0].size
         if width >= height:
             step = (width - crop) // 2
