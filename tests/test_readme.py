@@ -22,7 +22,9 @@ REPO = Path(__file__).resolve().parent.parent
 README = REPO / "README.md"
 BLOCK = re.compile(r"(?:<!--\s*readme-test:\s*skip\s*(?P<reason>\(.*?\))?\s*-->\s*\n)?```(?P<lang>python|bash)\n(?P<code>.*?)```",
                    re.DOTALL)
-MAX_SKIPPED = 9  # 8 today; the common-tests block of docs/readme_sections/contracts.md makes 9 once folded in
+# blocks that need datasets, released checkpoints, the Hub, a GPU, a server or minutes of training; each names the
+# test that runs the same calls on generated data
+MAX_SKIPPED = 20
 
 
 def readme_blocks():
