@@ -74,7 +74,6 @@ def test_every_load_applies_the_declared_trainable_set(saved, load):
 def test_pipeline_and_from_clip_and_adapters_apply_it(saved, tmp_path):
     from transformers import pipeline
 
-    from modeling_t2l.models.t2l.adapters import from_adapters
     from modeling_t2l.processing.processing_t2l import T2LProcessor
 
     processor = T2LProcessor.from_clip_tokenizer(num_frames=4, crop_size=32, shortest_edge=36)
@@ -86,7 +85,7 @@ def test_pipeline_and_from_clip_and_adapters_apply_it(saved, tmp_path):
     model = T2LForVideoClassification.from_clip(str(clip_dir), num_frames=4)
     assert trainable_names(model) == set(model.trainable_parameter_names())
     model.save_adapters(tmp_path / "adapters", base_model_name_or_path=str(clip_dir))
-    restored = from_adapters(tmp_path / "adapters")
+    restored = T2LForVideoClassification.from_adapters(tmp_path / "adapters")
     assert trainable_names(restored) == set(restored.trainable_parameter_names())
 
     everything = T2LForVideoClassification.from_clip(str(clip_dir), num_frames=4, freeze_backbone=False)
