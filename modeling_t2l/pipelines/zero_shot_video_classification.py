@@ -50,7 +50,7 @@ from ..processing.tokenization import encode_texts, load_clip_tokenizer
 from ..processing.video_io import VideoDecodeError, read_video, sample_clip_indices
 from ..remote_code import write_remote_code
 from ..zero_shot.classifier import ZeroShotClassifier, build_zero_shot_classifier
-from ..zero_shot.prompts import ClassTexts, class_texts
+from ..zero_shot.prompts import ClassTexts, class_texts, model_class_texts
 
 logger = logging.getLogger(__name__)
 
@@ -72,8 +72,9 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
             A list is an ensemble: softmax per template, then averaged (the official test). Forces templates.
         descriptions (dict label -> text, or a bundled set name such as "ucf101"): one text per label (T2L's
             GPT descriptions mode). Every label needs one.
-            Default (neither given): the bundled T2L GPT descriptions when every label has one, otherwise ActionCLIP's
-            16 templates. The choice is logged and kept in `pipe.last_class_texts` (`.mode`, `.description_set`).
+            Default (neither given): the model's own prompts when its family has them (`model.class_prompts`,
+            e.g. TC-CLIP's "a photo of a {label}."); otherwise the bundled T2L GPT descriptions when every label
+            has one, else ActionCLIP's 16 templates. The choice is logged and kept in `pipe.last_class_texts` (`.mode`, `.description_set`).
         top_k (int): keep the k best labels (scores are computed over all labels and sum to 1 before truncation).
         num_clips, num_crops (int, default 1 and 1): multi-view testing; the views' probabilities are averaged.
             The official T2L test is 1 x 1.
@@ -209,6 +210,10 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
         labels = _check_labels(candidate_labels)
         if hypothesis_template is not None:
             return class_texts(labels, mode="templates", templates=_check_templates(hypothesis_template))
+        if descriptions is None:
+            own = model_class_texts(self.model, labels)  # a family trained on its own prompt form (TC-CLIP)
+            if own is not None:
+                return own
         mode = "auto" if descriptions is None else "descriptions"
         try:
             return class_texts(labels, mode=mode, descriptions=descriptions)
