@@ -163,14 +163,14 @@ def split_class_texts(model, protocol, split: str, templates=None):
     """The texts a split's classes are scored with: the protocol's (`text_mode`), unless the model's family has its
     own prompt form (`model.class_prompts`), which then wraps the protocol's class names (with
     text_mode="llm_labels", the user's LLM names: TC-CLIP's "(LLM)" rows). Explicit `templates` always win."""
-    texts = protocol.class_texts(split, templates=templates)
-    if templates is not None:
-        return texts
-    names = texts.texts[0] if protocol.text_mode == "llm_labels" else protocol.class_names(split)
-    own = model_class_texts(model, names)
-    if own is None:
-        return texts
-    return type(own)(texts=own.texts, mode="model", class_names=tuple(protocol.class_names(split)))
+    if templates is None:
+        names = protocol.class_names(split)
+        # the LLM names replace the class names inside the family's prompts
+        words = protocol.class_texts(split).texts[0] if protocol.text_mode == "llm_labels" else names
+        own = model_class_texts(model, words)
+        if own is not None:
+            return type(own)(texts=own.texts, mode="model", class_names=tuple(names))
+    return protocol.class_texts(split, templates=templates)
 
 
 def evaluate_split(model, processor, protocol, split: str, data_root, *, missing: str = "error", **kwargs) -> SplitResult:
