@@ -114,6 +114,23 @@ def test_pipeline_multi_view_averages_the_views(pipe, model, processor):
     np.testing.assert_allclose(scores_of(result, LABELS), expected, **TOL)
 
 
+def test_pipeline_random_clips_are_seeded_tsn_draws(pipe, model, processor):
+    """The official multi-view test in the pipeline: 2 random TSN clips from a seeded generator, averaged."""
+    from modeling_t2l.processing.video_io import sample_frame_indices
+
+    video = random_video(4, num_frames=30)
+    result = pipe(video, candidate_labels=LABELS, num_clips=2, clip_sampling="random", seed=5)
+    rng = np.random.default_rng(5)
+    clips = np.stack([video[sample_frame_indices(30, NUM_FRAMES, "train", rng)] for _ in range(2)])
+    np.testing.assert_allclose(scores_of(result, LABELS), by_hand(model, processor, clips, LABELS), **TOL)
+    again = pipe(video, candidate_labels=LABELS, num_clips=2, clip_sampling="random", seed=5)
+    np.testing.assert_allclose(scores_of(again, LABELS), scores_of(result, LABELS), rtol=0, atol=0)
+    other = pipe(video, candidate_labels=LABELS, num_clips=2, clip_sampling="random", seed=6)
+    assert not np.allclose(scores_of(other, LABELS), scores_of(result, LABELS))
+    with pytest.raises(ValueError, match="clip_sampling must be 'uniform' or 'random'"):
+        pipe(video, candidate_labels=LABELS, clip_sampling="even")
+
+
 def test_explicit_templates_still_win_over_the_family_prompts(pipe):
     pipe(random_video(0), candidate_labels=LABELS, hypothesis_template="a video of {}")
     assert pipe.last_class_texts.mode == "templates"

@@ -47,7 +47,7 @@ from transformers.pipelines import PIPELINE_REGISTRY
 
 from ..processing.image_processing_t2l import T2LImageProcessor
 from ..processing.tokenization import encode_texts, load_clip_tokenizer
-from ..processing.video_io import VideoDecodeError, read_video, sample_clip_indices
+from ..processing.video_io import VideoDecodeError, read_video, sample_clip_indices, sample_frame_indices
 from ..remote_code import write_remote_code
 from ..zero_shot.classifier import ZeroShotClassifier, build_zero_shot_classifier
 from ..zero_shot.prompts import ClassTexts, class_texts, model_class_texts
@@ -78,6 +78,9 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
         top_k (int): keep the k best labels (scores are computed over all labels and sum to 1 before truncation).
         num_clips, num_crops (int, default 1 and 1): multi-view testing; the views' probabilities are averaged.
             The official T2L test is 1 x 1.
+        clip_sampling ("uniform" or "random", default "uniform"): evenly spaced clips (segment centres for one
+            clip), or each clip an independent random TSN draw (the TC-CLIP / ViFi-CLIP multi-view test: 2 random
+            clips x 1 crop) from a generator seeded with `seed` (int, default 0) for every video.
         batch_size (int): videos per forward of the vision tower.
         timeout (float): seconds allowed for downloading a URL (default 30).
 
@@ -122,6 +125,8 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
         num_clips=None,
         num_crops=None,
         timeout=None,
+        clip_sampling=None,
+        seed=None,
         **unknown,
     ):
         if unknown:
@@ -153,6 +158,14 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
                 preprocess_params[name] = value
         if num_crops is not None and num_crops not in (1, 3):
             raise ValueError(f"num_crops must be 1 (centre crop) or 3 (left, centre, right), got {num_crops}")
+        if clip_sampling is not None:
+            if clip_sampling not in ("uniform", "random"):
+                raise ValueError(f"clip_sampling must be 'uniform' or 'random', got {clip_sampling!r}")
+            preprocess_params["clip_sampling"] = clip_sampling
+        if seed is not None:
+            if isinstance(seed, bool) or not isinstance(seed, int):
+                raise ValueError(f"seed must be an integer, got {seed!r}")
+            preprocess_params["seed"] = seed
         if timeout is not None:
             preprocess_params["timeout"] = float(timeout)
         return preprocess_params, forward_params, postprocess_params
@@ -174,8 +187,10 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
 
     # -- the three steps --------------------------------------------------------------------------------------
 
-    def preprocess(self, video, num_clips: int = 1, num_crops: int = 1, timeout: float = DEFAULT_URL_TIMEOUT):
-        clips = self.load_clips(_prepare_video(video), num_clips=num_clips, timeout=timeout)
+    def preprocess(self, video, num_clips: int = 1, num_crops: int = 1, timeout: float = DEFAULT_URL_TIMEOUT,
+                   clip_sampling: str = "uniform", seed: int = 0):
+        clips = self.load_clips(_prepare_video(video), num_clips=num_clips, timeout=timeout,
+                                clip_sampling=clip_sampling, seed=seed)
         pixel_values = self.image_processor(list(clips), num_crops=num_crops, return_tensors="pt")["pixel_values"]
         views = pixel_values.shape[0]
         return {"pixel_values": pixel_values, "num_views": torch.tensor([views])}
@@ -195,14 +210,25 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
 
     # -- building blocks, public for reuse (CLI, evaluation) ---------------------------------------------------
 
-    def load_clips(self, video, num_clips: int = 1, timeout: float = DEFAULT_URL_TIMEOUT) -> np.ndarray:
-        """One video -> uint8 clips (num_clips, num_frames, H, W, 3), sampled as the official test does."""
+    def load_clips(self, video, num_clips: int = 1, timeout: float = DEFAULT_URL_TIMEOUT,
+                   clip_sampling: str = "uniform", seed: int = 0) -> np.ndarray:
+        """One video -> uint8 clips (num_clips, num_frames, H, W, 3), sampled as the official test does
+        (`clip_sampling="random"`: independent random TSN draws from a generator seeded with `seed`)."""
+        random = clip_sampling == "random"
         if isinstance(video, np.ndarray):
-            indices = sample_clip_indices(video.shape[0], self.num_frames, num_clips)
+            if random:
+                rng = np.random.default_rng(seed)
+                indices = [sample_frame_indices(video.shape[0], self.num_frames, "train", rng) for _ in range(num_clips)]
+            else:
+                indices = sample_clip_indices(video.shape[0], self.num_frames, num_clips)
             return np.stack([video[clip] for clip in indices])
         if isinstance(video, str) and _is_url(video):
             video = download_video(video, timeout)
-        clips = read_video(video, self.num_frames, num_clips=num_clips)
+        if random:
+            clips = read_video(video, self.num_frames, mode="train", generator=np.random.default_rng(seed),
+                               num_clips=num_clips)
+        else:
+            clips = read_video(video, self.num_frames, num_clips=num_clips)
         return clips[None] if num_clips == 1 else clips
 
     def class_texts(self, candidate_labels, hypothesis_template=None, descriptions=None) -> ClassTexts:
