@@ -240,3 +240,11 @@ def test_t2l_evaluate_command_end_to_end(saved, model, processor, tiny_protocol,
     assert reported["splits"]["test"]["num_videos"] == 6 and reported["skipped_videos"] == 0
     assert "random clips, seed 11" in (out / "results.md").read_text()
     assert "random clips, seed 11" in capsys.readouterr().out
+
+
+def test_shared_text_benchmark_runs_and_both_paths_agree():
+    """The benchmark's two paths give the same probabilities (its timing is a ratio, never asserted)."""
+    from modeling_t2l.benchmarking.shared_text import run_shared_text
+
+    result = run_shared_text(classes=5, videos=2, text_layers=2, text_width=32, repeats=1)
+    assert result.max_abs_difference <= 1e-6 and result.whole_seconds > 0 and result.reused_seconds > 0
