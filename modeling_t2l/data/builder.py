@@ -145,6 +145,8 @@ class VideoTransform:
         if clip_sampling not in ("uniform", "random"):
             raise ValueError(f"clip_sampling must be 'uniform' or 'random', got {clip_sampling!r}")
         self.clip_sampling = clip_sampling
+        # the checkpoint's TSN sampler (its processor's `frame_sampling`; ActionCLIP's for processors without one)
+        self.sampling = getattr(self.image_processor, "frame_sampling", "actionclip")
 
     def set_epoch(self, epoch: int) -> None:
         # A new epoch restarts the per-video draw counts, so a resumed run draws the same clips as an
@@ -170,16 +172,18 @@ class VideoTransform:
             source = self._decoded(source)
         if self.train:
             seed = self._seed_for(key)
-            frames = read_video(source, self.num_frames, mode="train", generator=np.random.default_rng(seed))
+            frames = read_video(source, self.num_frames, mode="train", generator=np.random.default_rng(seed),
+                                sampling=self.sampling)
             pixel_values = self.image_processor([frames], train=True, seed=seed, return_tensors="pt")["pixel_values"]
             return pixel_values[0]
         if self.clip_sampling == "random":
             # the multi-view test of TC-CLIP / ViFi-CLIP: every clip an independent random TSN draw. Seeded by the
             # video alone (no draw count, no worker), so the same video gets the same clips in every run and batch
             rng = np.random.default_rng(_clip_seed(self.seed, key))
-            frames = read_video(source, self.num_frames, mode="train", generator=rng, num_clips=self.num_clips)
+            frames = read_video(source, self.num_frames, mode="train", generator=rng, num_clips=self.num_clips,
+                                sampling=self.sampling)
         else:
-            frames = read_video(source, self.num_frames, mode="eval", num_clips=self.num_clips)
+            frames = read_video(source, self.num_frames, mode="eval", num_clips=self.num_clips, sampling=self.sampling)
         clips = list(frames) if self.num_clips > 1 else [frames]
         pixel_values = self.image_processor(clips, train=False, num_crops=self.num_crops, return_tensors="pt")["pixel_values"]
         return pixel_values[0] if pixel_values.shape[0] == 1 else pixel_values

@@ -215,20 +215,22 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
         """One video -> uint8 clips (num_clips, num_frames, H, W, 3), sampled as the official test does
         (`clip_sampling="random"`: independent random TSN draws from a generator seeded with `seed`)."""
         random = clip_sampling == "random"
+        sampling = getattr(self.image_processor, "frame_sampling", "actionclip")  # the checkpoint's TSN sampler
         if isinstance(video, np.ndarray):
             if random:
                 rng = np.random.default_rng(seed)
-                indices = [sample_frame_indices(video.shape[0], self.num_frames, "train", rng) for _ in range(num_clips)]
+                indices = [sample_frame_indices(video.shape[0], self.num_frames, "train", rng, sampling=sampling)
+                           for _ in range(num_clips)]
             else:
-                indices = sample_clip_indices(video.shape[0], self.num_frames, num_clips)
+                indices = sample_clip_indices(video.shape[0], self.num_frames, num_clips, sampling=sampling)
             return np.stack([video[clip] for clip in indices])
         if isinstance(video, str) and _is_url(video):
             video = download_video(video, timeout)
         if random:
             clips = read_video(video, self.num_frames, mode="train", generator=np.random.default_rng(seed),
-                               num_clips=num_clips)
+                               num_clips=num_clips, sampling=sampling)
         else:
-            clips = read_video(video, self.num_frames, num_clips=num_clips)
+            clips = read_video(video, self.num_frames, num_clips=num_clips, sampling=sampling)
         return clips[None] if num_clips == 1 else clips
 
     def class_texts(self, candidate_labels, hypothesis_template=None, descriptions=None) -> ClassTexts:

@@ -46,6 +46,7 @@ class T2LImageProcessorKwargs(ImagesKwargs, total=False):
     jitter_strength: list[float]
     jitter_per_frame: bool
     grayscale_probability: float
+    frame_sampling: str
 
 
 def _rng(seed) -> np.random.Generator:
@@ -139,7 +140,8 @@ class T2LImageProcessor(BaseImageProcessor):
     Call: ``processor(videos, train=False, seed=None, num_crops=1, return_tensors="pt")``. ``videos`` is one clip
     (a list of frames as PIL images or ``(H, W, 3)`` uint8 arrays, or a ``(T, H, W, 3)`` array) or a batch of
     clips (a list of those, or a ``(B, T, H, W, 3)`` array). Frames come from ``video_io.read_video``, which does
-    the frame sampling; ``num_frames`` is recorded here so the saved processor and the model agree.
+    the frame sampling; ``num_frames`` and ``frame_sampling`` (the family's TSN sampler: ``"actionclip"`` for T2L,
+    ``"mmaction"`` for TC-CLIP) are recorded here so the saved processor, the model and the decoder agree.
     """
 
     model_input_names = ["pixel_values"]
@@ -159,6 +161,7 @@ class T2LImageProcessor(BaseImageProcessor):
         jitter_strength: tuple[float, float, float, float] = (0.4, 0.4, 0.2, 0.1),
         jitter_per_frame: bool = True,
         grayscale_probability: float = 0.2,
+        frame_sampling: str = "actionclip",
         **kwargs: Any,
     ):
         kwargs.pop("image_processor_type", None)
@@ -166,6 +169,10 @@ class T2LImageProcessor(BaseImageProcessor):
         if isinstance(crop_size, dict):  # tolerate the transformers {"height", "width"} form
             crop_size = crop_size["height"]
         self.num_frames = int(num_frames)
+        if frame_sampling not in ("actionclip", "mmaction"):
+            raise ValueError(f"frame_sampling must be 'actionclip' or 'mmaction', got {frame_sampling!r}")
+        # which TSN sampler `video_io.read_video` uses for this checkpoint (its family's official one)
+        self.frame_sampling = frame_sampling
         self.crop_size = int(crop_size)
         self.shortest_edge = int(shortest_edge)
         self.image_mean = [float(x) for x in image_mean]
