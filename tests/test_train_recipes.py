@@ -113,6 +113,10 @@ def test_tc_clip_recipes_have_the_official_values(path, tmp_path, tiny_clip):
     # selection on validation data only: K400 val for zero-shot, a held-out part for fully supervised, else none
     assert recipe.data.validation_split == ("k400_val" if key == "k400_zero_shot" else None)
     assert bool(recipe.data.validation_holdout_fraction) == (key == "fully_supervised_k400")
+    # SSv2 has left/right classes: the official training never flips it
+    assert recipe.data.processor.get("do_flip", True) is ("ssv2" not in path.stem)
+    assert build_processor(recipe).image_processor.num_fixed_crops == 5  # mmaction's 5 fixed crop offsets
+    assert build_processor(recipe).image_processor.frame_sampling == "mmaction"
     text = path.read_text()
     if key in ("few_shot", "base_to_novel"):
         assert "MODEL SELECTION" in text and "never selects" in text  # the official code selected on test data

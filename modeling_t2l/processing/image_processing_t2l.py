@@ -47,6 +47,7 @@ class T2LImageProcessorKwargs(ImagesKwargs, total=False):
     jitter_per_frame: bool
     grayscale_probability: float
     frame_sampling: str
+    num_fixed_crops: int
 
 
 def _rng(seed) -> np.random.Generator:
@@ -162,6 +163,7 @@ class T2LImageProcessor(BaseImageProcessor):
         jitter_per_frame: bool = True,
         grayscale_probability: float = 0.2,
         frame_sampling: str = "actionclip",
+        num_fixed_crops: int = 13,
         **kwargs: Any,
     ):
         kwargs.pop("image_processor_type", None)
@@ -184,6 +186,11 @@ class T2LImageProcessor(BaseImageProcessor):
         self.jitter_strength = [float(x) for x in jitter_strength]
         self.jitter_per_frame = bool(jitter_per_frame)
         self.grayscale_probability = float(grayscale_probability)
+        if num_fixed_crops not in (5, 13):
+            raise ValueError(f"num_fixed_crops must be 5 (corners and centre) or 13, got {num_fixed_crops!r}")
+        # the multi-scale crop's offsets: the first 5 (corners, centre) or all 13 official positions; TC-CLIP
+        # (mmaction `num_fixed_crops=5`) uses 5, T2L (`more_fix_crop=True`) 13
+        self.num_fixed_crops = int(num_fixed_crops)
 
     @property
     def mean(self) -> list[float]:
@@ -267,7 +274,7 @@ class T2LImageProcessor(BaseImageProcessor):
         """(crop_w, crop_h, left, top) as the official ``GroupMultiScaleCrop`` draws them."""
         sizes = multi_scale_crop_sizes(width, height, self.crop_size, self.multi_scale_crop_scales, self.max_distort)
         crop_w, crop_h = sizes[int(rng.integers(len(sizes)))]
-        offsets = fixed_crop_offsets(width, height, crop_w, crop_h)
+        offsets = fixed_crop_offsets(width, height, crop_w, crop_h)[: self.num_fixed_crops]
         left, top = offsets[int(rng.integers(len(offsets)))]
         return crop_w, crop_h, left, top
 

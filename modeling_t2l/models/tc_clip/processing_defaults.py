@@ -31,6 +31,7 @@ def image_processor_kwargs(num_frames: int = NUM_FRAMES, crop_size: int = CROP_S
         image_mean=IMAGENET_MEAN,
         image_std=IMAGENET_STD,
         frame_sampling=FRAME_SAMPLING,
+        num_fixed_crops=5,  # the multi-scale crop's offsets: 4 corners and the centre
     )
 
 
