@@ -1,9 +1,26 @@
 """Packaging for modeling-t2l: T2L zero-shot video action recognition for Hugging Face transformers."""
+import shutil
 from pathlib import Path
 
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
 
 HERE = Path(__file__).parent
+
+
+class BuildWithRecipes(build_py):
+    """Copy the recipes of `configuration/` (their one source) into the package as `modeling_t2l/recipes/`, so a
+    wheel can run `t2l train --config <name>` without the repository (modeling_t2l/training/recipes.py)."""
+
+    def run(self):
+        super().run()
+        source = HERE / "configuration"
+        if source.is_dir() and not self.editable_mode:
+            target = Path(self.build_lib) / "modeling_t2l" / "recipes"
+            for path in source.rglob("*.yaml"):
+                destination = target / path.relative_to(source)
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, destination)
 
 setup(
     name="modeling-t2l",
@@ -42,7 +59,12 @@ setup(
     ],
     extras_require={
         "plots": ["matplotlib>=3.8"],
-        "test": ["pytest>=8", "pytest-timeout", "matplotlib>=3.8"],
+        "demo": ["gradio>=5", "matplotlib>=3.8"],
+        # `t2l search`: FAISS ranking (an exact matrix product is used without it; same results)
+        "search": ["faiss-cpu>=1.8"],
+        "test": ["pytest>=8", "pytest-timeout", "matplotlib>=3.8", "parameterized"],
+        "browser-test": ["selenium>=4.10"],
     },
     entry_points={"console_scripts": ["t2l = modeling_t2l.cli:main"]},
+    cmdclass={"build_py": BuildWithRecipes},
 )

@@ -15,11 +15,15 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "classify": ("classify", "classify videos against candidate labels (zero-shot)"),
     "convert": ("convert", "convert an official T2L / EZ-CLIP checkpoint to this library's format"),
     "validate-data": ("validate_data", "check every video of a protocol: missing, undecodable, too short"),
-    "train": ("train", "fine-tune a model family with a recipe from configuration/<family>/"),
+    "train": ("train", "fine-tune a model family with a recipe (a bundled name or a YAML file)"),
     "evaluate": ("evaluate", "evaluate a model on a named protocol"),
     "push": ("push_to_hub", "upload a trained model, its processor, code and model card to the Hub"),
     "benchmark": ("benchmark", "measure speed and memory against CLIP, X-CLIP and full fine-tuning"),
     "demo": ("demo", "the offline quickstart: T2L's experiment in miniature"),
+    "index": ("index", "embed a folder of videos (or windows of long videos) into a searchable index"),
+    "search": ("search", "find the videos of an index that best match a text query"),
+    "timeline": ("timeline", "score a long video window by window: segments, timeline.json and a PNG"),
+    "serve": ("serve", "start the Gradio demo page for a model (needs the `demo` extra)"),
 }
 
 
@@ -53,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     sub = argparse.ArgumentParser(prog=f"t2l {name}", description=help_text)
     module.add_arguments(sub)
     args = sub.parse_args(argv[1:])
+    from . import _register  # the commands load models through the Auto classes and the pipeline task
+
+    _register()
     return int(module.run(args) or 0)
 
 

@@ -15,7 +15,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+from transformers import initialization as init
 from transformers.modeling_outputs import BaseModelOutputWithPooling
+from transformers.models.clip.modeling_clip import CLIPMLP, CLIPAttention, CLIPTextEmbeddings, CLIPVisionEmbeddings
 
 from .remote_code import write_remote_code
 
@@ -91,6 +93,23 @@ class ZeroShotVideoModelMixin:
             raise ValueError(f"{cls.__name__} takes no model.options; got {sorted(options)}")
         return cls.from_clip(clip_name_or_path, num_frames=num_frames, **(config or {}))
 
+    # Every way of getting a model (the constructor, `from_config`, `from_pretrained` and so the Auto classes,
+    # remote code, the pipeline and `from_adapters`) ends with the declared trainable set applied. Construction
+    # goes through `post_init`; `from_pretrained` must re-apply it because transformers' loader replaces every
+    # loaded tensor with a new `nn.Parameter(requires_grad=True)`. To train more (full fine-tuning), call
+    # `model.requires_grad_(True)` after loading.
+
+    def post_init(self):
+        super().post_init()
+        self.apply_trainable_set()
+
+    @classmethod
+    def from_pretrained(cls, *args, **kwargs):
+        loaded = super().from_pretrained(*args, **kwargs)
+        model = loaded[0] if isinstance(loaded, tuple) else loaded
+        model.apply_trainable_set()
+        return loaded
+
     # -- class texts ----------------------------------------------------------------------------------------
 
     def class_prompts(self, class_names: Sequence[str]) -> list[str] | None:
@@ -161,6 +180,30 @@ class ZeroShotVideoModelMixin:
         return result
 
 
+@torch.no_grad()
+def init_clip_weights(module: torch.nn.Module, factor: float) -> None:
+    """CLIP's initialisation of its blocks (embeddings, attention, MLP), as `CLIPPreTrainedModel._init_weights`
+    does it, for the CLIP parts of every family (whose models do not inherit from CLIP's pre-trained class)."""
+    if isinstance(module, CLIPTextEmbeddings):
+        init.normal_(module.token_embedding.weight, std=0.02 * factor)
+        init.normal_(module.position_embedding.weight, std=0.02 * factor)
+        init.copy_(module.position_ids, torch.arange(module.position_ids.shape[-1]).expand((1, -1)))
+    elif isinstance(module, CLIPVisionEmbeddings):
+        init.normal_(module.class_embedding, std=module.embed_dim**-0.5 * factor)
+        init.normal_(module.patch_embedding.weight, std=module.config.initializer_range * factor)
+        init.normal_(module.position_embedding.weight, std=module.config.initializer_range * factor)
+        init.copy_(module.position_ids, torch.arange(module.num_positions).expand((1, -1)))
+    elif isinstance(module, CLIPAttention):
+        in_std = module.embed_dim**-0.5 * (2 * module.config.num_hidden_layers) ** -0.5 * factor
+        for projection in (module.q_proj, module.k_proj, module.v_proj):
+            init.normal_(projection.weight, std=in_std)
+        init.normal_(module.out_proj.weight, std=module.embed_dim**-0.5 * factor)
+    elif isinstance(module, CLIPMLP):
+        width = module.config.hidden_size
+        init.normal_(module.fc1.weight, std=(2 * width) ** -0.5 * factor)
+        init.normal_(module.fc2.weight, std=width**-0.5 * (2 * module.config.num_hidden_layers) ** -0.5 * factor)
+
+
 def video_embeddings(model, pixel_values: torch.Tensor, **kwargs) -> torch.Tensor:
     """(B, T, 3, H, W) -> (B, E): `get_video_features(...).pooler_output`, not normalised."""
     return model.get_video_features(pixel_values, **kwargs).pooler_output
@@ -178,4 +221,4 @@ def text_embeddings(model, input_ids: torch.Tensor, attention_mask: torch.Tensor
     return model.get_text_features(input_ids, attention_mask).pooler_output
 
 
-__all__ = ["ZeroShotVideoModelMixin", "text_embeddings", "video_embeddings"]
+__all__ = ["ZeroShotVideoModelMixin", "init_clip_weights", "text_embeddings", "video_embeddings"]

@@ -13,6 +13,7 @@ import torch
 from PIL import Image
 
 from modeling_t2l import benchmarking as bm
+from modeling_t2l.models.registry import families
 from modeling_t2l.cli import main
 from modeling_t2l.plotting import COLOURS, bar_chart, confusion_matrix_png
 
@@ -57,8 +58,14 @@ def test_inference_and_text_rows_on_a_tiny_config(tiny, tmp_path):
     settings = bm.BenchmarkSettings.tiny(sections=("inference", "text"))
     report = bm.run_benchmark(settings, tmp_path, report_row=lambda row: None)
 
-    names = {bm.T2L_NAME, bm.CLIP_NAME, bm.XCLIP_NAME}
+    # every registered family (at its released frame count too, when that differs), then the two baselines
+    names = {bm.family_name(family.name) for family in families().values()} | {bm.CLIP_NAME, bm.XCLIP_NAME}
+    names |= {bm.family_name(family.name, family.processor_defaults["num_frames"]) for family in families().values()
+              if family.processor_defaults["num_frames"] != settings.num_frames}
+    assert {"T2L", "TC-CLIP"} <= {family.name for family in families().values()}
+    assert bm.family_name("TC-CLIP", 16) in names  # TC-CLIP's checkpoints take 16 frames
     assert {(row.model, row.batch_size) for row in report.inference} == {(n, b) for n in names for b in (1, 2)}
+    assert any(r.name.startswith("inference time T2L / TC-CLIP") for r in report.ratios)
     rows = {row.model: row for row in report.inference if row.batch_size == 1}
     for row in report.inference:
         assert row.median_s > 0 and math.isfinite(row.videos_per_s) and row.gflops_per_video > 0
@@ -80,7 +87,8 @@ def test_inference_and_text_rows_on_a_tiny_config(tiny, tmp_path):
                                            rel=0.05)
 
     ratio_names = [ratio.name for ratio in report.ratios]
-    assert len(ratio_names) == 4  # T2L vs CLIP and vs X-CLIP at each batch size
+    peers = len(families()) - 1
+    assert len(ratio_names) == 2 * (2 + peers)  # T2L vs CLIP, vs X-CLIP and vs every other family, per batch size
     assert all(math.isfinite(ratio.value) and ratio.passed in (True, False) for ratio in report.ratios)
 
     # The three outputs.
@@ -89,7 +97,7 @@ def test_inference_and_text_rows_on_a_tiny_config(tiny, tmp_path):
         assert name in markdown
     assert "FLOPs = 2 × MACs" in markdown and "| ratio | measured | target | result |" in markdown
     data = json.loads((tmp_path / "benchmark.json").read_text())
-    assert len(data["inference"]) == 6 and data["settings"]["num_frames"] == settings.num_frames
+    assert len(data["inference"]) == len(report.inference) and data["settings"]["num_frames"] == settings.num_frames
     with Image.open(tmp_path / "benchmark.png") as image:
         assert image.format == "PNG" and image.height > 400
 

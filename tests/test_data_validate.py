@@ -41,6 +41,7 @@ def test_validate_data_reports_each_problem(tmp_path, capsys):
     assert counts == [["list", "5", "1", "1", "1", "2"]]  # listed, missing, undecodable, too short, ok
     problems = json.loads(report.read_text())["problems"]
     assert sorted(p["kind"] for p in problems) == ["missing", "too-short", "undecodable"]
+    assert f"report written to {report}" in output  # the command says where its output went
 
 
 def test_validate_data_clean_root_exits_zero(tmp_path, capsys):

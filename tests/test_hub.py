@@ -83,9 +83,19 @@ def _results_json(tmp_path):
     return path
 
 
+def released_dir(tmp_path) -> Path:
+    """A folder whose config.json is the released ViT-B/16, 8-frame model (only the config is read for the card)."""
+    folder = tmp_path / "released"
+    folder.mkdir()
+    config = {"num_frames": 8, "vision_config": {"patch_size": 16, "hidden_size": 768, "num_hidden_layers": 12,
+                                                 "image_size": 224}}
+    (folder / "config.json").write_text(json.dumps(config))
+    return folder
+
+
 @pytest.mark.parametrize("name", CARDS)
-def test_every_card_renders_with_the_required_metadata(name, model_dir):
-    card = render_card(name, "someone/t2l", model_dir=model_dir)
+def test_every_card_renders_with_the_required_metadata(name, model_dir, tmp_path):
+    card = render_card(name, "someone/t2l", model_dir=released_dir(tmp_path), released=True)
     data = card.data.to_dict()
     assert data["library_name"] == "transformers" and data["pipeline_tag"] == "video-classification"
     assert "zero-shot" in data["tags"] and data["base_model"] == "openai/clip-vit-base-patch16"
@@ -95,11 +105,16 @@ def test_every_card_renders_with_the_required_metadata(name, model_dir):
     assert all(r["dataset"]["config"] for r in results)  # every number names its protocol
     text = str(card)
     assert "### Reported by the authors" in text and "Not measured yet" in text
-    assert "(4 frames per video)" in text
+    assert "ViT-B/16 (patch 16, width 768, 12 layers, 224 px input), 8 frames per video" in text
+    # the same card for another model (the tiny one) describes that model and shows no authors' numbers
+    tiny = render_card(name, "someone/t2l", model_dir=model_dir)
+    assert "model-index" not in tiny.data.to_dict() and "base_model" not in tiny.data.to_dict()
+    assert "4 frames per video" in str(tiny) and "Not shown" in str(tiny)
 
 
 def test_reproduced_numbers_stay_apart_from_reported_ones(model_dir, tmp_path):
-    card = render_card("k400_zero_shot_vitb16", "someone/t2l", model_dir=model_dir, results=[_results_json(tmp_path)])
+    card = render_card("k400_zero_shot_vitb16", "someone/t2l", model_dir=released_dir(tmp_path), released=True,
+                       results=[_results_json(tmp_path)])
     results = card.data.to_dict()["model-index"][0]["results"]
     reproduced = [r for r in results if r["source"]["name"] == REPRODUCED_SOURCE]
     reported = [r for r in results if r["source"]["name"] == AUTHORS_SOURCE[0]]
@@ -108,7 +123,7 @@ def test_reproduced_numbers_stay_apart_from_reported_ones(model_dir, tmp_path):
     text = str(card)
     reported_part, reproduced_part = text.split("### Reproduced with this library")
     assert "52.9" in reported_part and "49.00" not in reported_part
-    assert "| zero_shot_hmdb51 | split1 | 49.00 | 80.00 | 1530 | 0 |" in reproduced_part
+    assert "| zero_shot_hmdb51 | split1 | 49.00 | 80.00 | 1530 | 0 | 0 |" in reproduced_part
     assert "top-1 50.00 ± 1.00 (population std over 3 splits)" in reproduced_part
     # the card round-trips through huggingface_hub's parser
     assert ModelCard(text).data.to_dict()["pipeline_tag"] == "video-classification"
@@ -167,7 +182,8 @@ def test_push_uploads_everything_in_one_commit_and_reloads_with_remote_code(mode
     assert child.pop("pipeline") == "ZeroShotVideoClassificationPipeline"
     assert child.pop("labels") == ["archery", "riding a bike"]
     assert all(module.startswith("transformers_modules.") for module in child.values()), child
-    torch.testing.assert_close(torch.load(tmp_path / "child_logits.pt"), expected, rtol=0, atol=0)
+    # computed in another process (its own thread count): equal to fp32 tolerance, not bit for bit
+    torch.testing.assert_close(torch.load(tmp_path / "child_logits.pt"), expected, rtol=1e-5, atol=1e-6)
 
 
 def test_push_refuses_a_folder_that_is_not_a_model(tmp_path):
@@ -184,5 +200,5 @@ def test_push_command_dry_run_writes_the_upload_without_a_hub(model_dir, tmp_pat
     assert main(["push", "--model-dir", str(model_dir), "--repo-id", "someone/t2l", "--card", "base_to_novel_ssv2",
                  "--dry-run", str(staging)]) == 0
     assert (staging / "model.safetensors").read_bytes() == (model_dir / "model.safetensors").read_bytes()
-    assert "base_model: openai/clip-vit-base-patch16" in (staging / "README.md").read_text()
+    assert "base_model:" not in (staging / "README.md").read_text()  # the tiny model records no Hub CLIP
     assert not (staging / "checkpoint-5").exists()

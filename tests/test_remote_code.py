@@ -123,6 +123,8 @@ def test_remote_code_loads_without_the_package(tmp_path):
     for name, model in (("tiny", tiny), ("converted", converted.eval())):
         local = _in_process_outputs(model, inputs[name])
         for key, value in local.items():
-            assert torch.equal(remote[name][key], value), f"{name}.{key} differs between remote code and the package"
+            # the remote-code outputs come from another process (its own thread count): fp32 tolerance
+            torch.testing.assert_close(remote[name][key], value, rtol=1e-5, atol=1e-6,
+                                       msg=lambda m, n=name, k=key: f"{n}.{k}: remote code differs from the package: {m}")
     # and the remote-code model of the converted official checkpoint is the official model
     torch.testing.assert_close(remote["converted"]["frame_embeds"], fixture["frame_embeds"], atol=1e-5, rtol=0)

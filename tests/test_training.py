@@ -247,7 +247,10 @@ def test_accelerate_launch_two_cpu_processes_keep_identical_weights(tmp_path):
     assert infos == [{"world_size": 2, "step": 4}] * 2
     rank0, rank1 = (load_file(str(out / f"rank{r}.safetensors")) for r in (0, 1))
     assert rank0.keys() == rank1.keys() and len(rank0) > 0
-    assert all(torch.equal(rank0[k], rank1[k]) for k in rank0)
+    # the ranks stay in sync: the same all-reduced gradient and optimizer step in two processes (fp32 tolerance,
+    # since each process picks its own thread count)
+    for key in rank0:
+        torch.testing.assert_close(rank0[key], rank1[key], rtol=1e-6, atol=1e-8, msg=lambda m, k=key: f"{k}: {m}")
 
 
 def test_bf16_autocast_and_activation_checkpointing_train(tmp_path):

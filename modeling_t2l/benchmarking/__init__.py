@@ -22,6 +22,10 @@ Timing protocol: warm-up calls first, then repetitions interleaved round-robin a
 (the order rotates every round so no function always follows the same neighbour), and the median is reported
 with the spread (half the inter-quartile range). The models have ViT-B/16 dimensions and random weights: cost
 does not depend on the weights' values.
+
+`device_check` is the accelerator counterpart (`t2l benchmark --device-check`, `scripts/device_check.sh`): every
+family on the device against CPU fp32, the official fixtures there, the SDPA backend, autocast and compiled
+inference, batch-70 training memory and data-loader throughput, in one time-budgeted run.
 """
 from __future__ import annotations
 
@@ -50,7 +54,7 @@ from .timing import (  # noqa: F401
     count_flops,
 )
 from .models import (  # noqa: F401
-    _t2l_config,
+    build_family,
     build_t2l,
     build_clip,
     build_xclip,
@@ -64,6 +68,7 @@ from .inference import (  # noqa: F401
     T2L_NAME,
     CLIP_NAME,
     XCLIP_NAME,
+    family_name,
     inference_models,
     run_inference,
     profile_inference,
@@ -129,7 +134,7 @@ __all__ = [
     "synchronizer",
     "measure_interleaved",
     "count_flops",
-    "_t2l_config",
+    "build_family",
     "build_t2l",
     "build_clip",
     "build_xclip",
@@ -141,6 +146,7 @@ __all__ = [
     "T2L_NAME",
     "CLIP_NAME",
     "XCLIP_NAME",
+    "family_name",
     "inference_models",
     "run_inference",
     "profile_inference",

@@ -1,12 +1,13 @@
-"""Section 1, inference: T2L vs CLIP frame averaging vs X-CLIP; and the inference profiler."""
+"""Section 1, inference: every registered family vs CLIP frame averaging vs X-CLIP; and the inference profiler."""
 from __future__ import annotations
 
 from typing import Callable
 
 import torch
 
-from .models import (_pooled, _random_pixels, build_clip, build_t2l, build_xclip, clip_frame_average,
-                     count_parameters)
+from ..models.registry import families
+from ..modeling_utils import video_embeddings
+from .models import _pooled, _random_pixels, build_clip, build_family, build_xclip, clip_frame_average, count_parameters
 from .rows import InferenceRow
 from .settings import BenchmarkSettings
 from .timing import count_flops, measure_interleaved, synchronizer
@@ -16,18 +17,36 @@ from .timing import count_flops, measure_interleaved, synchronizer
 # 1. Inference
 # ---------------------------------------------------------------------------------------------------------------
 
-T2L_NAME = "T2L get_video_features"
 CLIP_NAME = "CLIP frame averaging"
 XCLIP_NAME = "X-CLIP video features"
 
 
+def family_name(name: str, num_frames: int | None = None) -> str:
+    """The inference row of a family: "<Family> get_video_features", with its frames when not the settings'."""
+    return f"{name} get_video_features" + (f" ({num_frames} frames)" if num_frames else "")
+
+
+T2L_NAME = family_name("T2L")
+
+
 def inference_models(settings: BenchmarkSettings) -> dict[str, tuple[torch.nn.Module, Callable, tuple[int, int]]]:
-    """name -> (model, forward(pixel_values), (params total, params trainable as that method trains))."""
-    t2l = build_t2l(settings).freeze_backbone()
+    """name -> (model, forward(pixel_values), (params total, params trainable as that method trains)).
+
+    Every registered family at the settings' frames, and, when its released checkpoints use another number
+    (TC-CLIP: 16), at those frames too (its forward then takes the first clip's frames repeated to that length).
+    """
+    models = {}
+    for family in families().values():
+        model = build_family(settings, family.model_type)
+        forward = (lambda model: lambda x: video_embeddings(model, x))(model)
+        models[family_name(family.name)] = (model, forward, count_parameters(model))
+        native = family.processor_defaults.get("num_frames")
+        if native and native != settings.num_frames:
+            model = build_family(settings, family.model_type, num_frames=native)
+            forward = (lambda model, native: lambda x: video_embeddings(model, _with_frames(x, native)))(model, native)
+            models[family_name(family.name, native)] = (model, forward, count_parameters(model))
     clip = build_clip(settings)
     xclip = build_xclip(settings)
-    models = {}
-    models[T2L_NAME] = (t2l, lambda x: t2l.get_video_features(pixel_values=x).pooler_output, count_parameters(t2l))
     # ViFi-CLIP trains every CLIP parameter.
     models[CLIP_NAME] = (clip, lambda x: clip_frame_average(clip, x), count_parameters(clip))
     # X-CLIP keeps its text encoder frozen (FIX_TEXT) and trains everything else.
@@ -36,6 +55,12 @@ def inference_models(settings: BenchmarkSettings) -> dict[str, tuple[torch.nn.Mo
     for model, _, _ in models.values():
         model.to(settings.device, settings.torch_dtype).eval()
     return models
+
+
+def _with_frames(pixel_values: torch.Tensor, num_frames: int) -> torch.Tensor:
+    """(B, T, ...) -> (B, num_frames, ...), repeating frames in order: the cost of a longer clip, same content."""
+    index = torch.arange(num_frames, device=pixel_values.device) % pixel_values.shape[1]
+    return pixel_values[:, index]
 
 
 def run_inference(settings: BenchmarkSettings, models=None, report_row: Callable = print) -> list[InferenceRow]:

@@ -5,6 +5,7 @@ from typing import Callable
 
 import torch
 
+from ..models.registry import get_family
 from .settings import BenchmarkSettings
 
 
@@ -13,18 +14,18 @@ from .settings import BenchmarkSettings
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def _t2l_config(settings: BenchmarkSettings):
-    from ..models.t2l.configuration_t2l import T2LConfig
-
-    return T2LConfig(text_config=dict(settings.text), vision_config=dict(settings.vision),
-                     projection_dim=settings.projection_dim, num_frames=settings.num_frames)
+def build_family(settings: BenchmarkSettings, model_type: str, head: bool = False, num_frames: int | None = None):
+    """A registered family with random weights at the settings' CLIP dimensions, with its declared trainable set."""
+    family = get_family(model_type)
+    config = family.config_class(text_config=dict(settings.text), vision_config=dict(settings.vision),
+                                 projection_dim=settings.projection_dim, num_frames=num_frames or settings.num_frames)
+    model_class = family.classification_class if head else family.model_class
+    return model_class(config).apply_trainable_set()
 
 
 def build_t2l(settings: BenchmarkSettings, head: bool = False):
-    from ..models.t2l.modeling_t2l import T2LForVideoClassification, T2LModel
-
-    model_class = T2LForVideoClassification if head else T2LModel
-    return model_class(_t2l_config(settings))
+    """T2L, the model every ratio of the report is about."""
+    return build_family(settings, "t2l", head=head)
 
 
 def build_clip(settings: BenchmarkSettings):

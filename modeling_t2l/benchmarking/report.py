@@ -109,6 +109,8 @@ def write_chart(report: BenchmarkReport, path) -> Path | None:
     """One PNG, a 2 x 2 grid: inference throughput, ratios against their targets (red dashes), training step
     time and training peak memory. None when there is nothing to draw or matplotlib is missing."""
     short = {T2L_NAME: "T2L", CLIP_NAME: "CLIP frame avg", XCLIP_NAME: "X-CLIP", T2L_TRAIN: "T2L", FULL_FT_TRAIN: "full FT"}
+    short.update({name: name.split(" (")[0].replace(" get_video_features", "") for name in
+                  [r.model for r in report.inference] + [r.method for r in report.training] if name not in short})
     panels = []
     if report.inference:
         panels.append(BarPanel(

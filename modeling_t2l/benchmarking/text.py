@@ -17,7 +17,7 @@ from .timing import count_flops, measure_interleaved, synchronizer
 def run_text_cost(settings: BenchmarkSettings, t2l=None, report_row: Callable = print) -> list[TextCostRow]:
     """Forward + backward of T2L's text tower (its adapters train) for the batch's classes vs all classes."""
     model = t2l if t2l is not None else build_t2l(settings).to(settings.device, settings.torch_dtype)
-    model.freeze_backbone().train()
+    model.apply_trainable_set().train()
     sync = synchronizer(settings.device)
     cases = {
         f"only the batch's classes ({settings.train_batch_size})": settings.train_batch_size,

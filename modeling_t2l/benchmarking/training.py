@@ -1,4 +1,5 @@
-"""Section 2, training step: each configuration in a fresh subprocess (the memory probe), T2L vs full fine-tuning."""
+"""Section 2, training step: each configuration in a fresh subprocess (the memory probe), every registered family
+vs full fine-tuning of CLIP."""
 from __future__ import annotations
 
 import dataclasses
@@ -13,7 +14,8 @@ from typing import Callable
 
 import torch
 
-from .models import _pooled, _random_pixels, _random_text, build_clip, build_t2l, clip_frame_average
+from ..models.registry import families, get_family
+from .models import _pooled, _random_pixels, _random_text, build_clip, build_family, clip_frame_average
 from .rows import TrainingRow
 from .settings import BenchmarkSettings
 from .timing import Timing, synchronizer
@@ -73,8 +75,15 @@ def _probe_main(task: dict) -> dict:
 # 2. Training step (each configuration in its own process)
 # ---------------------------------------------------------------------------------------------------------------
 
-T2L_TRAIN = "T2L (frozen CLIP, temporal tokens + adapters)"
 FULL_FT_TRAIN = "full fine-tuning (ViFi-CLIP)"
+
+
+def training_name(model_type: str) -> str:
+    family = get_family(model_type)
+    return f"{family.name} ({family.summary})"
+
+
+T2L_TRAIN = "T2L (frozen CLIP, temporal tokens + adapters)"
 
 
 def _settings_from_task(task: dict) -> BenchmarkSettings:
@@ -92,25 +101,31 @@ def _vifi_clip_loss(clip, pixel_values, input_ids, attention_mask, labels) -> to
     return torch.nn.functional.cross_entropy(logits.float(), labels)
 
 
+def enable_activation_checkpointing(model) -> None:
+    """Non-reentrant activation checkpointing of every layer (what `TrainingArguments(gradient_checkpointing=True)`
+    does)."""
+    # transformers 5 renamed gradient_checkpointing_enable (deprecated) to activation_checkpointing_enable
+    if hasattr(model, "activation_checkpointing_enable"):
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+    else:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+
+
 def _train_probe(task: dict, baseline_rss_mb: float) -> dict:
     settings = _settings_from_task(task)
     settings.apply_threads()
     torch.manual_seed(0)
     device, dtype = settings.device, settings.torch_dtype
     batch_size = settings.train_batch_size
-    if task["method"] == "t2l":
-        model = build_t2l(settings, head=True).freeze_backbone()
-    elif task["method"] == "full_ft":
+    if task["method"] == "full_ft":
         model = build_clip(settings)
+    elif task["method"] in families():
+        model = build_family(settings, task["method"], head=True)
     else:
         raise ValueError(f"benchmarking: unknown training method {task['method']!r}")
     model.to(device, dtype).train()
     if task["checkpointing"]:
-        # transformers 5 renamed gradient_checkpointing_enable (deprecated) to activation_checkpointing_enable
-        if hasattr(model, "activation_checkpointing_enable"):
-            model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
-        else:
-            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        enable_activation_checkpointing(model)
     parameters = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(parameters, lr=1e-5, weight_decay=0.2)
     pixels = _random_pixels(settings, batch_size, seed=1)
@@ -119,10 +134,10 @@ def _train_probe(task: dict, baseline_rss_mb: float) -> dict:
     labels = torch.arange(batch_size, device=device)
 
     def step():
-        if task["method"] == "t2l":
-            loss = model(pixel_values=pixels, input_ids=input_ids, attention_mask=attention_mask, labels=labels).loss
-        else:
+        if task["method"] == "full_ft":
             loss = _vifi_clip_loss(model, pixels, input_ids, attention_mask, labels)
+        else:
+            loss = model(pixel_values=pixels, input_ids=input_ids, attention_mask=attention_mask, labels=labels).loss
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
@@ -150,9 +165,9 @@ def _train_probe(task: dict, baseline_rss_mb: float) -> dict:
 
 
 def training_configurations() -> list[tuple[str, str, bool]]:
-    return [(name, method, checkpointing)
-            for checkpointing in (False, True)
-            for name, method in ((T2L_TRAIN, "t2l"), (FULL_FT_TRAIN, "full_ft"))]
+    """(row name, method, checkpointing): every registered family, then CLIP fully fine-tuned."""
+    methods = [(training_name(model_type), model_type) for model_type in families()] + [(FULL_FT_TRAIN, "full_ft")]
+    return [(name, method, checkpointing) for checkpointing in (False, True) for name, method in methods]
 
 
 def run_training(settings: BenchmarkSettings, report_row: Callable = print) -> list[TrainingRow]:

@@ -27,10 +27,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="wall: wall-clock time, default threads (an idle machine). cpu: process CPU time with one "
                              "torch thread, which other jobs on a shared machine barely disturb")
     parser.add_argument("--sections", default=None,
-                        help="comma-separated subset of inference,training,text,decoding,pipeline (default: all)")
+                        help="comma-separated subset of inference,training,text,decoding,pipeline (default: all); "
+                             "with --device-check of correctness,parity,sdpa,inference,training,data,"
+                             "inference_compiled")
     parser.add_argument("--profile", action="store_true",
                         help="also write torch.profiler tables of one batch-1 forward of each model to OUT/profile.txt")
     parser.add_argument("--out", default="benchmark", help="directory for benchmark.md, benchmark.json, benchmark.png")
+    check = parser.add_argument_group(
+        "device check", "--device-check runs the accelerator check instead: every family against CPU fp32, the "
+        "official fixtures, the SDPA backend, inference at batch 1/8/64 (eager and torch.compile), training at "
+        "batch 70, data-loader throughput; it writes device_check.json and device_check.md into --out")
+    check.add_argument("--device-check", action="store_true", help="run the device check (see above)")
+    check.add_argument("--time-budget", type=float, default=None,
+                       help="seconds the device check may use; sections that no longer fit are skipped "
+                            "(default: 420; --tiny: 120)")
+    check.add_argument("--fixtures", default=None,
+                       help="folder of official T2L fixtures for the parity section (tests/fixtures/official_t2l)")
 
 
 def _int_list(text: str, option: str) -> tuple[int, ...]:
@@ -43,7 +55,44 @@ def _int_list(text: str, option: str) -> tuple[int, ...]:
     return values
 
 
+def run_device_check(args) -> int:
+    import torch
+
+    from ..benchmarking.device_check import DeviceCheckSettings, run_device_check as run_check
+
+    overrides = {}
+    if args.batch_sizes:
+        overrides["batch_sizes"] = _int_list(args.batch_sizes, "--batch-sizes")
+    if args.train_batch_size:
+        overrides["train_batch_size"] = args.train_batch_size
+    if args.repeats:
+        overrides["repeats"] = args.repeats
+    if args.sections:
+        overrides["sections"] = tuple(part.strip() for part in args.sections.split(",") if part.strip())
+    if args.dtype:
+        overrides["dtype"] = args.dtype
+    if args.time_budget is not None:
+        overrides["time_budget_s"] = args.time_budget
+    overrides["fixtures"] = args.fixtures
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        if args.tiny:
+            settings = DeviceCheckSettings.tiny_run(device=device, **overrides)
+        else:
+            settings = DeviceCheckSettings(device=device, **overrides)
+        report = run_check(settings, args.out, progress=lambda message: print(f"device check: {message}",
+                                                                             file=sys.stderr, flush=True))
+    except (ValueError, RuntimeError) as error:
+        print(f"t2l benchmark: {error}", file=sys.stderr)
+        return 2
+    print(report.to_markdown())
+    print(f"written: {Path(args.out) / 'device_check.md'}, device_check.json")
+    return 0
+
+
 def run(args) -> int:
+    if args.device_check:
+        return run_device_check(args)
     from ..benchmarking import BenchmarkSettings, profile_inference, run_benchmark
 
     overrides = {"clock": args.clock}

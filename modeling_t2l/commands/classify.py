@@ -1,7 +1,8 @@
 """`t2l classify VIDEO... --model M --labels "a,b,c"`: zero-shot classification from the shell.
 
-Exit codes: 0 every video classified; 2 at least one video could not be read (each is named on stderr, the others
-are still classified and printed); 1 bad arguments or a model that does not load.
+Exit codes: 0 every video classified; 2 at least one video could not be read or downloaded (each is named on
+stderr with its reason, the others are still classified and printed); 1 bad arguments or a model that does not load.
+URLs are downloaded within `--download-timeout` seconds in total and up to `--max-download-mb` MiB.
 """
 from __future__ import annotations
 
@@ -44,6 +45,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=4, help="videos per forward of the vision tower (default 4)")
     parser.add_argument("--num-clips", type=int, default=1, help="temporal views per video (default 1, official)")
     parser.add_argument("--num-crops", type=int, default=1, choices=(1, 3), help="spatial views (default 1, official)")
+    parser.add_argument("--download-timeout", type=float, default=30.0, metavar="SECONDS",
+                        help="total seconds a URL download may take (default 30)")
+    parser.add_argument("--max-download-mb", type=float, default=512.0, metavar="MIB",
+                        help="largest URL download accepted, in MiB (default 512)")
     parser.add_argument("--device", default=None, help='torch device, e.g. "cpu" or "cuda:0" (default: first GPU, else CPU)')
 
 
@@ -71,12 +76,12 @@ def load_pipeline(model: str, device=None):
 def run(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
-    from ..processing.video_io import VideoDecodeError
-
     try:
         labels = args.labels if args.labels is not None else read_labels_file(args.labels_file)
         if args.top_k < 0 or args.batch_size < 1 or args.num_clips < 1:
             raise ValueError("--top-k must be >= 0, --batch-size and --num-clips >= 1")
+        if not args.download_timeout > 0 or not args.max_download_mb > 0:
+            raise ValueError("--download-timeout and --max-download-mb must be positive")
     except ValueError as error:
         print(f"t2l classify: error: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -86,7 +91,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"t2l classify: error: cannot load model {args.model!r}: {error}", file=sys.stderr)
         return EXIT_USAGE
 
-    call_kwargs = dict(candidate_labels=labels, num_clips=args.num_clips, num_crops=args.num_crops)
+    call_kwargs = dict(candidate_labels=labels, num_clips=args.num_clips, num_crops=args.num_crops,
+                       timeout=args.download_timeout, max_download_bytes=int(args.max_download_mb * 1024 * 1024),
+                       on_error="return")
     if args.template:
         call_kwargs["hypothesis_template"] = args.template
     if args.top_k:
@@ -107,17 +114,13 @@ def run(args: argparse.Namespace) -> int:
     progress = tqdm(total=len(args.videos), unit="video", desc="classify", file=sys.stderr, disable=None)
     for start in range(0, len(args.videos), args.batch_size):
         chunk = args.videos[start : start + args.batch_size]
-        try:
-            for video, scores in zip(chunk, pipe(list(chunk), batch_size=args.batch_size, **call_kwargs)):
+        # on_error="return": an unreadable video gets an error entry in its place, the others are still scored
+        for video, scores in zip(chunk, pipe(list(chunk), batch_size=args.batch_size, **call_kwargs)):
+            if isinstance(scores, dict) and "error" in scores:
+                failures[video] = scores["error"]
+                print(f"t2l classify: cannot read {video}: {failures[video]}", file=sys.stderr)
+            else:
                 results[video] = scores
-        except (VideoDecodeError, ValueError):
-            # Find the unreadable video(s) of this batch; the readable ones are still classified.
-            for video in chunk:
-                try:
-                    results[video] = pipe(video, **call_kwargs)
-                except (VideoDecodeError, ValueError) as error:
-                    failures[video] = getattr(error, "reason", str(error))
-                    print(f"t2l classify: cannot read {video}: {failures[video]}", file=sys.stderr)
         progress.update(len(chunk))
     progress.close()
 

@@ -5,12 +5,12 @@ import argparse
 import shlex
 import sys
 
-from ..quickstart.ablation import VARIANTS
+from ..quickstart.variants import VARIANTS
 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from ..quickstart.runner import DemoOptions
+    from ..quickstart.options import DemoOptions
 
     d = DemoOptions()
     parser.add_argument("--out", default=d.out, help=f"output folder: data, model, ablation.md/.json/.png (default {d.out})")
@@ -37,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--official-recipe", action="store_true",
                         help="train with the official T2L settings (text adapters, KL loss over the batch, drop-path) "
                              "instead of the miniature's (frozen text tower, cross-entropy over all classes, no dropout)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars or step messages")
+    parser.add_argument("--quiet", action="store_true", help="print only the results table and where the outputs went (no progress bars, step messages or Trainer logs)")
 
 
 def _command_line() -> str:
@@ -59,6 +59,12 @@ def run(args: argparse.Namespace) -> int:
         command=_command_line(),
         progress=not args.quiet,
     )
+    if args.quiet:  # transformers' and huggingface_hub's own bars (loading / writing weights) too
+        from huggingface_hub.utils import disable_progress_bars
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        disable_progress_bars()
     try:
         run_demo(options)
     except ValueError as error:

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", required=True, help="a recipe YAML, e.g. configuration/t2l/k400_zero_shot.yaml")
+    parser.add_argument("--config", required=True,
+                        help="a recipe: a bundled name (e.g. k400_zero_shot, base_to_novel_hmdb51) or a YAML file "
+                        "(configuration/<family>/*.yaml)")
     parser.add_argument("overrides", nargs="*", metavar="section.field=value",
                         help="recipe overrides, e.g. data.data_root=/data/k400 training.num_train_epochs=10")
     parser.add_argument("--resume", action="store_true",
@@ -26,4 +29,7 @@ def run(args: argparse.Namespace) -> int:
     summary = run_training(recipe, resume=args.resume_from or args.resume)
     print(json.dumps({key: summary[key] for key in ("global_step", "best_validation_top1", "model_selection",
                                                     "skipped_videos", "best_model_checkpoint")}, indent=2))
+    output_dir = Path(recipe["training"]["output_dir"])
+    print(f"model saved to {output_dir} (with its processor and code), adapters to {output_dir / 'adapters'}, "
+          f"summary in {output_dir / 'train_results.json'}")
     return 0

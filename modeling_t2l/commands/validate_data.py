@@ -151,6 +151,7 @@ def run(args) -> int:
         with open(args.report, "w", encoding="utf-8") as handle:
             json.dump({"title": title, "root": str(root), "num_frames": num_frames, "totals": totals,
                        "problems": [vars(p) for p in problems]}, handle, indent=2)
+        print(f"report written to {args.report}")
     return 1 if problems else 0
 
 

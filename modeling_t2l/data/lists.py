@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from ..zero_shot.prompts import check_distinct_class_names
+
 FILES_DIR = Path(__file__).resolve().parent / "files"
 
 
@@ -50,9 +52,7 @@ def read_labels(path: str | Path) -> list[str]:
             names.append(row["name"].strip())
     if not names:
         raise ValueError(f"{path}: no classes")
-    duplicates = sorted({name for name in names if names.count(name) > 1})
-    if duplicates:
-        raise ValueError(f"{path}: duplicate class names {duplicates}")
+    check_distinct_class_names(names, f"{path}: the label file")
     return names
 
 

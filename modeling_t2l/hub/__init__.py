@@ -1,4 +1,4 @@
 """Model cards and pushing checkpoints to the Hugging Face Hub."""
-from .push import push_model, render_card, upload_files
+from .push import PushResult, build_upload, push_model, render_card, upload_files
 
-__all__ = ["push_model", "render_card", "upload_files"]
+__all__ = ["PushResult", "build_upload", "push_model", "render_card", "upload_files"]

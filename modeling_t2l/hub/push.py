@@ -1,38 +1,73 @@
-"""Publish a trained T2L model: card from `hub_cards/`, then weights, processor, remote code and card in ONE commit.
+"""Publish a T2L model: a card describing the model in the folder, then its files in ONE commit.
 
     card = render_card("k400_zero_shot_vitb16", repo_id="me/t2l-k400", model_dir="runs/k400",
                        results=["eval_results/zero_shot_hmdb51/results.json"])
-    push_model("runs/k400", "me/t2l-k400", "k400_zero_shot_vitb16", results=[...])
+    result = push_model("runs/k400", "me/t2l-k400", "k400_zero_shot_vitb16", results=[...])
+    result.left_out  # [(path, reason)] of the folder's files that were not uploaded
 
 Cards are rendered with huggingface_hub's `ModelCard.from_template` and `ModelCardData`: library `transformers`,
 pipeline tag `video-classification` (the Hub has no zero-shot video tag, spec hf_integration F7) with `zero-shot` in
 the tags, `base_model`, `datasets`, and `eval_results` (the model-index) naming the protocol of every number.
-Numbers reported by the authors and numbers reproduced with this library stay in separate tables and carry
-different `source_name`s in the model-index.
+A card template (the family's `cards/` folder, package data) names a setting; what the card says about the model (architecture, frames, base
+model, training data) comes from the folder (`model_facts`). The authors' numbers appear only with
+`released=True`, for a folder whose config is the card's declared architecture; numbers reproduced with this
+library stay in their own table, with a different `source_name`, and partial evaluations carry their counts.
+
+What is uploaded is `upload.plan_upload`: an allow-list of the folder's files plus generated ones. The dry run
+(`staging_dir=`, no Hub) writes exactly the files the commit sends; neither modifies the model folder.
 """
 from __future__ import annotations
 
 import json
-import shutil
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import yaml
 
-from ..remote_code import bundle_modules
+from .model_facts import check_released, read_model_facts, result_rows
+from .upload import REMOTE_CODE_MODULES, UploadPlan, plan_upload, select_files, write_plan
 
-DEFAULT_CARDS_DIR = Path(__file__).resolve().parents[2] / "hub_cards"
+# package data, so `t2l push` renders cards from an installed wheel too; a folder's own family is used when known
+DEFAULT_CARDS_DIR = Path(__file__).resolve().parents[1] / "models" / "t2l" / "cards"
 CARD_SPECS_NAME = "cards.yaml"
 CARD_TEMPLATE_NAME = "model_card.md"
+# T2L's card facts; another family's cards.yaml overrides them in its `family:` entry (name, summary, license,
+# authors_source, tags)
 AUTHORS_SOURCE = ("T2L authors (README)", "https://github.com/Shahzadnit/T2L")
 REPRODUCED_SOURCE = "reproduced with modeling_t2l"
-TAGS = ["zero-shot", "video-classification", "action-recognition", "video-text", "clip", "t2l", "custom_code"]
-# Modules a checkpoint needs for trust_remote_code (pipeline, model, processor); bundled from the package when the
-# folder lacks them.
-REMOTE_CODE_MODULES = ("modeling_t2l.pipelines.zero_shot_video_classification", "modeling_t2l.processing.processing_t2l")
-REQUIRED_FILES = ("config.json", "configuration_t2l.py", "modeling_t2l.py")
-# Local training leftovers that do not belong in a model repository.
-EXCLUDED_PARTS = ("checkpoint-", "runs", "training_args.bin", "train_results.json", ".git", "__pycache__")
+TAGS = ["zero-shot", "video-classification", "action-recognition", "video-text", "clip", "custom_code"]
+T2L_FAMILY_CARD = {
+    "name": "T2L",
+    "license": "mit",
+    "summary": "T2L (Temporal Token Learning, TMLR 2025): per-layer temporal tokens and bottleneck adapters on a "
+               "frozen CLIP, for zero-shot action recognition through class texts.",
+    "authors_source": list(AUTHORS_SOURCE),
+    "tags": ["t2l"],
+}
+
+
+def family_cards_dir(model_dir) -> Path:
+    """The card templates of the family of the model in `model_dir` (its config's `model_type`), else T2L's."""
+    from ..models.registry import get_family
+
+    config = Path(model_dir) / "config.json" if model_dir is not None else None
+    if config is not None and config.is_file():
+        model_type = json.loads(config.read_text(encoding="utf-8")).get("model_type")
+        try:
+            cards = get_family(model_type).cards_dir
+        except KeyError:
+            cards = None
+        if cards is not None and (Path(cards) / CARD_SPECS_NAME).is_file():
+            return Path(cards)
+    return DEFAULT_CARDS_DIR
+
+
+def family_card(cards_dir) -> dict:
+    """The family-wide card facts of a cards folder (its `family:` entry), T2L's by default."""
+    path = Path(cards_dir) / CARD_SPECS_NAME
+    specs = yaml.safe_load(path.read_text()) if path.is_file() else {}
+    return {**T2L_FAMILY_CARD, **(specs or {}).get("family", {})}
 
 
 def load_card_spec(name: str, cards_dir=None) -> dict:
@@ -40,130 +75,164 @@ def load_card_spec(name: str, cards_dir=None) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: card metadata not found (pass cards_dir= / --cards-dir)")
     specs = yaml.safe_load(path.read_text())
-    if name not in specs:
-        raise KeyError(f"{path}: no card named {name!r}; cards: {', '.join(sorted(specs))}")
+    if name not in specs or name == "family":
+        raise KeyError(f"{path}: no card named {name!r}; cards: {', '.join(sorted(set(specs) - {'family'}))}")
     return specs[name]
 
 
-def _reproduced_rows(results: Sequence) -> tuple[list[dict], list[str]]:
-    """Rows and one-line summaries from `results.json` files written by `t2l evaluate` (paths or dicts)."""
-    rows, summaries = [], []
-    for item in results:
-        data = json.loads(Path(item).read_text()) if not isinstance(item, dict) else item
-        protocol = data["protocol"]
-        for split, result in data["splits"].items():
-            rows.append({"protocol": protocol["protocol"], "dataset": protocol["dataset"], "split": split, **result})
-        summary = data["aggregate"]
-        if "hm" in summary:
-            summaries.append(f"`{protocol['protocol']}`: base {summary['base']:.2f}, novel {summary['novel']:.2f}, "
-                             f"HM {summary['hm']:.2f}" + (" (one seed)" if summary.get("single_seed") else ""))
-        elif "mean" in summary:
-            summaries.append(f"`{protocol['protocol']}`: top-1 {summary['mean']:.2f} ± {summary['std']:.2f} "
-                             f"(population std over {summary['num_splits']} splits)")
-        else:
-            summaries.append(f"`{protocol['protocol']}`: top-1 {summary['top1']:.2f}")
-    return rows, summaries
+def check_repo_id(repo_id: str) -> str:
+    """huggingface_hub's own repo id rules, as a one-line ValueError."""
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as error:
+        reason = " ".join(str(error).split())
+        raise ValueError(f"invalid Hub repo id {repo_id!r}: {reason}") from None
+    return repo_id
 
 
-def render_card(name: str, repo_id: str, model_dir=None, results: Sequence = (), cards_dir=None, num_frames=None):
-    """A `huggingface_hub.ModelCard` for a card of `hub_cards/cards.yaml`, with reproduced results if given."""
+def render_card(name: str, repo_id: str, model_dir=None, results: Sequence = (), cards_dir=None,
+                released: bool = False):
+    """A `huggingface_hub.ModelCard` for the model in `model_dir`, in the setting `name` of its family's `cards.yaml`.
+
+    `released=True` says the folder holds the authors' released weights (converted): the folder's config must then
+    be the card's declared architecture, and the card carries the authors' title, summary, base model and numbers.
+    """
     from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
+    cards_dir = cards_dir or family_cards_dir(model_dir)
+    family = family_card(cards_dir)
     spec = load_card_spec(name, cards_dir)
-    if num_frames is None and model_dir is not None and (Path(model_dir) / "config.json").is_file():
-        num_frames = json.loads((Path(model_dir) / "config.json").read_text()).get("num_frames")
-    reproduced, summaries = _reproduced_rows(results)
+    facts = read_model_facts(model_dir) if model_dir is not None else None
+    if released:
+        if facts is None:
+            raise ValueError("released=True needs model_dir: the folder's config is checked against the card")
+        check_released(facts, spec, name)
+    reproduced, summaries = result_rows(results)
+    reported = spec.get("reported", []) if released else []
     eval_results = [
         EvalResult(
             task_type="video-classification", dataset_type=row["dataset"], dataset_name=row["dataset_name"],
             dataset_config=row["protocol"], metric_type="accuracy", metric_name=row["metric"],
-            metric_value=row["value"], source_name=AUTHORS_SOURCE[0], source_url=AUTHORS_SOURCE[1],
+            metric_value=row["value"], source_name=family["authors_source"][0], source_url=family["authors_source"][1],
         )
-        for row in spec.get("reported", [])
+        for row in reported
     ]
     eval_results += [
         EvalResult(
-            task_type="video-classification", dataset_type=row["dataset"], dataset_name=f"{row['protocol']} {row['split']}",
+            task_type="video-classification", dataset_type=row["dataset"], dataset_name=f"{row['protocol']} {row['label']}",
             dataset_config=row["protocol"], dataset_split=row["split"], metric_type="accuracy", metric_name="top-1",
             metric_value=round(row["top1"], 2), source_name=REPRODUCED_SOURCE,
             source_url=f"https://huggingface.co/{repo_id}",  # measured on this very checkpoint
         )
         for row in reproduced
     ]
+    if released:
+        title, summary, base_model = spec["title"], spec["summary"].strip(), spec["base_model"]
+        datasets, recipe = spec.get("datasets"), spec.get("recipe", "")
+    else:
+        base_model = facts.base_model if facts else None
+        trained_on = f", trained on {facts.training_dataset}" if facts and facts.training_dataset else ""
+        vit = facts.vit_name if facts else "ViT"
+        frames = facts.architecture.get("num_frames") if facts else None
+        title = f"{family['name']} {vit}{trained_on} ({frames or '?'} frames)"
+        summary = (
+            f"{family['summary']} What this card says about the model comes "
+            "from the uploaded folder (its config and training record). The card follows the "
+            f"`{name}` card template; the authors' numbers for that template belong to their released weights, "
+            "not to this model."
+        )
+        datasets = sorted({d for d in [facts.training_dataset if facts else None, *(r["dataset"] for r in reproduced)]
+                           if d}) or None
+        recipe = facts.recipe_file if facts else None
     card_data = ModelCardData(
         library_name="transformers",
         pipeline_tag="video-classification",
-        license="mit",
-        tags=TAGS,
-        base_model=spec["base_model"],
-        datasets=spec.get("datasets"),
+        license=spec.get("license", family["license"]),
+        tags=[*TAGS, *family["tags"]],
+        base_model=base_model,
+        datasets=datasets,
         metrics=["accuracy"],
-        model_name=spec["title"],
+        model_name=title,
         eval_results=eval_results or None,
     )
-    template = (Path(cards_dir or DEFAULT_CARDS_DIR) / CARD_TEMPLATE_NAME).read_text()
+    # the template's notes are about the authors' evaluation of their release
+    notes = [*(facts.notes if facts else []), *(spec.get("notes", []) if released else [])]
+    template = (Path(cards_dir) / CARD_TEMPLATE_NAME).read_text()
     return ModelCard.from_template(
-        card_data, template_str=template, repo_id=repo_id, title=spec["title"], summary=spec["summary"].strip(),
-        base_model=spec["base_model"], recipe=spec.get("recipe", ""), num_frames=num_frames or "?",
-        eval_protocols=spec.get("eval_protocols", []), reported=spec.get("reported", []), reproduced=reproduced,
-        reproduced_summaries=summaries, notes=spec.get("notes", []),
+        card_data, template_str=template, repo_id=repo_id, title=title, summary=summary, card_name=name,
+        architecture=facts.describe_architecture() if facts else "not known (no model folder given)",
+        base_model=base_model, training=facts.describe_training() if facts else "not recorded", recipe=recipe,
+        eval_protocols=spec.get("eval_protocols", []), reported=reported, reproduced=reproduced,
+        reproduced_summaries=summaries, notes=notes, num_frames=facts.architecture.get("num_frames") if facts else None,
+        source_checkpoint=spec.get("source_checkpoint"), wise_ft_alpha=spec.get("wise_ft_alpha"),
     )
 
 
-def upload_files(model_dir) -> list[tuple[str, Path | bytes]]:
-    """(path in repo, local file or bytes) for everything a model repo needs; package code fills missing remote code."""
-    model_dir = Path(model_dir)
-    files = {}
-    for path in sorted(model_dir.rglob("*")):
-        relative = path.relative_to(model_dir).as_posix()
-        if path.is_file() and not any(part.startswith(EXCLUDED_PARTS) for part in relative.split("/")):
-            files[relative] = path
-    for name, source in bundle_modules(REMOTE_CODE_MODULES).items():
-        files.setdefault(name, source.encode("utf-8"))
-    weights = [name for name in files if name.endswith(".safetensors") and "/" not in name]
-    missing = [name for name in REQUIRED_FILES if name not in files] + ([] if weights else ["*.safetensors"])
-    if missing:
-        raise FileNotFoundError(f"{model_dir}: not a saved T2L model, missing {missing} (save it with save_pretrained "
-                                f"or `t2l train`)")
-    return sorted(files.items())
+def build_upload(model_dir, repo_id: str, card: str, *, results: Sequence = (), cards_dir=None,
+                 released: bool = False) -> UploadPlan:
+    """The whole upload of one commit: the allowed files of the folder, generated files, the rendered card."""
+    check_repo_id(repo_id)
+    model_card = render_card(card, repo_id, model_dir=model_dir, results=results, cards_dir=cards_dir,
+                             released=released)
+    return plan_upload(model_dir, str(model_card))
+
+
+@dataclass
+class PushResult:
+    """What `push_model` did: the commit (None for a dry run), the files sent and the files left out."""
+
+    commit: Any
+    plan: UploadPlan
+
+    @property
+    def commit_url(self) -> str | None:
+        return getattr(self.commit, "commit_url", None)
+
+    @property
+    def files(self) -> list[str]:
+        return self.plan.names
+
+    @property
+    def left_out(self) -> list[tuple[str, str]]:
+        return self.plan.left_out
 
 
 def push_model(model_dir, repo_id: str, card: str, *, results: Sequence = (), api=None, token=None,
-               private: bool = False, commit_message: str | None = None, cards_dir=None, staging_dir=None):
-    """Create the repo if needed and upload the model folder plus the rendered README.md in a single commit.
+               private: bool = False, commit_message: str | None = None, cards_dir=None, staging_dir=None,
+               dry_run: bool = False, released: bool = False) -> PushResult:
+    """Create the repo if needed and upload the planned files (card included) in a single commit.
 
-    `api` defaults to `huggingface_hub.HfApi(token=token)`; tests pass a local fake with the same two methods
-    (`create_repo`, `create_commit`). Returns what `create_commit` returns.
+    `staging_dir`: also write the upload there, file for file; with `dry_run=True` only that (the Hub is never
+    contacted). `api` defaults to `huggingface_hub.HfApi(token=token)`; tests pass a local fake with the same two
+    methods (`create_repo`, `create_commit`).
     """
     from huggingface_hub import CommitOperationAdd, HfApi
 
-    from ..pipelines.zero_shot_video_classification import TASK, add_pipeline_to_checkpoint
-
-    config_file = Path(model_dir) / "config.json"
-    if config_file.is_file() and TASK not in json.loads(config_file.read_text()).get("custom_pipelines", {}):
-        # a folder saved with `save_pretrained` only: add the pipeline code and task so the Hub repo works with
-        # `pipeline(model=repo_id, trust_remote_code=True)`
-        add_pipeline_to_checkpoint(model_dir)
-    files = upload_files(model_dir)
-    model_card = render_card(card, repo_id, model_dir=model_dir, results=results, cards_dir=cards_dir)
-    operations = [CommitOperationAdd(path_in_repo=name, path_or_fileobj=path if isinstance(path, bytes) else str(path))
-                  for name, path in files if name != "README.md"]
-    operations.append(CommitOperationAdd(path_in_repo="README.md", path_or_fileobj=str(model_card).encode("utf-8")))
-    if staging_dir is not None:  # keep a copy of exactly what is uploaded (for inspection / dry runs)
-        staging = Path(staging_dir)
-        for name, path in files:
-            (staging / name).parent.mkdir(parents=True, exist_ok=True)
-            if isinstance(path, bytes):
-                (staging / name).write_bytes(path)
-            else:
-                shutil.copyfile(path, staging / name)
-        (staging / "README.md").write_text(str(model_card))
+    plan = build_upload(model_dir, repo_id, card, results=results, cards_dir=cards_dir, released=released)
+    if staging_dir is not None:
+        write_plan(plan, staging_dir)
+    if dry_run:
+        return PushResult(None, plan)
+    operations = [
+        CommitOperationAdd(path_in_repo=file.path_in_repo,
+                           path_or_fileobj=file.content if isinstance(file.content, bytes) else str(file.content))
+        for file in plan.files
+    ]
     api = api or HfApi(token=token)
     api.create_repo(repo_id=repo_id, private=private, exist_ok=True, repo_type="model")
-    return api.create_commit(
+    commit = api.create_commit(
         repo_id=repo_id, operations=operations, repo_type="model",
         commit_message=commit_message or f"Upload T2L model ({card})",
     )
+    return PushResult(commit, plan)
 
 
-__all__ = ["load_card_spec", "push_model", "render_card", "upload_files"]
+def upload_files(model_dir) -> list[tuple[str, Path]]:
+    """(path in repo, local file) of the folder's files an upload takes as they are (see `upload.select_files`)."""
+    return sorted(select_files(model_dir)[0].items())
+
+
+__all__ = ["PushResult", "REMOTE_CODE_MODULES", "build_upload", "check_repo_id", "load_card_spec", "push_model",
+           "render_card", "upload_files"]

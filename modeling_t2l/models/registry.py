@@ -7,6 +7,7 @@ name.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ class Family:
     """What the shared layers need to know about a model family."""
 
     model_type: str
+    name: str  # how tables and charts call it ("T2L", "TC-CLIP", ...)
     config_class: type
     model_class: type  # the base model (AutoModel)
     classification_class: type  # the head users train and classify with (AutoModelForVideoClassification)
@@ -42,8 +44,14 @@ def register_family(family: Family) -> Family:
     return family
 
 
+def _ensure_registered() -> None:
+    """The package registers its families lazily (`modeling_t2l/__init__.py`); asking the registry registers them."""
+    importlib.import_module(f"{__name__.split('.')[0]}._registration")
+
+
 def get_family(model_type: str) -> Family:
     """The registered family of a `model_type` ("t2l", ...), or a one-line error listing the known ones."""
+    _ensure_registered()
     try:
         return _FAMILIES[model_type]
     except KeyError:
@@ -52,6 +60,7 @@ def get_family(model_type: str) -> Family:
 
 def families() -> Mapping[str, Family]:
     """Every registered family, by model_type."""
+    _ensure_registered()
     return MappingProxyType(_FAMILIES)
 
 

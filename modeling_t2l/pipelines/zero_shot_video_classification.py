@@ -9,17 +9,14 @@ Scoring is the shared zero-shot classifier (`modeling_t2l.zero_shot.classifier`,
 p = softmax(scale * cos(video, text)) over the labels with the model's `zero_shot_logit_scale`, averaged over
 templates (one "template" when descriptions are used), then averaged over views (num_clips x num_crops).
 
-Inputs (`ZeroShotVideoClassificationPipeline.__call__`). One video is any of:
-- a path (str / Path) to a video file or to a frame folder (img_00001.jpg, ...);
-- an http(s) URL (downloaded into memory with urllib; `timeout` seconds);
-- `bytes` of an encoded video, or a `datasets` `Video(decode=False)` dict {"path", "bytes"};
-- a uint8 array or tensor of shape (num_frames, height, width, 3): all frames of the video;
-- a list of frames, each a PIL image or a (height, width, 3) uint8 array: all frames of one video.
-Arrays and frame lists are sampled to `config.num_frames` frames exactly as a decoded file is (segment centres).
-A list whose elements are all videos (paths, URLs, bytes, 4-D arrays, or lists of frames) is a batch, and the
-result is one list of scores per video. A generator or a `datasets.Dataset` (e.g. `KeyDataset(ds, "video")`) of
-videos is streamed: the call returns an iterator of results. A list is one video's frames if and only if every element is a frame (a PIL
-image or a 3-D array); a list mixing frames and videos is rejected.
+Inputs (`ZeroShotVideoClassificationPipeline.__call__`): one video (a path, an http(s) URL, bytes, a
+(T, H, W, 3) array or a list of frames), a list of videos (a batch: one result per video), or a generator /
+`datasets.Dataset` of videos (streamed: the call returns an iterator). What counts as a video, and how URLs are
+downloaded (a total deadline `timeout` and a size limit `max_download_bytes`), is `modeling_t2l.pipelines.inputs`.
+
+Errors: by default (`on_error="raise"`) the first input that cannot be read raises, naming it. With
+`on_error="return"` each such input gets `{"error": "<reason>", "input": "<path, URL or description>"}` in its
+place and the other videos are still classified (also in a batch and a stream).
 
 `save_pretrained` writes this module and every module of the package it imports next to the weights, flattened
 (`modeling_t2l.remote_code`), so `pipeline(model=dir, trust_remote_code=True)` works where the package is not
@@ -32,16 +29,13 @@ import logging
 import os
 import shutil
 import sys
-import urllib.error
-import urllib.request
 import warnings
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import torch
-from PIL import Image
 from transformers import AutoModelForVideoClassification, CLIPTokenizer, Pipeline
 from transformers.pipelines import PIPELINE_REGISTRY
 
@@ -49,13 +43,26 @@ from ..processing.image_processing_t2l import T2LImageProcessor
 from ..processing.tokenization import encode_texts, load_clip_tokenizer
 from ..processing.video_io import VideoDecodeError, read_video, sample_clip_indices, sample_frame_indices
 from ..remote_code import write_remote_code
+from ..timeline import FrameStream, classify_windows
 from ..zero_shot.classifier import ZeroShotClassifier, build_zero_shot_classifier
-from ..zero_shot.prompts import ClassTexts, class_texts, model_class_texts
+from ..zero_shot.prompts import ClassTexts, check_distinct_class_names, class_texts, model_class_texts
+from .inputs import (
+    DEFAULT_MAX_DOWNLOAD_BYTES,
+    DEFAULT_URL_TIMEOUT,
+    InputError,
+    describe_input,
+    download_video,
+    is_url,
+    normalize_video_inputs,
+    prepare_video,
+)
 
 logger = logging.getLogger(__name__)
 
 TASK = "zero-shot-video-classification"
-DEFAULT_URL_TIMEOUT = 30.0
+ON_ERROR_CHOICES = ("raise", "return")
+# What one unreadable input can raise; with on_error="return" these become that input's error entry.
+INPUT_ERRORS = (VideoDecodeError, ValueError, TypeError, OSError)
 # Texts per forward of the text tower: bounds memory for large vocabularies x 16 templates.
 TEXT_CHUNK_SIZE = 256
 # How many (labels, templates, descriptions) vocabularies a pipeline keeps embedded.
@@ -82,9 +89,18 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
             clip), or each clip an independent random TSN draw (the TC-CLIP / ViFi-CLIP multi-view test: 2 random
             clips x 1 crop) from a generator seeded with `seed` (int, default 0) for every video.
         batch_size (int): videos per forward of the vision tower.
-        timeout (float): seconds allowed for downloading a URL (default 30).
+        timeout (float): seconds a URL download may take in total, enforced while the body streams in (default 30).
+        max_download_bytes (int): largest URL download accepted, in bytes (default 512 MiB).
+        on_error ("raise" or "return"): what an input that cannot be read does. "raise" (default): raise its
+            error (`VideoDecodeError` naming the file or URL, `ValueError` / `TypeError` for a value that is not a
+            video). "return": put {"error": str, "input": str} in that video's place and go on with the others.
+        chunk_length_s, stride_length_s (float, call time only): score a long video window by window (one video, or
+            a live `timeline.FrameStream(frames, fps)`): windows of chunk_length_s seconds whose starts are
+            stride_length_s apart (default half a chunk). Returns [{"start", "end", "scores"}, ...] (a generator for
+            a FrameStream); `timeline.merge_segments` turns it into labelled segments. See `modeling_t2l.timeline`.
 
-    Returns, per video: a list of {"label": str, "score": float} sorted by decreasing score.
+    Returns, per video: a list of {"label": str, "score": float} sorted by decreasing score (or, with
+    on_error="return", the error entry of a video that could not be read).
     """
 
     _load_processor = False
@@ -113,6 +129,7 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
         self.model.eval()
         self._text_cache: OrderedDict[tuple, tuple[ZeroShotClassifier, ClassTexts]] = OrderedDict()
         self.last_class_texts: ClassTexts | None = None
+        self._empty_pixel_values: torch.Tensor | None = None  # built on the first error entry
 
     # -- parameters -------------------------------------------------------------------------------------------
 
@@ -127,6 +144,8 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
         timeout=None,
         clip_sampling=None,
         seed=None,
+        max_download_bytes=None,
+        on_error=None,
         **unknown,
     ):
         if unknown:
@@ -167,7 +186,17 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
                 raise ValueError(f"seed must be an integer, got {seed!r}")
             preprocess_params["seed"] = seed
         if timeout is not None:
+            if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+                raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
             preprocess_params["timeout"] = float(timeout)
+        if max_download_bytes is not None:
+            if isinstance(max_download_bytes, bool) or not isinstance(max_download_bytes, int) or max_download_bytes < 1:
+                raise ValueError(f"max_download_bytes must be a positive integer (or None), got {max_download_bytes!r}")
+            preprocess_params["max_download_bytes"] = max_download_bytes
+        if on_error is not None:
+            if on_error not in ON_ERROR_CHOICES:
+                raise ValueError(f"on_error must be one of {ON_ERROR_CHOICES}, got {on_error!r}")
+            preprocess_params["on_error"] = on_error
         return preprocess_params, forward_params, postprocess_params
 
     def __call__(self, videos, candidate_labels=None, **kwargs):
@@ -179,39 +208,90 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
             kwargs["candidate_labels"] = candidate_labels
         elif "candidate_labels" not in self._forward_params:
             raise ValueError("candidate_labels is required: the labels to score, e.g. ['archery', 'surfing water']")
+        chunk_length_s, stride_length_s = kwargs.pop("chunk_length_s", None), kwargs.pop("stride_length_s", None)
+        if chunk_length_s is not None or stride_length_s is not None or isinstance(videos, FrameStream):
+            return self._windows(videos, chunk_length_s, stride_length_s, kwargs)
         if isinstance(videos, (list, tuple)):
             # one video's frames or a batch: decided here, as a batch must reach Pipeline as a list
-            videos, _ = normalize_video_inputs(videos)
+            on_error = kwargs.get("on_error", self._preprocess_params.get("on_error", "raise"))
+            videos, _ = normalize_video_inputs(videos, on_error=on_error if on_error in ON_ERROR_CHOICES else "raise")
         # else one video, or a generator / dataset of videos whose results are streamed; `preprocess` checks each
         return super().__call__(videos, **kwargs)
+
+    def _windows(self, video, chunk_length_s, stride_length_s, kwargs):
+        """Long-video mode (`modeling_t2l.timeline`), with the same argument checks and defaults as a plain call."""
+        if chunk_length_s is None:
+            raise ValueError("chunk_length_s is required to score a video window by window (e.g. chunk_length_s=4)")
+        batch_size = kwargs.pop("batch_size", self._batch_size or 1)
+        preprocess, forward, postprocess = self._sanitize_parameters(**kwargs)
+        preprocess = {**self._preprocess_params, **preprocess}
+        forward = {**self._forward_params, **forward}
+        postprocess = {**self._postprocess_params, **postprocess}
+        if preprocess.get("on_error", "raise") != "raise":
+            raise ValueError("on_error='return' is for batches of videos; window-by-window scoring raises its errors")
+        video = str(video) if isinstance(video, Path) else video
+        return classify_windows(
+            self, video, chunk_length_s=chunk_length_s, stride_length_s=stride_length_s, batch_size=batch_size,
+            candidate_labels=forward["candidate_labels"], hypothesis_template=forward.get("hypothesis_template"),
+            descriptions=forward.get("descriptions"), top_k=postprocess.get("top_k"),
+            num_clips=preprocess.get("num_clips", 1), num_crops=preprocess.get("num_crops", 1),
+            timeout=preprocess.get("timeout", DEFAULT_URL_TIMEOUT), max_download_bytes=preprocess.get("max_download_bytes"),
+        )
 
     # -- the three steps --------------------------------------------------------------------------------------
 
     def preprocess(self, video, num_clips: int = 1, num_crops: int = 1, timeout: float = DEFAULT_URL_TIMEOUT,
+                   max_download_bytes: int | None = DEFAULT_MAX_DOWNLOAD_BYTES, on_error: str = "raise",
                    clip_sampling: str = "uniform", seed: int = 0):
-        clips = self.load_clips(_prepare_video(video), num_clips=num_clips, timeout=timeout,
-                                clip_sampling=clip_sampling, seed=seed)
-        pixel_values = self.image_processor(list(clips), num_crops=num_crops, return_tensors="pt")["pixel_values"]
+        try:
+            video = prepare_video(video)
+            if isinstance(video, InputError):
+                raise ValueError(video.message)
+            clips = self.load_clips(video, num_clips=num_clips, timeout=timeout, max_download_bytes=max_download_bytes,
+                                    clip_sampling=clip_sampling, seed=seed)
+            pixel_values = self.image_processor(list(clips), num_crops=num_crops, return_tensors="pt")["pixel_values"]
+        except INPUT_ERRORS as error:
+            if on_error == "raise":
+                raise
+            entry = video if isinstance(video, InputError) else InputError(str(error), describe_input(video))
+            # no views: the batch's other videos are scored as if this one were not there
+            return {"pixel_values": self._no_pixel_values(), "num_views": torch.tensor([0]), "error": entry}
         views = pixel_values.shape[0]
-        return {"pixel_values": pixel_values, "num_views": torch.tensor([views])}
+        return {"pixel_values": pixel_values, "num_views": torch.tensor([views]), "error": None}
 
     def _forward(self, model_inputs, candidate_labels=None, hypothesis_template=None, descriptions=None):
         pixel_values = model_inputs["pixel_values"]  # (videos * views, T, 3, H, W), video-major
         num_views = model_inputs["num_views"].tolist()
         classifier = self.classifier(candidate_labels, hypothesis_template, descriptions)
-        return {"probabilities": classifier(self.model, pixel_values, num_views)}
+        # rows of unreadable videos (0 views) stay NaN; postprocess returns their error entries instead
+        probabilities = torch.full((len(num_views), len(candidate_labels)), float("nan"))
+        scored = [i for i, views in enumerate(num_views) if views]
+        if scored:
+            probabilities[scored] = classifier(self.model, pixel_values, [num_views[i] for i in scored]).cpu()
+        return {"probabilities": probabilities, "error": model_inputs.get("error")}
 
     def postprocess(self, model_outputs, candidate_labels=None, top_k=None):
+        error = model_outputs.get("error")
+        if error is not None:
+            return error.as_entry()
         probabilities = model_outputs["probabilities"].reshape(-1).tolist()
         ranked = sorted(zip(candidate_labels, probabilities), key=lambda pair: -pair[1])
         if top_k is not None:
             ranked = ranked[:top_k]
         return [{"label": label, "score": score} for label, score in ranked]
 
+    def _no_pixel_values(self) -> torch.Tensor:
+        """An empty (0, T, 3, H, W) batch of this processor's clip shape, so an error entry collates with clips."""
+        if self._empty_pixel_values is None:
+            blank = np.zeros((self.num_frames, 8, 8, 3), dtype=np.uint8)
+            self._empty_pixel_values = self.image_processor([blank], return_tensors="pt")["pixel_values"][:0]
+        return self._empty_pixel_values
+
     # -- building blocks, public for reuse (CLI, evaluation) ---------------------------------------------------
 
     def load_clips(self, video, num_clips: int = 1, timeout: float = DEFAULT_URL_TIMEOUT,
-                   clip_sampling: str = "uniform", seed: int = 0) -> np.ndarray:
+                   max_download_bytes: int | None = DEFAULT_MAX_DOWNLOAD_BYTES, clip_sampling: str = "uniform",
+                   seed: int = 0) -> np.ndarray:
         """One video -> uint8 clips (num_clips, num_frames, H, W, 3), sampled as the official test does
         (`clip_sampling="random"`: independent random TSN draws from a generator seeded with `seed`)."""
         random = clip_sampling == "random"
@@ -224,13 +304,18 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
             else:
                 indices = sample_clip_indices(video.shape[0], self.num_frames, num_clips, sampling=sampling)
             return np.stack([video[clip] for clip in indices])
-        if isinstance(video, str) and _is_url(video):
-            video = download_video(video, timeout)
         if random:
-            clips = read_video(video, self.num_frames, mode="train", generator=np.random.default_rng(seed),
-                               num_clips=num_clips, sampling=sampling)
+            options = dict(mode="train", generator=np.random.default_rng(seed), num_clips=num_clips, sampling=sampling)
         else:
-            clips = read_video(video, self.num_frames, num_clips=num_clips, sampling=sampling)
+            options = dict(num_clips=num_clips, sampling=sampling)
+        if is_url(video):
+            data = download_video(video, timeout, max_download_bytes)
+            try:
+                clips = read_video(data, self.num_frames, **options)
+            except VideoDecodeError as error:  # name the URL, not "<N bytes in memory>"
+                raise VideoDecodeError(video, error.reason) from error
+            return clips[None] if num_clips == 1 else clips
+        clips = read_video(video, self.num_frames, **options)
         return clips[None] if num_clips == 1 else clips
 
     def class_texts(self, candidate_labels, hypothesis_template=None, descriptions=None) -> ClassTexts:
@@ -298,122 +383,6 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
 
 
 # ------------------------------------------------------------------------------------------------------------
-# Input normalisation
-# ------------------------------------------------------------------------------------------------------------
-
-
-def _is_url(value: str) -> bool:
-    return value.startswith(("http://", "https://"))
-
-
-def download_video(url: str, timeout: float = DEFAULT_URL_TIMEOUT) -> bytes:
-    """The bytes at an http(s) URL; any failure is a `VideoDecodeError` naming the URL."""
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            data = response.read()
-    except urllib.error.HTTPError as error:
-        raise VideoDecodeError(url, f"download failed: HTTP {error.code} {error.reason}") from error
-    except (urllib.error.URLError, OSError, ValueError) as error:
-        reason = getattr(error, "reason", error)
-        raise VideoDecodeError(url, f"download failed: {reason}") from error
-    if not data:
-        raise VideoDecodeError(url, "download returned no bytes")
-    return data
-
-
-def _is_frame(item) -> bool:
-    if isinstance(item, Image.Image):
-        return True
-    return isinstance(item, (np.ndarray, torch.Tensor)) and item.ndim == 3
-
-
-def _is_video(item) -> bool:
-    if isinstance(item, (str, os.PathLike, bytes, bytearray, memoryview, Mapping)) or hasattr(item, "read"):
-        return True
-    if isinstance(item, (np.ndarray, torch.Tensor)):
-        return item.ndim == 4
-    return isinstance(item, (list, tuple))
-
-
-def normalize_video_inputs(videos) -> tuple[Any, bool]:
-    """Return (inputs, is_batch): one prepared video, or a list of them. See the module docstring for the rules."""
-    if isinstance(videos, (list, tuple)):
-        if len(videos) == 0:
-            raise ValueError("Got an empty list: pass a video, a list of one video's frames, or a list of videos")
-        if all(_is_frame(item) for item in videos):
-            return _frames_to_array(videos), False
-        if all(_is_video(item) for item in videos):
-            return [_prepare_video(item, position=i) for i, item in enumerate(videos)], True
-        kinds = sorted({type(item).__name__ for item in videos})
-        raise ValueError(
-            "A list must hold either the frames of one video (PIL images or (H, W, 3) arrays) or videos (paths, "
-            f"URLs, bytes, (T, H, W, 3) arrays or lists of frames), not a mix; got element types {kinds}"
-        )
-    return _prepare_video(videos), False
-
-
-def _prepare_video(video, position: int | None = None):
-    where = "" if position is None else f" (batch element {position})"
-    if isinstance(video, Path):
-        return str(video)
-    if isinstance(video, (str, bytes, Mapping)) or hasattr(video, "read"):
-        return video
-    if isinstance(video, (bytearray, memoryview)):
-        return bytes(video)
-    if isinstance(video, (np.ndarray, torch.Tensor)):
-        return _check_video_array(video, where)
-    if isinstance(video, (list, tuple)):
-        if not video:
-            raise ValueError(f"Got an empty list of frames{where}")
-        if not all(_is_frame(item) for item in video):
-            raise ValueError(f"A video given as a list must hold frames (PIL images or (H, W, 3) arrays){where}")
-        return _frames_to_array(video, where)
-    if isinstance(video, Image.Image):
-        raise ValueError(f"Got a single image{where}: a video is a list of frames, a (T, H, W, 3) array or a file")
-    raise TypeError(
-        f"Unsupported video type {type(video).__name__}{where}: pass a path, an http(s) URL, bytes, a "
-        "(T, H, W, 3) uint8 array, a list of frames, or a list of these"
-    )
-
-
-def _check_video_array(array, where: str = "") -> np.ndarray:
-    if isinstance(array, torch.Tensor):
-        array = array.detach().cpu().numpy()
-    if array.ndim != 4 or array.shape[-1] != 3:
-        raise ValueError(
-            f"A video array must have shape (num_frames, height, width, 3) with RGB last; got {tuple(array.shape)}{where}"
-        )
-    if array.shape[0] < 1:
-        raise ValueError(f"A video array has no frames{where}")
-    if array.dtype != np.uint8:
-        if np.issubdtype(array.dtype, np.floating):
-            raise ValueError(
-                f"A video array must be uint8 RGB (0-255); got {array.dtype}{where}. Convert floats in [0, 1] with "
-                "(array * 255).round().astype(np.uint8)"
-            )
-        if array.size and (array.min() < 0 or array.max() > 255):
-            raise ValueError(f"A video array has values outside 0-255 ({array.dtype}){where}")
-        array = array.astype(np.uint8)
-    return array
-
-
-def _frames_to_array(frames, where: str = "") -> np.ndarray:
-    arrays = []
-    for frame in frames:
-        if isinstance(frame, Image.Image):
-            arrays.append(np.asarray(frame.convert("RGB")))
-        else:
-            frame = frame.detach().cpu().numpy() if isinstance(frame, torch.Tensor) else np.asarray(frame)
-            if frame.shape[-1] != 3:
-                raise ValueError(f"A frame must have shape (height, width, 3); got {tuple(frame.shape)}{where}")
-            arrays.append(frame)
-    shapes = sorted({array.shape for array in arrays})
-    if len(shapes) > 1:
-        raise ValueError(f"All frames of a video must have the same size; got {shapes}{where}")
-    return _check_video_array(np.stack(arrays), where)
-
-
-# ------------------------------------------------------------------------------------------------------------
 # Labels and texts
 # ------------------------------------------------------------------------------------------------------------
 
@@ -429,13 +398,7 @@ def _check_labels(candidate_labels) -> list[str]:
     bad = [label for label in labels if not isinstance(label, str) or not label.strip()]
     if bad:
         raise ValueError(f"candidate_labels must be non-empty strings; got {bad!r}")
-    seen, duplicates = set(), []
-    for label in labels:
-        if label in seen and label not in duplicates:
-            duplicates.append(label)
-        seen.add(label)
-    if duplicates:
-        raise ValueError(f"candidate_labels has duplicates: {', '.join(repr(label) for label in duplicates)}")
+    check_distinct_class_names(labels, "candidate_labels")
     return labels
 
 

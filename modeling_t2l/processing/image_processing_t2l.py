@@ -22,7 +22,7 @@ longer side: left (top), centre, right (bottom), the mmaction ``ThreeCrop`` posi
 right, centre; here they are left, centre, right). Output ``(B*3, T, 3, H, W)``, video-major.
 """
 
-from __future__ import annotations
+# no `from __future__ import annotations`: transformers reads the kwargs TypedDicts' annotations as types
 
 from typing import Any
 
@@ -37,6 +37,9 @@ MULTI_SCALE_CROP_SCALES = (1.0, 0.875, 0.75, 0.66)
 
 
 class T2LImageProcessorKwargs(ImagesKwargs, total=False):
+    train: bool
+    seed: int | list[int] | None
+    num_crops: int
     num_frames: int
     shortest_edge: int
     multi_scale_crop_scales: list[float]
@@ -239,6 +242,13 @@ class T2LImageProcessor(BaseImageProcessor):
         if isinstance(frame, Image.Image):
             return frame if frame.mode == "RGB" else frame.convert("RGB")
         array = np.asarray(frame)
+        channels_last = array.ndim == 3 and array.shape[2] in (1, 3, 4)
+        channels_first = array.ndim == 3 and array.shape[0] in (1, 3)
+        if not (array.ndim == 2 or channels_last or channels_first):
+            raise ValueError(
+                f"a frame must be (H, W, 3), (3, H, W) or (H, W) uint8; got an array of shape {array.shape} "
+                f"(a clip is a list of frames or a (T, H, W, 3) array, a batch a list of clips)"
+            )
         if array.ndim == 3 and array.shape[0] in (1, 3) and array.shape[2] not in (1, 3, 4):
             array = array.transpose(1, 2, 0)  # channels-first frame
         if array.dtype != np.uint8:

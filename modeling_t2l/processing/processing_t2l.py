@@ -6,15 +6,39 @@ CLIP tokenizer does before transformers' `CLIPTokenizer` sees them (see tokeniza
 
 Imports are relative so that `save_pretrained` can copy this file next to a checkpoint for `trust_remote_code`.
 """
-from __future__ import annotations
+# no `from __future__ import annotations`: transformers reads the kwargs TypedDicts' annotations as types
 
 from typing import Any, Sequence
 
 from transformers import BatchFeature, CLIPTokenizer
-from transformers.processing_utils import ProcessorMixin
+from transformers.processing_utils import ProcessingKwargs, ProcessorMixin, TextKwargs, Unpack
 
-from .image_processing_t2l import T2LImageProcessor
+from .image_processing_t2l import T2LImageProcessor, T2LImageProcessorKwargs
 from .tokenization import CONTEXT_LENGTH, encode_texts, load_clip_tokenizer
+
+
+class T2LTextKwargs(TextKwargs, total=False):
+    clean_text: bool
+    text_names: Sequence[str] | None
+
+
+class T2LProcessorKwargs(ProcessingKwargs, total=False):
+    text_kwargs: T2LTextKwargs
+    images_kwargs: T2LImageProcessorKwargs
+    _defaults = {
+        "text_kwargs": {"padding": "longest", "max_length": CONTEXT_LENGTH, "clean_text": True},
+        "common_kwargs": {"return_tensors": "pt"},
+    }
+
+
+def _valid_keywords(processor) -> set[str]:
+    """Every keyword `T2LProcessor.__call__` accepts: the text and clip modality dicts, their fields and the image
+    processor's settings. Video and audio options are refused: this processor has no part that would read them."""
+    valid = {"text_kwargs", "images_kwargs", "common_kwargs"}
+    for name in ("text_kwargs", "images_kwargs"):
+        valid |= set(T2LProcessorKwargs.__annotations__[name].__annotations__)
+    valid |= set(processor.image_processor.to_dict())
+    return valid
 
 
 class T2LProcessor(ProcessorMixin):
@@ -25,6 +49,8 @@ class T2LProcessor(ProcessorMixin):
             and normalises clips to `pixel_values` of shape (B, T, 3, H, W)).
         tokenizer: a `CLIPTokenizer` (see `modeling_t2l.processing.tokenization.load_clip_tokenizer`).
     """
+
+    valid_processor_kwargs = T2LProcessorKwargs
 
     def __init__(self, image_processor: T2LImageProcessor, tokenizer: CLIPTokenizer, **kwargs):
         super().__init__(image_processor, tokenizer, **kwargs)
@@ -62,54 +88,58 @@ class T2LProcessor(ProcessorMixin):
 
     def __call__(
         self,
-        videos: Any = None,
+        images: Any = None,
         text: str | Sequence[str] | None = None,
-        *,
-        train: bool = False,
-        seed: int | None = None,
-        num_crops: int = 1,
-        padding: bool | str = "longest",
-        max_length: int = CONTEXT_LENGTH,
-        clean_text: bool = True,
-        text_names: Sequence[str] | None = None,
-        return_tensors: str | None = "pt",
-        **image_kwargs: Any,
+        **kwargs: Unpack[T2LProcessorKwargs],
     ) -> BatchFeature:
-        """Process videos and/or texts.
+        """Process clips and/or texts.
 
         Args:
             videos: clips as accepted by `T2LImageProcessor` (a list of frames, a (T,H,W,3) array, or a batch).
+            images: the same clips under the name transformers' tools pass to a processor whose sub-processor is
+                an image processor (a T2L clip is a list of frames). Give one of `videos` and `images`, not both.
             text: one text or a list; each is cleaned (ftfy, HTML unescape, whitespace, lower case) and tokenised
                 to at most `max_length` tokens. A longer text is truncated (EOT kept) with a warning naming it.
-            train, seed, num_crops, **image_kwargs: passed to the image processor (train-time augmentation, its
-                seed, 3-crop evaluation views, ...).
-            padding: "longest" (default), "max_length" (pad to `max_length`) or False.
-            clean_text: set False only if the texts are already cleaned.
-            text_names: optional name per text (e.g. its class, `ClassTexts.flat_class_names()`), shown in the
-                truncation warning.
+            **kwargs: options as transformers' `ProcessingKwargs`, flat or per modality
+                (`images_kwargs={...}`, `text_kwargs={...}`):
+                clip options (`train`, `seed`, `num_crops` for 3-crop views, any `T2LImageProcessor` setting such as
+                `do_flip=False`) go to the image processor; `padding` ("longest", "max_length" or False),
+                `max_length`, `clean_text` (False only if the texts are already cleaned) and `text_names` (a name
+                per text, shown in the truncation warning) to the tokenizer; `return_tensors` to both.
+                An option that neither part knows raises TypeError.
 
         Returns:
             BatchFeature with `pixel_values` (B, T, 3, H, W) and/or `input_ids`, `attention_mask` (K, L).
         """
-        if videos is None and text is None:
+        # `videos=` is the name users know; transformers' tools call a processor whose sub-processor is an image
+        # processor with `images=`. Both mean the same clips (kept out of the signature so tools see one input).
+        videos = kwargs.pop("videos", None)
+        if images is not None and videos is not None:
+            raise ValueError("T2LProcessor takes the clips once: as videos= or as images=, not both")
+        clips = videos if videos is not None else images
+        if clips is None and text is None:
             raise ValueError("T2LProcessor needs videos, text or both")
+        unknown = sorted(set(kwargs) - _valid_keywords(self))
+        if unknown:
+            raise TypeError(f"T2LProcessor got unknown option(s) {', '.join(unknown)}")
+        output_kwargs = self._merge_kwargs(self.valid_processor_kwargs, tokenizer_init_kwargs=self.tokenizer.init_kwargs, **kwargs)
         data: dict[str, Any] = {}
-        if videos is not None:
-            pixels = self.image_processor(
-                videos, train=train, seed=seed, num_crops=num_crops, return_tensors=return_tensors, **image_kwargs
-            )
-            data.update(pixels)
+        return_tensors = output_kwargs["images_kwargs"].pop("return_tensors", None) or output_kwargs["text_kwargs"].get("return_tensors")
+        if clips is not None:
+            data.update(self.image_processor(clips, return_tensors=return_tensors, **output_kwargs["images_kwargs"]))
         if text is not None:
-            encoded = encode_texts(
-                self.tokenizer,
-                text,
-                max_length=max_length,
-                padding=padding,
-                return_tensors=return_tensors,
-                clean=clean_text,
-                names=text_names,
+            options = output_kwargs["text_kwargs"]
+            data.update(
+                encode_texts(
+                    self.tokenizer,
+                    text,
+                    max_length=options.get("max_length") or CONTEXT_LENGTH,
+                    padding=options.get("padding", "longest"),
+                    return_tensors=options.get("return_tensors"),
+                    clean=options.get("clean_text", True),
+                    names=options.get("text_names"),
+                )
             )
-            data.update(encoded)
         return BatchFeature(data=data, tensor_type=return_tensors)
 
     def save_pretrained(self, save_directory, push_to_hub: bool = False, **kwargs):

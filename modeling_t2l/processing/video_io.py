@@ -24,6 +24,16 @@ How decoding works (and why it is exact):
 If the stream ends, or a packet fails to decode, before a wanted frame appears, that frame is replaced by the
 last frame decoded before it (a warning names the source). If no frame at all decodes, ``VideoDecodeError``.
 
+Geometry:
+
+- Rotation metadata (the display matrix an mp4/mov from a phone carries) is applied, as players do: frames come
+  out upright (multiples of 90 degrees; another angle or a mirrored matrix is logged and left as stored).
+- A stream whose resolution changes mid-way (concatenated or adaptive streams) is scaled, frame by frame, to the
+  size the stream declares at its start (a warning names the source), so every clip is one array.
+- Frames of a frame folder must all have one size: mixed sizes are a ``VideoDecodeError`` naming both frame
+  files (a folder of extracted frames with two sizes is a broken extraction, not a video to guess at).
+- A still image (PNG, JPEG, ... also when renamed ``.mp4``) is a ``VideoDecodeError``, not a one-frame video.
+
 Sources: a path to a video file, a path to a frame folder (``img_00001.jpg``..., 1-based as the official lists),
 ``bytes``, a binary file-like object, a ``datasets`` ``Video(decode=False)`` dict ``{"path", "bytes"}``, or
 already decoded frames, a uint8 ``(N, H, W, 3)`` array (``read_all_frames``), sampled the same way.
@@ -32,6 +42,7 @@ already decoded frames, a uint8 ``(N, H, W, 3)`` array (``read_all_frames``), sa
 from __future__ import annotations
 
 import bisect
+import errno
 import io
 import logging
 import os
@@ -224,8 +235,7 @@ def _resolve(source):
             raise VideoDecodeError("<empty video dict>", "neither 'bytes' nor 'path' is set")
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
-        if not path.exists():
-            raise VideoDecodeError(source, "file not found")
+        _check_path(source, path)
         if path.is_dir():
             return "folder", path
         if path.stat().st_size == 0:
@@ -238,6 +248,21 @@ def _resolve(source):
     if hasattr(source, "read"):
         return "container", source
     raise TypeError(f"unsupported video source type {type(source).__name__}: pass a path, bytes or a binary file")
+
+
+def _check_path(source, path: Path) -> None:
+    """Say why a path cannot be opened: missing, a broken or looping symbolic link, or not accessible."""
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        if os.path.islink(path):
+            raise VideoDecodeError(source, f"broken symbolic link (it points to {os.readlink(path)}, which does "
+                                           f"not exist)") from None
+        raise VideoDecodeError(source, "file not found") from None
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise VideoDecodeError(source, "symbolic link loop (the link resolves to itself)") from None
+        raise VideoDecodeError(source, f"cannot access the file ({error.strerror})") from None
 
 
 def _read_head_and_size(target) -> tuple[bytes, int] | None:
@@ -338,7 +363,19 @@ def _open_container(source, target):
     if not container.streams.video:
         container.close()
         raise VideoDecodeError(source, "the file has no video stream")
+    if _is_still_image(container):
+        codec = container.streams.video[0].codec_context.name
+        container.close()
+        raise VideoDecodeError(source, f"a still image ({codec}), not a video; pass a video file, a frame folder or "
+                                       f"a list of frames")
     return container
+
+
+def _is_still_image(container) -> bool:
+    # FFmpeg reads single images with its image demuxers: "image2" and one "<codec>_pipe" per image format (png,
+    # jpeg, bmp, webp, tiff, ...), whatever the file is named. Animated GIF and APNG have demuxers of their own.
+    name = container.format.name
+    return name == "image2" or name.endswith("_pipe")
 
 
 class _Packets:
@@ -493,18 +530,56 @@ def _reformatter() -> VideoReformatter:
     return _thread_state.reformatter
 
 
-def _stack_rgb(frames: dict[int, Any], indices: list[int]) -> np.ndarray:
-    """Convert each distinct frame to RGB uint8 once and stack them in ``indices`` order."""
+def _is_mirrored(frame) -> bool:
+    """Whether a frame's display matrix (3x3 int32, row-major) flips the picture: its 2x2 part has det < 0."""
+    for side_data in getattr(frame, "side_data", ()):
+        if "DISPLAYMATRIX" in str(side_data.type):
+            m = struct.unpack("<9i", bytes(side_data)[:36])
+            return m[0] * m[4] - m[1] * m[3] < 0
+    return False
+
+
+def _display_rotation(source, frame) -> int:
+    """Quarter turns counter-clockwise (for ``np.rot90``) that make a frame upright, from its display matrix."""
+    degrees = float(getattr(frame, "rotation", 0) or 0)
+    if _is_mirrored(frame):
+        logger.warning("Video %s: the display matrix mirrors the picture; the mirroring is not applied",
+                       describe_source(source))
+    turns = round(degrees / 90)
+    if abs(degrees - 90 * turns) > 1:
+        logger.warning("Video %s: display rotation %.1f degrees is not a multiple of 90; frames are left as "
+                       "stored", describe_source(source), degrees)
+        return 0
+    return turns % 4
+
+
+def _stack_rgb(frames: dict[int, Any], indices: list[int], size: tuple[int, int] | None = None,
+               source=None) -> np.ndarray:
+    """Convert each distinct frame to RGB uint8 once, upright, at ``size`` (width, height), in ``indices`` order.
+
+    ``size`` is the stream's declared size: a frame decoded at another size (the resolution changed mid-stream) is
+    scaled to it, so the clip stacks. Frames of the declared size are converted without scaling.
+    """
     rgb: dict[int, np.ndarray] = {}
     converted: dict[int, np.ndarray] = {}  # by id(frame): a stand-in shared by several indices converts once
+    rescaled = set()
     for index in set(indices):
         frame = frames[index]
         if isinstance(frame, np.ndarray):
             rgb[index] = frame
-        else:
-            if id(frame) not in converted:
-                converted[id(frame)] = _reformatter().reformat(frame, format="rgb24").to_ndarray()
-            rgb[index] = converted[id(frame)]
+            continue
+        if id(frame) not in converted:
+            width, height = size if size and all(size) else (frame.width, frame.height)
+            if (width, height) != (frame.width, frame.height):
+                rescaled.add((frame.width, frame.height))
+            array = _reformatter().reformat(frame, format="rgb24", width=width, height=height).to_ndarray()
+            turns = _display_rotation(source, frame)
+            converted[id(frame)] = np.ascontiguousarray(np.rot90(array, turns)) if turns else array
+        rgb[index] = converted[id(frame)]
+    if rescaled:
+        logger.warning("Video %s: the resolution changes inside the stream (frames of %s); they are scaled to the "
+                       "stream's declared %dx%d", describe_source(source),
+                       ", ".join(f"{w}x{h}" for w, h in sorted(rescaled)), *size)
     return np.stack([rgb[i] for i in indices])
 
 
@@ -513,6 +588,9 @@ def _read_container(source, target, choose_indices) -> list[np.ndarray]:
     container = _open_container(source, target)
     try:
         packets = _Packets(source, container)
+        context = packets.stream.codec_context
+        # the size the stream declares at its start; the decoder context follows later size changes
+        size = (context.width, context.height)
         index_lists = choose_indices(packets.num_frames)
         all_indices = sorted({i for clip in index_lists for i in clip})
         if packets.has_timestamps:
@@ -537,7 +615,7 @@ def _read_container(source, target, choose_indices) -> list[np.ndarray]:
                 "Video %s: frames %s did not decode (stream ended early or corrupt data); each is replaced by "
                 "the last frame decoded before it", describe_source(source), missing,
             )
-        return [_stack_rgb(frames, clip) for clip in index_lists]
+        return [_stack_rgb(frames, clip, size, source) for clip in index_lists]
     finally:
         container.close()
 
@@ -571,7 +649,16 @@ def _load_frame_file(source, path: Path) -> np.ndarray:
 
 def _read_folder(source, folder: Path, choose_indices):
     index_lists = choose_indices(_frame_folder_count(source, folder))
-    cache = {i: _load_frame_file(source, folder / FRAME_FILE_TEMPLATE.format(i + 1)) for clip in index_lists for i in clip}
+    cache = {i: _load_frame_file(source, folder / FRAME_FILE_TEMPLATE.format(i + 1))
+             for i in sorted({i for clip in index_lists for i in clip})}
+    first = min(cache)
+    for index, frame in cache.items():
+        if frame.shape != cache[first].shape:
+            (h1, w1), (h2, w2) = cache[first].shape[:2], frame.shape[:2]
+            raise VideoDecodeError(
+                source, f"frames of different sizes: {FRAME_FILE_TEMPLATE.format(index + 1)} is {w2}x{h2} but "
+                        f"{FRAME_FILE_TEMPLATE.format(first + 1)} is {w1}x{h1}"
+            )
     return [np.stack([cache[i] for i in clip]) for clip in index_lists]
 
 
@@ -608,6 +695,16 @@ def read_all_frames(source) -> np.ndarray:
     return _read_clips(source, lambda total: [list(range(total))])[0]
 
 
+def read_clips(source, choose_indices) -> list[np.ndarray]:
+    """The clips ``choose_indices(frame_count)`` asks for, from one demux of the source.
+
+    ``choose_indices`` receives the exact frame count and returns a list of 0-based frame-index lists; each list
+    comes back as a uint8 RGB ``(len(list), H, W, 3)`` array, decoded as ``read_video`` decodes (seeking, exact).
+    For reading several windows of a long video without decoding it once per window.
+    """
+    return _read_clips(source, choose_indices)
+
+
 def _read_clips(source, choose_indices) -> list[np.ndarray]:
     kind, target = _resolve(source)
     if kind == "array":
@@ -641,6 +738,7 @@ def probe_video(source) -> VideoInfo:
     try:
         packets = _Packets(source, container)
         stream = packets.stream
+        declared = (stream.codec_context.width, stream.codec_context.height)
         rate = stream.average_rate or stream.guessed_rate
         fps = float(rate) if rate else None
         if stream.duration and stream.time_base:
@@ -652,6 +750,10 @@ def probe_video(source) -> VideoInfo:
         first = _first_decodable_frame(packets)
         if first is None:
             raise VideoDecodeError(source, "no frame could be decoded")
-        return VideoInfo(num_frames=packets.num_frames, fps=fps, width=first.width, height=first.height, duration=duration)
+        # the size frames come out at: the declared size, upright (rotation applied, as `read_video` does)
+        width, height = declared if all(declared) else (first.width, first.height)
+        if _display_rotation(source, first) % 2:
+            width, height = height, width
+        return VideoInfo(num_frames=packets.num_frames, fps=fps, width=width, height=height, duration=duration)
     finally:
         container.close()

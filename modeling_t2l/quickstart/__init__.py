@@ -7,6 +7,15 @@
 4. `report`: the ablation table (Markdown, JSON) and bar chart; `runner` ties the steps together.
 `world` holds the vocabulary and the drawing code.
 """
-from .runner import DemoOptions, run_demo
+import importlib
 
 __all__ = ["DemoOptions", "run_demo"]
+
+
+def __getattr__(name: str):
+    # lazy: `t2l demo --help` reads the options without importing torch
+    if name == "DemoOptions":
+        return importlib.import_module(".options", __name__).DemoOptions
+    if name == "run_demo":
+        return importlib.import_module(".runner", __name__).run_demo
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

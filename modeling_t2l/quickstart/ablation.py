@@ -22,6 +22,7 @@ import tempfile
 from dataclasses import dataclass, field
 
 import torch
+from transformers.trainer_callback import PrinterCallback
 from transformers.utils import logging as hf_logging
 
 from ..data import VideoCollator, build_video_dataset, make_transform
@@ -31,26 +32,7 @@ from ..processing.processing_t2l import T2LProcessor
 from ..training.arguments import VideoTrainingArguments
 from ..training.trainer import AugmentationEpochCallback, ZeroShotVideoTrainer
 from .dataset import DemoDataset
-
-
-@dataclass(frozen=True)
-class Variant:
-    key: str
-    label: str
-    overrides: dict = field(default_factory=dict)  # T2LConfig switches
-    trains: bool = True
-
-
-# The rows of Table 7, in the paper's order. "TFD" on/off is the weight of the temporal feature diversity loss.
-VARIANTS = (
-    Variant("frozen", "Frozen CLIP (frame average)",
-            dict(use_temporal_tokens=False, use_visual_adapters=False, use_text_adapters=False), trains=False),
-    Variant("adapters", "Adapters", dict(use_temporal_tokens=False, tfd_loss_weight=0.0)),
-    Variant("adapters_tfd", "Adapters + TFD", dict(use_temporal_tokens=False, tfd_loss_weight=1.0)),
-    Variant("adapters_tt", "Adapters + temporal tokens", dict(use_temporal_tokens=True, tfd_loss_weight=0.0)),
-    Variant("full", "T2L (adapters + temporal tokens + TFD)", dict(use_temporal_tokens=True, tfd_loss_weight=1.0)),
-)
-VARIANTS_BY_KEY = {variant.key: variant for variant in VARIANTS}
+from .variants import VARIANTS, VARIANTS_BY_KEY, Variant  # noqa: F401  (re-exported)
 
 
 # T2LConfig settings of every trained row (see the module docstring); the official defaults when official_recipe
@@ -107,6 +89,9 @@ def train_variant(model, processor, data: DemoDataset, settings: TrainSettings, 
                                         negatives=model.training_negatives),
             processing_class=processor, callbacks=[AugmentationEpochCallback(transform)],
         )
+        if not progress:
+            # with its progress bar off, Trainer prints every log dict (PrinterCallback): not in quiet mode
+            trainer.remove_callback(PrinterCallback)
         trainer.train()
     model.eval()
     return model

@@ -15,31 +15,13 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from .ablation import VARIANTS, VARIANTS_BY_KEY, TrainSettings, run_variant
+from .options import DemoOptions
+from ..pipelines.zero_shot_video_classification import add_pipeline_to_checkpoint
 from .dataset import generate_dataset
 from .report import markdown_table, summarise, write_report
 from .tiny_clip import pretrain_tiny_clip, pretraining_summary
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class DemoOptions:
-    out: str = "t2l_demo"
-    num_videos: int = 24  # training videos per base class
-    test_videos: int = 5  # test videos per novel class (base classes get half as many)
-    frames: int = 16  # frames per generated video
-    num_frames: int = 8  # frames per clip the model sees (T)
-    image_size: int = 32
-    epochs: float = 8
-    seeds: int = 1  # --seeds 3 repeats every row and reports mean ± std (about 3x the training time)
-    batch_size: int = 8
-    learning_rate: float = 1e-2
-    official_recipe: bool = False  # train with the official T2L settings instead of the miniature's (ablation.py)
-    pretrain_steps: int = 600
-    cache_dir: str | None = None
-    variants: tuple[str, ...] = field(default_factory=lambda: tuple(v.key for v in VARIANTS))
-    command: str = "t2l demo"
-    progress: bool = True
 
 
 def _check(options: DemoOptions) -> None:
@@ -54,13 +36,24 @@ def _check(options: DemoOptions) -> None:
         raise ValueError("--seeds, --num-videos and --test-videos must be at least 1")
 
 
+def save_demo_model(model, processor, directory) -> Path:
+    """Step 5's folder: weights, processor, and the pipeline's code and task, so that
+    `pipeline(model=directory, trust_remote_code=True)` works, also where this package is not installed."""
+    model.save_pretrained(directory)
+    processor.save_pretrained(directory)
+    add_pipeline_to_checkpoint(directory)
+    return Path(directory)
+
+
 def classify_with_pipeline(model_dir: Path, video: Path, candidate_labels: list[str], top_k: int = 3) -> list[dict]:
-    """Step 5: load the saved model with transformers' `pipeline` and classify one video file."""
+    """Step 5: load the saved model with transformers' `pipeline` and classify one video file.
+
+    The folder carries the pipeline's code (`custom_pipelines`), so this is the README's call: it runs the code
+    saved next to the weights, as it would where this package is not installed.
+    """
     from transformers import pipeline
 
-    import modeling_t2l  # noqa: F401 - registers the task and the T2L Auto classes
-
-    classifier = pipeline("zero-shot-video-classification", model=str(model_dir))
+    classifier = pipeline("zero-shot-video-classification", model=str(model_dir), trust_remote_code=True)
     # the model was adapted on bare class names, so score bare names (not the ActionCLIP templates)
     return classifier(str(video), candidate_labels=candidate_labels, hypothesis_template="{}", top_k=top_k)
 
@@ -104,8 +97,7 @@ def run_demo(options: DemoOptions) -> dict:
         say(f"      seed {seed} {VARIANTS_BY_KEY[key].label}: base {result['base_test']:.1f} %, "
             f"novel {result['novel']:.1f} %")
         if key == "full" and seed == 0:
-            model.save_pretrained(model_dir)
-            processor.save_pretrained(model_dir)
+            save_demo_model(model, processor, model_dir)
 
     say(f"[5/6] reloading {model_dir} with pipeline('zero-shot-video-classification')")
     video, truth = data.example_video()
@@ -117,9 +109,10 @@ def run_demo(options: DemoOptions) -> dict:
     summary = summarise(scores)
     chance = 100.0 / len(data.novel_classes)
     paths = write_report(summary, scores, out, command=options.command, settings=asdict(options), chance=chance)
-    say("[6/6] ablation (zero-shot top-1 %, novel = classes never seen in training):\n")
-    say(markdown_table(summary))
-    say(f"chance on novel classes: {chance:.1f} %; written {paths['markdown']}, {paths['chart']}; "
-        f"total {math.ceil(time.time() - started)} s")
+    # the results are printed in quiet mode too: --quiet drops the progress, not the answer
+    print("[6/6] ablation (zero-shot top-1 %, novel = classes never seen in training):\n")
+    print(markdown_table(summary))
+    print(f"chance on novel classes: {chance:.1f} %; written {paths['markdown']}, {paths['chart']}, the model "
+          f"(pipeline-ready) in {model_dir}; total {math.ceil(time.time() - started)} s")
     return {"summary": summary, "scores": scores, "predictions": predictions, "example": (str(video), truth),
             "paths": paths, "model_dir": model_dir, "clip_dir": clip_dir}

@@ -21,6 +21,8 @@ from typing import Any, Sequence
 import yaml
 from transformers import HfArgumentParser, TrainingArguments
 
+from .recipes import resolve_recipe
+
 
 @dataclass
 class ModelArguments:
@@ -228,10 +230,9 @@ def parse_recipe(raw: dict, source: str = "<recipe>") -> Recipe:
 
 
 def load_recipe(path, overrides: Sequence[str] = ()) -> Recipe:
-    """Read a recipe YAML, apply `section.field=value` overrides and parse it into typed arguments."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"recipe {path} does not exist (recipes live in configuration/<family>/)")
+    """Read a recipe (a YAML file, or a bundled recipe's name such as "k400_zero_shot" or "t2l/k400_zero_shot"),
+    apply `section.field=value` overrides and parse it into typed arguments."""
+    path = resolve_recipe(path)
     raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     if not isinstance(raw, dict):
         raise ValueError(f"{path}: a recipe is a YAML mapping with the sections {sorted(SECTIONS)}")

@@ -87,6 +87,43 @@ class ClassTexts:
         return list(self.class_names) * len(self.texts)
 
 
+def normalize_class_name(name: str) -> str:
+    """The identity of a class name: `_` -> space (the official template cleaning), runs of whitespace collapsed,
+    ends stripped, case folded. Two names with the same normal form become the same text under templates, so they
+    cannot be two classes ("brush_hair", "brush hair" and "Brush Hair " are one class).
+
+    The one rule every vocabulary check uses (pipeline labels, `class_texts`, label files); descriptions are still
+    looked up by the exact name, as the official code does.
+    """
+    return " ".join(name.replace("_", " ").split()).casefold()
+
+
+def duplicate_class_names(class_names: Sequence[str]) -> list[list[str]]:
+    """Groups (in first-seen order) of names with the same `normalize_class_name`, each as written, repeats kept."""
+    groups: dict[str, list[str]] = {}
+    for name in class_names:
+        groups.setdefault(normalize_class_name(name), []).append(name)
+    return [names for names in groups.values() if len(names) > 1]
+
+
+def check_distinct_class_names(class_names: Sequence[str], what: str = "the class names") -> None:
+    """Raise ValueError naming every group of duplicates: repeated names and names equal after the cleaning."""
+    groups = duplicate_class_names(class_names)
+    if not groups:
+        return
+    parts, cleaned = [], False
+    for names in groups:
+        spellings = list(dict.fromkeys(names))
+        if len(spellings) == 1:
+            parts.append(repr(spellings[0]))
+        else:
+            cleaned = True
+            parts.append(" and ".join(repr(name) for name in spellings))
+    note = (" (names that are equal once '_' is a space, spaces are collapsed and case is ignored are the same "
+            "class: their probability would be split)") if cleaned else ""
+    raise ValueError(f"{what} has duplicates: {', '.join(parts)}{note}")
+
+
 def humanize_class_name(name: str) -> str:
     """Readable words from a dataset class name: "ApplyEyeMakeup" -> "apply eye makeup", "kick_ball" -> "kick ball".
 
@@ -164,6 +201,7 @@ def class_texts(
     not_strings = [name for name in class_names if not isinstance(name, str)]
     if not_strings:
         raise TypeError(f"class_texts expects class names as strings, got {not_strings[:5]!r}")
+    check_distinct_class_names(class_names)
     if mode not in ("auto", "descriptions", "templates"):
         raise ValueError(f"Unknown class text mode {mode!r}: use 'auto', 'descriptions' or 'templates'")
 

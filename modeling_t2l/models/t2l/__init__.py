@@ -8,13 +8,14 @@ from .modeling_t2l import T2LForVideoClassification, T2LModel
 
 FAMILY = Family(
     model_type="t2l",
+    name="T2L",
     config_class=T2LConfig,
     model_class=T2LModel,
     classification_class=T2LForVideoClassification,
     # the official T2L test: CLIP's normalisation, 8 frames at TSN segment centres, resize 256 + centre crop 224
     processor_defaults={"image_mean": CLIP_MEAN, "image_std": CLIP_STD, "num_frames": 8},
-    cards_dir=Path(__file__).resolve().parents[3] / "hub_cards",
-    summary="frozen CLIP + temporal tokens + bottleneck adapters",
+    cards_dir=Path(__file__).resolve().parent / "cards",
+    summary="frozen CLIP, temporal tokens + adapters",
 )
 
 

@@ -48,6 +48,8 @@ class T2LConfig(PreTrainedConfig):
     """
 
     model_type = "t2l"
+    # Trainer's evaluation loop gathers every output tensor; the towers' raw states are not predictions
+    keys_to_ignore_at_inference = ["text_model_output", "vision_model_output"]
     sub_configs_defaults = {"text_config": CLIPTextConfig, "vision_config": CLIPVisionConfig}
 
     text_config: dict | PreTrainedConfig | None = None

@@ -13,7 +13,8 @@ its whole `clip.model.CLIP` (frozen backbone included), attention/MLP/adapter/pr
    otherwise (the parity fixtures use 1-2 heads at width 64);
 4. maps the official keys onto this library's names (`in_proj` split into q/k/v, projections transposed,
    `T_prompt_embeddings[i]` to layer i's `temporal_prompt`, `Adapter.D_fc1/2` to `adapter.fc1/2`, ...) and
-   refuses, listing every key, when anything is left unmapped, missing or of the wrong shape;
+   refuses, listing every key, when anything is left unmapped, missing or of the wrong shape, and when a tensor
+   holds NaN / Inf or is an integer tensor where a float weight belongs (`modeling_t2l.conversion_utils`);
 5. writes a directory that `T2LForVideoClassification.from_pretrained` (and the Auto classes) load.
 """
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pathlib import Path
 
 import torch
 
+from ...conversion_utils import check_tensor_values
 from .configuration_t2l import T2LConfig, adapter_hidden_size
 
 logger = logging.getLogger(__name__)
@@ -347,6 +349,8 @@ def convert_state_dict(state_dict: Mapping[str, torch.Tensor], text_heads: int |
         if wrong:
             parts.append(f"{len(wrong)} key(s) with the wrong shape:\n  " + "\n  ".join(wrong))
         raise ConversionError("refusing to convert an incomplete or unknown checkpoint; " + "\n".join(parts))
+    # names and shapes are right; the values must be too (every official tensor is a floating-point weight)
+    check_tensor_values(state_dict, float_keys=expected, error=ConversionError)
 
     converted: dict[str, torch.Tensor] = {}
     for key, tensor in state_dict.items():

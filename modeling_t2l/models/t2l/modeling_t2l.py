@@ -22,7 +22,7 @@ from transformers.modeling_outputs import BaseModelOutputWithPooling
 from transformers.utils import ModelOutput, logging
 
 from ...losses import cross_entropy_contrastive_loss, kl_contrastive_loss, tfd_loss
-from ...modeling_utils import ZeroShotVideoModelMixin
+from ...modeling_utils import ZeroShotVideoModelMixin, init_clip_weights
 from .adapters import apply_text_lora, load_adapters, read_adapter_config, save_adapters
 from .configuration_t2l import T2LConfig, adapter_hidden_size
 
@@ -54,6 +54,13 @@ class T2LOutput(ModelOutput):
         The video-text contrastive term (symmetric KL by default).
     loss_tfd (`torch.FloatTensor` of shape `()`, returned with `labels`):
         The temporal feature diversity term, before weighting.
+    text_model_output (`BaseModelOutputWithPooling`):
+        The text tower's output: `last_hidden_state` (num_texts, L, D), `pooler_output` (num_texts, D) at the
+        end-of-text token, and with `output_hidden_states` / `output_attentions` one tensor per layer, as CLIP's.
+    vision_model_output (`BaseModelOutputWithPooling`):
+        The vision tower's output over the B*T frames, video-major: `last_hidden_state` (B*T, L, D),
+        `pooler_output` (B*T, D), `hidden_states` (embeddings + one per layer) and `attentions` (B*T, heads,
+        L + 1, L + 1) per layer when asked for: the spatial attention, the temporal token being the last key.
     """
 
     loss: torch.FloatTensor | None = None
@@ -65,6 +72,14 @@ class T2LOutput(ModelOutput):
     frame_embeds: torch.FloatTensor | None = None
     loss_contrastive: torch.FloatTensor | None = None
     loss_tfd: torch.FloatTensor | None = None
+    text_model_output: BaseModelOutputWithPooling | None = None
+    vision_model_output: BaseModelOutputWithPooling | None = None
+
+    def to_tuple(self) -> tuple:
+        # as CLIPOutput: the towers' outputs become tuples too
+        return tuple(
+            self[k].to_tuple() if k in ("text_model_output", "vision_model_output") else self[k] for k in self.keys()
+        )
 
 
 @dataclass
@@ -74,6 +89,8 @@ class T2LVideoFeaturesOutput(BaseModelOutputWithPooling):
         The video embedding: the mean of the projected frame embeddings over time, not normalised.
     frame_embeds (`torch.FloatTensor` of shape `(batch_size, num_frames, projection_dim)`):
         Projected per-frame embeddings, not normalised.
+    last_hidden_state, hidden_states, attentions:
+        The vision tower's, over the B*T frames (see `T2LOutput.vision_model_output`).
     """
 
     frame_embeds: torch.FloatTensor | None = None
@@ -176,28 +193,31 @@ class T2LVisionEncoderLayer(GradientCheckpointingLayer):
         else:
             self.adapter = None
 
-    def _attention(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        return self.self_attn(self.layer_norm1(hidden_states), None)[0]
+    def _attention(self, hidden_states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        return self.self_attn(self.layer_norm1(hidden_states), None)
 
-    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+    def forward(self, hidden_states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Returns the new hidden states and the spatial attention weights (None unless the backend is eager)."""
         batch_frames, seq_length, width = hidden_states.shape
         if self.temporal_prompt is not None:
             frames = hidden_states.view(-1, self.num_frames, seq_length, width)
             prompt = F.dropout(self.temporal_prompt, self.temporal_token_dropout, self.training)
             seeds = prompt + frames.mean(dim=2)  # (B, T, D)
-            temporal_tokens = self.drop_path(self._attention(seeds))  # frames of one video attend to each other
+            temporal_tokens = self.drop_path(self._attention(seeds)[0])  # frames of one video attend to each other
             # add dummy sequence dimension: one extra token per frame, appended last, no positional embedding
             with_tokens = torch.cat([hidden_states, temporal_tokens.reshape(batch_frames, 1, width)], dim=1)
             # the updated temporal token is discarded, so only the frame tokens take the residual; slicing the
             # attention output (not the sum) keeps the residual stream contiguous for the adapter's matmul
-            hidden_states = hidden_states + self.drop_path(self._attention(with_tokens))[:, :seq_length]
+            attention_output, attention_weights = self._attention(with_tokens)
+            hidden_states = hidden_states + self.drop_path(attention_output)[:, :seq_length]
         else:
-            hidden_states = hidden_states + self.drop_path(self._attention(hidden_states))
+            attention_output, attention_weights = self._attention(hidden_states)
+            hidden_states = hidden_states + self.drop_path(attention_output)
 
         if self.adapter is not None:
             hidden_states = self.adapter(hidden_states)
         hidden_states = hidden_states + self.drop_path(self.mlp(self.layer_norm2(hidden_states)))
-        return hidden_states
+        return hidden_states, attention_weights
 
 
 class T2LTextEncoderLayer(GradientCheckpointingLayer):
@@ -218,13 +238,16 @@ class T2LTextEncoderLayer(GradientCheckpointingLayer):
         else:
             self.adapter = None
 
-    def forward(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None = None, **kwargs) -> torch.Tensor:
-        attention_output = self.self_attn(self.layer_norm1(hidden_states), attention_mask, **kwargs)[0]
+    def forward(
+        self, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None = None, **kwargs
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Returns the new hidden states and the attention weights (None unless the backend is eager)."""
+        attention_output, attention_weights = self.self_attn(self.layer_norm1(hidden_states), attention_mask, **kwargs)
         hidden_states = hidden_states + self.drop_path(attention_output)
         if self.adapter is not None:
             hidden_states = self.adapter(hidden_states)
         hidden_states = hidden_states + self.drop_path(self.mlp(self.layer_norm2(hidden_states)))
-        return hidden_states
+        return hidden_states, attention_weights
 
 
 class T2LEncoder(nn.Module):
@@ -238,9 +261,12 @@ class T2LEncoder(nn.Module):
 class T2LVisionTransformer(nn.Module):
     """CLIP's vision tower over the B*T frames of a batch of videos, with the temporal embedding and T2L layers."""
 
+    _supports_sdpa = True  # read by transformers' composite-model checks, as on CLIP's tower classes
+
     def __init__(self, config: T2LConfig):
         super().__init__()
         vision_config = config.vision_config
+        self.config = vision_config
         width = vision_config.hidden_size
         self.num_frames = config.num_frames
         self.embeddings = CLIPVisionEmbeddings(vision_config)
@@ -253,21 +279,36 @@ class T2LVisionTransformer(nn.Module):
         )
         self.post_layernorm = nn.LayerNorm(width, eps=vision_config.layer_norm_eps)
 
-    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        """(B, T, 3, H, W) -> pooled CLS states (B*T, D), video-major."""
+    def forward(
+        self, pixel_values: torch.Tensor, output_attentions: bool = False, output_hidden_states: bool = False
+    ) -> BaseModelOutputWithPooling:
+        """(B, T, 3, H, W) -> `pooler_output`: CLS states (B*T, D) after the last LayerNorm, video-major."""
         batch_size, num_frames = pixel_values.shape[:2]
         hidden_states = self.embeddings(pixel_values.flatten(0, 1))  # (B*T, L, D)
         seq_length, width = hidden_states.shape[1:]
         # the frame's temporal embedding is added to all of its tokens
         hidden_states = hidden_states.view(batch_size, num_frames, seq_length, width) + self.temporal_embedding[:, :, None]
         hidden_states = self.pre_layrnorm(hidden_states.flatten(0, 1))
+        all_hidden_states = (hidden_states,) if output_hidden_states else None
+        all_attentions = () if output_attentions else None
         for layer in self.encoder.layers:
-            hidden_states = layer(hidden_states)
-        return self.post_layernorm(hidden_states[:, 0])
+            hidden_states, attention_weights = layer(hidden_states)
+            if output_hidden_states:
+                all_hidden_states += (hidden_states,)
+            if output_attentions:
+                all_attentions += (attention_weights,)
+        return BaseModelOutputWithPooling(
+            last_hidden_state=hidden_states,
+            pooler_output=self.post_layernorm(hidden_states[:, 0]),
+            hidden_states=all_hidden_states,
+            attentions=all_attentions,
+        )
 
 
 class T2LTextTransformer(nn.Module):
     """CLIP's text tower with T2L layers; pools at the end-of-text token as CLIP does."""
+
+    _supports_sdpa = True
 
     def __init__(self, config: T2LConfig):
         super().__init__()
@@ -279,14 +320,26 @@ class T2LTextTransformer(nn.Module):
         self.final_layer_norm = nn.LayerNorm(text_config.hidden_size, eps=text_config.layer_norm_eps)
         self.eos_token_id = text_config.eos_token_id
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """(K, L) token ids -> pooled states (K, D) at the end-of-text token."""
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        output_attentions: bool = False,
+        output_hidden_states: bool = False,
+    ) -> BaseModelOutputWithPooling:
+        """(K, L) token ids -> `pooler_output`: states (K, D) at the end-of-text token, after the last LayerNorm."""
         hidden_states = self.embeddings(input_ids=input_ids)
-        causal_mask = create_causal_mask(
-            config=self.config, inputs_embeds=hidden_states, attention_mask=attention_mask, past_key_values=None
-        )
+        # The cache goes in positionally: transformers 5.23 names the parameter `past_key_values`, later versions
+        # `cache` (and warn on the old keyword). The text tower has no cache.
+        causal_mask = create_causal_mask(self.config, hidden_states, attention_mask, None)
+        all_hidden_states = (hidden_states,) if output_hidden_states else None
+        all_attentions = () if output_attentions else None
         for layer in self.encoder.layers:
-            hidden_states = layer(hidden_states, causal_mask, is_causal=True)
+            hidden_states, attention_weights = layer(hidden_states, causal_mask, is_causal=True)
+            if output_hidden_states:
+                all_hidden_states += (hidden_states,)
+            if output_attentions:
+                all_attentions += (attention_weights,)
         hidden_states = self.final_layer_norm(hidden_states)
 
         rows = torch.arange(hidden_states.shape[0], device=hidden_states.device)
@@ -295,7 +348,12 @@ class T2LTextTransformer(nn.Module):
             eos_positions = input_ids.to(torch.int).argmax(dim=-1)
         else:
             eos_positions = (input_ids.to(torch.int) == self.eos_token_id).int().argmax(dim=-1)
-        return hidden_states[rows, eos_positions]
+        return BaseModelOutputWithPooling(
+            last_hidden_state=hidden_states,
+            pooler_output=hidden_states[rows, eos_positions],
+            hidden_states=all_hidden_states,
+            attentions=all_attentions,
+        )
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -346,28 +404,12 @@ class T2LPreTrainedModel(ZeroShotVideoModelMixin, PreTrainedModel):
             init.uniform_(module.temporal_prompt, -bound, bound)
         elif isinstance(module, T2LVisionTransformer):
             init.zeros_(module.temporal_embedding)
-        elif isinstance(module, CLIPTextEmbeddings):
-            init.normal_(module.token_embedding.weight, std=0.02 * factor)
-            init.normal_(module.position_embedding.weight, std=0.02 * factor)
-            init.copy_(module.position_ids, torch.arange(module.position_ids.shape[-1]).expand((1, -1)))
-        elif isinstance(module, CLIPVisionEmbeddings):
-            init.normal_(module.class_embedding, std=module.embed_dim**-0.5 * factor)
-            init.normal_(module.patch_embedding.weight, std=module.config.initializer_range * factor)
-            init.normal_(module.position_embedding.weight, std=module.config.initializer_range * factor)
-            init.copy_(module.position_ids, torch.arange(module.num_positions).expand((1, -1)))
-        elif isinstance(module, CLIPAttention):
-            in_std = module.embed_dim**-0.5 * (2 * module.config.num_hidden_layers) ** -0.5 * factor
-            for projection in (module.q_proj, module.k_proj, module.v_proj):
-                init.normal_(projection.weight, std=in_std)
-            init.normal_(module.out_proj.weight, std=module.embed_dim**-0.5 * factor)
-        elif isinstance(module, CLIPMLP):
-            width = module.config.hidden_size
-            init.normal_(module.fc1.weight, std=(2 * width) ** -0.5 * factor)
-            init.normal_(module.fc2.weight, std=width**-0.5 * (2 * module.config.num_hidden_layers) ** -0.5 * factor)
         elif isinstance(module, T2LModel):
             init.normal_(module.text_projection.weight, std=module.text_projection.in_features**-0.5 * factor)
             init.normal_(module.visual_projection.weight, std=module.visual_projection.in_features**-0.5 * factor)
             init.constant_(module.logit_scale, self.config.logit_scale_init_value)
+        else:
+            init_clip_weights(module, factor)
 
     # -- the T2L training set ------------------------------------------------------------------------------------
 
@@ -392,9 +434,13 @@ class T2LModel(T2LPreTrainedModel):
 
     def __init__(self, config: T2LConfig):
         super().__init__(config)
-        # Plain nn.Module towers do not get an attention backend of their own (hf_integration.md F6): hand the
-        # resolved one to the sub-configs, which the CLIP attention layers read.
-        config._attn_implementation = config._attn_implementation
+        # Plain nn.Module towers do not get an attention backend of their own (hf_integration.md F6): a tower whose
+        # sub-config names none takes the resolved top-level one; a tower that names one (e.g.
+        # `text_config._attn_implementation = "eager"`, or a dict `attn_implementation`) keeps it.
+        for key in config.sub_configs:
+            sub_config = getattr(config, key, None)
+            if sub_config is not None and sub_config._attn_implementation is None:
+                sub_config._attn_implementation = config._attn_implementation
         self.text_model = T2LTextTransformer(config)
         self.vision_model = T2LVisionTransformer(config)
         self.visual_projection = nn.Linear(config.vision_config.hidden_size, config.projection_dim, bias=False)
@@ -402,8 +448,14 @@ class T2LModel(T2LPreTrainedModel):
         self.logit_scale = nn.Parameter(torch.tensor(config.logit_scale_init_value))
         self.post_init()
 
-    def get_frame_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        """(B, T, 3, H, W) pixel values -> (B, T, E) projected frame embeddings, not normalised."""
+    def _output_flags(self, output_attentions: bool | None, output_hidden_states: bool | None) -> tuple[bool, bool]:
+        config = self.config
+        attentions = config.output_attentions if output_attentions is None else output_attentions
+        hidden_states = config.output_hidden_states if output_hidden_states is None else output_hidden_states
+        return bool(attentions), bool(hidden_states)
+
+    def _vision(self, pixel_values, output_attentions=None, output_hidden_states=None):
+        """(B, T, 3, H, W) -> (frame embeddings (B, T, E), the vision tower's output)."""
         if pixel_values.ndim != 5:
             raise ValueError(f"pixel_values must have shape (batch, frames, 3, height, width); got {tuple(pixel_values.shape)}")
         batch_size, num_frames = pixel_values.shape[:2]
@@ -412,19 +464,64 @@ class T2LModel(T2LPreTrainedModel):
                 f"this model was built for {self.config.num_frames} frames per video (its temporal tokens have that "
                 f"shape); got {num_frames}. Sample {self.config.num_frames} frames (the processor does this)."
             )
-        pooled = self.vision_model(pixel_values)
-        return self.visual_projection(pooled).view(batch_size, num_frames, -1)
+        output_attentions, output_hidden_states = self._output_flags(output_attentions, output_hidden_states)
+        vision_outputs = self.vision_model(pixel_values, output_attentions, output_hidden_states)
+        frame_embeds = self.visual_projection(vision_outputs.pooler_output).view(batch_size, num_frames, -1)
+        return frame_embeds, vision_outputs
 
-    def get_video_features(self, pixel_values: torch.Tensor, **kwargs) -> T2LVideoFeaturesOutput:
-        """(B, T, 3, H, W) -> `pooler_output` (B, E): the mean of the frame embeddings over time, not normalised."""
-        frame_embeds = self.get_frame_features(pixel_values)
-        return T2LVideoFeaturesOutput(pooler_output=frame_embeds.mean(dim=1), frame_embeds=frame_embeds)
+    def get_frame_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """(B, T, 3, H, W) pixel values -> (B, T, E) projected frame embeddings, not normalised."""
+        return self._vision(pixel_values, False, False)[0]
+
+    def get_video_features(
+        self,
+        pixel_values: torch.Tensor,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+    ) -> T2LVideoFeaturesOutput | tuple:
+        """(B, T, 3, H, W) -> `pooler_output` (B, E): the mean of the frame embeddings over time, not normalised.
+
+        `last_hidden_state` (B, T, L, D) and, with `output_hidden_states` / `output_attentions`, the per-layer
+        tensors ((B, T, L, D) and (B, T, heads, L + 1, L + 1)) are the vision tower's, per video and frame.
+        """
+        frame_embeds, vision_outputs = self._vision(pixel_values, output_attentions, output_hidden_states)
+        per_video = lambda tensor: tensor.unflatten(0, frame_embeds.shape[:2])  # noqa: E731  (B*T, ...) -> (B, T, ...)
+        output = T2LVideoFeaturesOutput(
+            last_hidden_state=per_video(vision_outputs.last_hidden_state),
+            pooler_output=frame_embeds.mean(dim=1),
+            hidden_states=None if vision_outputs.hidden_states is None else tuple(map(per_video, vision_outputs.hidden_states)),
+            attentions=None if vision_outputs.attentions is None else tuple(
+                None if weights is None else per_video(weights) for weights in vision_outputs.attentions
+            ),
+            frame_embeds=frame_embeds,
+        )
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        return output if return_dict else output.to_tuple()
 
     def get_text_features(
-        self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, video_outputs=None, **kwargs
-    ) -> BaseModelOutputWithPooling:
-        """(K, L) token ids -> `pooler_output` (K, E) text embeddings, not normalised (T2L's text ignores the video)."""
-        return BaseModelOutputWithPooling(pooler_output=self.text_projection(self.text_model(input_ids, attention_mask)))
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        video_outputs=None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+    ) -> BaseModelOutputWithPooling | tuple:
+        """(K, L) token ids -> `pooler_output` (K, E) text embeddings, not normalised (T2L's text ignores the video).
+
+        The other fields are the text tower's (`last_hidden_state` (K, L, D), per-layer tensors when asked for).
+        """
+        output_attentions, output_hidden_states = self._output_flags(output_attentions, output_hidden_states)
+        text_outputs = self.text_model(input_ids, attention_mask, output_attentions, output_hidden_states)
+        output = BaseModelOutputWithPooling(
+            last_hidden_state=text_outputs.last_hidden_state,
+            pooler_output=self.text_projection(text_outputs.pooler_output),
+            hidden_states=text_outputs.hidden_states,
+            attentions=text_outputs.attentions,
+        )
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        return output if return_dict else output.to_tuple()
 
     def forward(
         self,
@@ -432,18 +529,26 @@ class T2LModel(T2LPreTrainedModel):
         input_ids: torch.Tensor,
         attention_mask: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
-        **kwargs,
     ) -> T2LOutput | tuple:
         r"""
         pixel_values (`(batch_size, num_frames, 3, height, width)`): the clips, video-major.
         input_ids (`(num_texts, sequence_length)`): one text per class; with `labels` it may hold only the classes
             present in the batch, so the cost of a training step does not grow with the vocabulary.
         labels (`(batch_size,)`, *optional*): the row of `input_ids` that describes each video; returns the loss.
+        output_attentions, output_hidden_states (*optional*): per-layer tensors of each tower, in
+            `text_model_output` and `vision_model_output` (as CLIP's output carries them). Attention weights
+            exist only with the eager backend (`attn_implementation="eager"`); other backends give None per layer.
+
+        Unknown keyword arguments raise TypeError: a misspelt option is never silently ignored.
         """
-        frame_embeds = self.get_frame_features(pixel_values)
+        output_attentions, output_hidden_states = self._output_flags(output_attentions, output_hidden_states)
+        frame_embeds, vision_outputs = self._vision(pixel_values, output_attentions, output_hidden_states)
+        text_outputs = self.text_model(input_ids, attention_mask, output_attentions, output_hidden_states)
         video_embeds = F.normalize(frame_embeds.mean(dim=1), dim=-1)
-        text_embeds = F.normalize(self.get_text_features(input_ids, attention_mask).pooler_output, dim=-1)
+        text_embeds = F.normalize(self.text_projection(text_outputs.pooler_output), dim=-1)
         logits_per_video = self.logit_scale.exp() * video_embeds @ text_embeds.t()
 
         loss = loss_contrastive = loss_tfd = None
@@ -466,6 +571,8 @@ class T2LModel(T2LPreTrainedModel):
             frame_embeds=frame_embeds,
             loss_contrastive=loss_contrastive,
             loss_tfd=loss_tfd,
+            text_model_output=text_outputs,
+            vision_model_output=vision_outputs,
         )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         return output if return_dict else output.to_tuple()
@@ -486,14 +593,36 @@ class T2LForVideoClassification(T2LPreTrainedModel):
     def get_frame_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
         return self.t2l.get_frame_features(pixel_values)
 
-    def get_video_features(self, pixel_values: torch.Tensor, **kwargs) -> T2LVideoFeaturesOutput:
-        return self.t2l.get_video_features(pixel_values, **kwargs)
+    def get_video_features(
+        self, pixel_values, output_attentions=None, output_hidden_states=None, return_dict=None
+    ) -> T2LVideoFeaturesOutput | tuple:
+        """See `T2LModel.get_video_features`."""
+        return self.t2l.get_video_features(pixel_values, output_attentions, output_hidden_states, return_dict)
 
-    def get_text_features(self, input_ids, attention_mask=None, video_outputs=None, **kwargs) -> BaseModelOutputWithPooling:
-        return self.t2l.get_text_features(input_ids, attention_mask, video_outputs=video_outputs, **kwargs)
+    def get_text_features(
+        self, input_ids, attention_mask=None, video_outputs=None, output_attentions=None, output_hidden_states=None,
+        return_dict=None,
+    ) -> BaseModelOutputWithPooling | tuple:
+        """See `T2LModel.get_text_features`."""
+        return self.t2l.get_text_features(
+            input_ids, attention_mask, video_outputs, output_attentions, output_hidden_states, return_dict
+        )
 
-    def forward(self, pixel_values, input_ids, attention_mask=None, labels=None, return_dict=None, **kwargs):
-        return self.t2l(pixel_values, input_ids, attention_mask, labels=labels, return_dict=return_dict)
+    def forward(
+        self,
+        pixel_values: torch.Tensor,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+    ) -> T2LOutput | tuple:
+        """See `T2LModel.forward`."""
+        return self.t2l(
+            pixel_values, input_ids, attention_mask, labels=labels, output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states, return_dict=return_dict,
+        )
 
     @classmethod
     def from_clip(
@@ -530,8 +659,8 @@ class T2LForVideoClassification(T2LPreTrainedModel):
         )
         loaded = cls.from_pretrained(clip_name_or_path, config=config, **kwargs)
         model = loaded[0] if isinstance(loaded, tuple) else loaded
-        if freeze_backbone:
-            model.freeze_backbone()
+        if not freeze_backbone:  # from_pretrained applied the trainable set; unfreeze CLIP too
+            model.requires_grad_(True)
         if adapters is not None:
             model.load_adapters(adapters)
         return loaded

@@ -15,6 +15,7 @@ from .processing_defaults import image_processor_kwargs
 
 FAMILY = Family(
     model_type="tc_clip",
+    name="TC-CLIP",
     config_class=TCCLIPConfig,
     model_class=TCCLIPModel,
     classification_class=TCCLIPForVideoClassification,

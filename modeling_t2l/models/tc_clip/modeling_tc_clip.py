@@ -44,7 +44,7 @@ from transformers.models.clip.modeling_clip import (
 )
 from transformers.utils import ModelOutput
 
-from ...modeling_utils import ZeroShotVideoModelMixin
+from ...modeling_utils import ZeroShotVideoModelMixin, init_clip_weights
 from .configuration_tc_clip import TCCLIPConfig, prompt_texts
 from .losses import MixupCutmix, label_smoothing_cross_entropy, soft_target_cross_entropy
 
@@ -551,28 +551,12 @@ class TCCLIPPreTrainedModel(ZeroShotVideoModelMixin, PreTrainedModel):
         if isinstance(module, TCCLIPTextTransformer):
             # random CoOp-style vectors; `from_clip` sets them to the embeddings of `prompt_context_init`
             init.normal_(module.prompt_context, std=0.02)
-        elif isinstance(module, CLIPTextEmbeddings):
-            init.normal_(module.token_embedding.weight, std=0.02 * factor)
-            init.normal_(module.position_embedding.weight, std=0.02 * factor)
-            init.copy_(module.position_ids, torch.arange(module.position_ids.shape[-1]).expand((1, -1)))
-        elif isinstance(module, CLIPVisionEmbeddings):
-            init.normal_(module.class_embedding, std=module.embed_dim**-0.5 * factor)
-            init.normal_(module.patch_embedding.weight, std=module.config.initializer_range * factor)
-            init.normal_(module.position_embedding.weight, std=module.config.initializer_range * factor)
-            init.copy_(module.position_ids, torch.arange(module.num_positions).expand((1, -1)))
-        elif isinstance(module, CLIPAttention):
-            in_std = module.embed_dim**-0.5 * (2 * module.config.num_hidden_layers) ** -0.5 * factor
-            for projection in (module.q_proj, module.k_proj, module.v_proj):
-                init.normal_(projection.weight, std=in_std)
-            init.normal_(module.out_proj.weight, std=module.embed_dim**-0.5 * factor)
-        elif isinstance(module, CLIPMLP):
-            width = module.config.hidden_size
-            init.normal_(module.fc1.weight, std=(2 * width) ** -0.5 * factor)
-            init.normal_(module.fc2.weight, std=width**-0.5 * (2 * module.config.num_hidden_layers) ** -0.5 * factor)
         elif isinstance(module, TCCLIPModel):
             init.normal_(module.text_projection.weight, std=module.text_projection.in_features**-0.5 * factor)
             init.normal_(module.visual_projection.weight, std=module.visual_projection.in_features**-0.5 * factor)
             init.constant_(module.logit_scale, self.config.logit_scale_init_value)
+        else:
+            init_clip_weights(module, factor)
 
     # -- the family contract -------------------------------------------------------------------------------------
 
