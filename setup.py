@@ -6,6 +6,9 @@ from setuptools import find_packages, setup
 from setuptools.command.build_py import build_py
 
 HERE = Path(__file__).parent
+PLOTS = ["matplotlib>=3.8"]  # PNG charts: confusion matrices, benchmark and timeline plots
+DEMO = ["gradio>=5", *PLOTS]  # `t2l serve` and app.py
+SEARCH = ["faiss-cpu>=1.8"]  # `t2l search` ranks with FAISS (an exact matrix product without it; same results)
 
 
 class BuildWithRecipes(build_py):
@@ -58,12 +61,11 @@ setup(
         "tqdm",
     ],
     extras_require={
-        "plots": ["matplotlib>=3.8"],
-        "demo": ["gradio>=5", "matplotlib>=3.8"],
-        # `t2l search`: FAISS ranking (an exact matrix product is used without it; same results)
-        "search": ["faiss-cpu>=1.8"],
-        "test": ["pytest>=8", "pytest-timeout", "matplotlib>=3.8", "parameterized"],
-        "browser-test": ["selenium>=4.10"],
+        "plots": PLOTS,
+        "demo": DEMO,
+        "search": SEARCH,
+        # the tests cover every optional feature (charts, the demo page in a real browser, FAISS search)
+        "test": ["pytest>=8", "pytest-timeout", "parameterized", "selenium>=4.10", *PLOTS, *DEMO, *SEARCH],
     },
     entry_points={"console_scripts": ["t2l = modeling_t2l.cli:main"]},
     cmdclass={"build_py": BuildWithRecipes},

@@ -5,13 +5,14 @@ first looked up, or right after transformers itself is imported, so `import mode
 `AutoModel.from_pretrained(dir)` or `pipeline("zero-shot-video-classification", model=dir)` works, while
 `t2l --help` imports neither torch nor transformers.
 """
-from .models import t2l, tc_clip
+from .models import baselines, t2l, tc_clip, vifi_clip
 from .pipelines.zero_shot_video_classification import register_pipeline
 from .processing.image_processing_t2l import T2LImageProcessor
 from .processing.processing_t2l import T2LProcessor
 
-for family in (t2l, tc_clip):
+for family in (t2l, tc_clip, vifi_clip):
     family.register()
+baselines.register()  # frozen CLIP and X-CLIP for video classification (not families: nothing to train)
 register_pipeline()
 
 # Saved checkpoints carry their code and an `auto_map`, so `trust_remote_code=True` loads them without this package

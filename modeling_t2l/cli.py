@@ -13,7 +13,7 @@ import sys
 # name -> (module under modeling_t2l.commands, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "classify": ("classify", "classify videos against candidate labels (zero-shot)"),
-    "convert": ("convert", "convert an official T2L / EZ-CLIP checkpoint to this library's format"),
+    "convert": ("convert", "convert an official T2L / EZ-CLIP or ViFi-CLIP checkpoint to this library's format"),
     "validate-data": ("validate_data", "check every video of a protocol: missing, undecodable, too short"),
     "train": ("train", "fine-tune a model family with a recipe (a bundled name or a YAML file)"),
     "evaluate": ("evaluate", "evaluate a model on a named protocol"),

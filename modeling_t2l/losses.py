@@ -44,4 +44,24 @@ def tfd_loss(frame_embeds: torch.Tensor, unbiased: bool = True, delta: float = 1
     return 1.0 / (central_difference + variance + delta)
 
 
-__all__ = ["KL_TARGET_SCALE", "cross_entropy_contrastive_loss", "kl_contrastive_loss", "tfd_loss"]
+def soft_target_cross_entropy(logits_per_video: torch.Tensor, labels: torch.Tensor, label_smoothing: float = 0.0) -> torch.Tensor:
+    """Cross-entropy over the classes with class ids (B,) and label smoothing, or with soft targets (B, K).
+
+    Soft targets (mixup / cutmix, which already carry the smoothing) give timm's `SoftTargetCrossEntropy`,
+    mean over the batch of -sum_k y_k log_softmax(x)_k; class ids give timm's `LabelSmoothingCrossEntropy`
+    ((1 - s) * NLL + s * the mean of -log_softmax over the classes), which is `F.cross_entropy(label_smoothing=s)`.
+    """
+    if labels.is_floating_point():
+        if labels.shape != logits_per_video.shape:
+            raise ValueError(f"soft labels must have the logits' shape {tuple(logits_per_video.shape)}, got {tuple(labels.shape)}")
+        return -(labels * F.log_softmax(logits_per_video, dim=-1)).sum(dim=-1).mean()
+    return F.cross_entropy(logits_per_video, labels, label_smoothing=label_smoothing)
+
+
+__all__ = [
+    "KL_TARGET_SCALE",
+    "cross_entropy_contrastive_loss",
+    "kl_contrastive_loss",
+    "soft_target_cross_entropy",
+    "tfd_loss",
+]

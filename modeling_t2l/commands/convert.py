@@ -1,15 +1,17 @@
-"""`t2l convert`: turn an official T2L / EZ-CLIP or TC-CLIP checkpoint into a directory `from_pretrained` loads."""
+"""`t2l convert`: turn an official T2L / EZ-CLIP, TC-CLIP or ViFi-CLIP checkpoint into a directory `from_pretrained`
+loads."""
 from __future__ import annotations
 
 import argparse
 import sys
 
-FAMILIES = ("auto", "t2l", "tc_clip")
+FAMILIES = ("auto", "t2l", "tc_clip", "vifi_clip")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", required=True,
-                        help="official checkpoint: T2L / EZ-CLIP (.pt, e.g. model_best_K_400.pt) or TC-CLIP (.pth)")
+                        help="official checkpoint: T2L / EZ-CLIP (.pt, e.g. model_best_K_400.pt), TC-CLIP or ViFi-CLIP "
+                             "(.pth)")
     parser.add_argument("--output-dir", required=True, help="directory to write config.json + model.safetensors to")
     parser.add_argument("--family", choices=FAMILIES, default="auto",
                         help="which official code saved the checkpoint (default: detected from its keys)")
@@ -19,11 +21,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="attention heads of the vision tower (default: width // 64, as the official code)")
     parser.add_argument("--no-processor", action="store_true",
                         help="do not save a processor (bundled CLIP tokenizer) next to the weights")
+    fine_tuned = parser.add_argument_group("TC-CLIP and ViFi-CLIP")
+    fine_tuned.add_argument("--clip", default=None,
+                            help="the CLIP the checkpoint was fine-tuned from, for its token table (TC-CLIP and ViFi-CLIP "
+                                 "checkpoints do not hold it), e.g. openai/clip-vit-base-patch16 (TC-CLIP also takes an "
+                                 "OpenAI state dict; ViFi-CLIP's default is that Hub id)")
+    vifi_clip = parser.add_argument_group("ViFi-CLIP only")
+    vifi_clip.add_argument("--num-frames", type=int, default=None,
+                           help="frames per clip the saved processor samples (default 32, the official test)")
     tc_clip = parser.add_argument_group("TC-CLIP only")
-    tc_clip.add_argument("--clip", default=None,
-                         help="the CLIP the checkpoint was fine-tuned from, for its token table (TC-CLIP checkpoints "
-                              "do not hold it): Hub id, CLIP directory or OpenAI state dict, e.g. "
-                              "openai/clip-vit-base-patch16")
     tc_clip.add_argument("--wise-ft", type=float, default=None, metavar="ALPHA",
                          help="write the WiSE-FT blend (1 - ALPHA) * CLIP + ALPHA * TC-CLIP (official zero-shot: 0.7)")
     tc_clip.add_argument("--context-tokens", type=int, default=None, help="k context tokens (default 96)")
@@ -39,18 +45,29 @@ def _family(args) -> str:
     from modeling_t2l.models.tc_clip.conversion import detect_checkpoint_family
 
     detected = detect_checkpoint_family(args.checkpoint)
-    if detected == "vifi_clip":
-        raise ValueError(f"{args.checkpoint}: a ViFi-CLIP checkpoint (no TC-CLIP tensors); it is not supported here")
-    return "tc_clip" if detected == "tc_clip" else "t2l"  # T2L's converter reports anything else
+    if detected in ("tc_clip", "vifi_clip"):
+        return detected
+    if detected is None:
+        # files the TC-CLIP reader cannot open, e.g. ViFi-CLIP's, whose pickled yacs config is a dict subclass
+        from modeling_t2l.models.vifi_clip.conversion import is_vifi_clip_checkpoint
+
+        if is_vifi_clip_checkpoint(args.checkpoint):
+            return "vifi_clip"
+    return "t2l"  # T2L's converter reports anything else
 
 
 def run(args: argparse.Namespace) -> int:
     try:
         family = _family(args)
-    except Exception as err:  # ConversionError (missing file) or the ViFi-CLIP refusal
+    except Exception as err:  # ConversionError (missing file)
         print(f"t2l convert: error: {err}", file=sys.stderr)
         return 1
-    return _run_tc_clip(args) if family == "tc_clip" else _run_t2l(args)
+    if args.num_frames is not None and family != "vifi_clip":
+        print(f"t2l convert: error: --num-frames applies to ViFi-CLIP checkpoints only (this is a {family} checkpoint, "
+              f"whose tensors fix its clip length)", file=sys.stderr)
+        return 2
+    runners = {"tc_clip": _run_tc_clip, "vifi_clip": _run_vifi_clip}
+    return runners.get(family, _run_t2l)(args)
 
 
 def _run_t2l(args: argparse.Namespace) -> int:
@@ -92,4 +109,22 @@ def _run_tc_clip(args: argparse.Namespace) -> int:
     print(describe(model.config))
     print(f"TC-CLIP written to {args.output_dir}; the converted weights stay under the checkpoint's licence "
           f"(CC BY-NC 4.0 for the released TC-CLIP models)")
+    return 0
+
+
+def _run_vifi_clip(args: argparse.Namespace) -> int:
+    from modeling_t2l.models.vifi_clip.conversion import DEFAULT_CLIP, ConversionError, convert_checkpoint, describe
+
+    try:
+        model = convert_checkpoint(
+            args.checkpoint, args.output_dir, clip=args.clip or DEFAULT_CLIP, num_frames=args.num_frames or 32,
+            text_heads=args.text_heads, vision_heads=args.vision_heads, save_processor=not args.no_processor,
+        )
+    except ConversionError as err:
+        print(f"t2l convert: error: {err}", file=sys.stderr)
+        return 1
+    total = sum(p.numel() for p in model.parameters())
+    print(describe(model.config))
+    print(f"{total:,} ViFi-CLIP parameters (all trained: full fine-tuning); written to {args.output_dir}; the weights "
+          f"keep their authors' terms (the ViFi-CLIP repository states no licence)")
     return 0

@@ -37,6 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--official-recipe", action="store_true",
                         help="train with the official T2L settings (text adapters, KL loss over the batch, drop-path) "
                              "instead of the miniature's (frozen text tower, cross-entropy over all classes, no dropout)")
+    parser.add_argument("--threads", type=int, default=d.threads,
+                        help=f"torch threads for every step (default {d.threads}); the digits of the table depend on "
+                             "it, not on the machine's core count")
     parser.add_argument("--quiet", action="store_true", help="print only the results table and where the outputs went (no progress bars, step messages or Trainer logs)")
 
 
@@ -54,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         out=args.out, num_videos=args.num_videos, test_videos=args.test_videos, frames=args.frames,
         num_frames=args.num_frames, image_size=args.image_size, epochs=args.epochs, seeds=args.seeds,
         batch_size=args.batch_size, learning_rate=args.lr, pretrain_steps=args.pretrain_steps,
-        cache_dir=args.cache_dir, official_recipe=args.official_recipe,
+        cache_dir=args.cache_dir, official_recipe=args.official_recipe, threads=args.threads,
         variants=tuple(key.strip() for key in args.variants.split(",") if key.strip()),
         command=_command_line(),
         progress=not args.quiet,

@@ -83,10 +83,10 @@ def build_protocol(args: argparse.Namespace, options: dict):
     from ..training.arguments import load_recipe
 
     if args.eval_list and not args.labels:
-        raise SystemExit("--eval-list needs --labels (the id,name label file of your lists)")
+        raise ValueError("--eval-list needs --labels (the id,name label file of your lists)")
     if args.labels:
         if not args.eval_list:
-            raise SystemExit("--labels needs at least one --eval-list [NAME=]LIST")
+            raise ValueError("--labels needs at least one --eval-list [NAME=]LIST")
         lists = {}
         for item in args.eval_list:
             name, _, path = item.rpartition("=") if "=" in item else ("", "", item)
@@ -100,18 +100,47 @@ def build_protocol(args: argparse.Namespace, options: dict):
             # evaluate where training validated: the recipe's eval lists, scored
             return custom_protocol(recipe.data.protocol, options["num_frames"], options.get("text_mode", "templates"),
                                    train=False)
-        return get_protocol(recipe.data.protocol, **options)
-    return get_protocol(args.protocol, **options)
+        return _get_protocol(recipe.data.protocol, options)
+    return _get_protocol(args.protocol, options)
+
+
+def _get_protocol(name: str, options: dict):
+    from ..data import get_protocol
+
+    try:
+        return get_protocol(name, **options)
+    except TypeError as error:  # an option that is not a protocol field
+        raise ValueError(f"--protocol-option: {error}") from None
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..data import MissingVideosError
+    from .errors import USER_ERRORS, report
+
+    try:
+        return _run(args)
+    except MissingVideosError as error:
+        advice = "Check --data-root and the folder layout (README, 'Preparing datasets'), run `t2l validate-data`"
+        if len(error.missing) < error.total:  # leaving them out helps only when some are there
+            advice += ", or pass --missing skip to leave them out"
+        return report("evaluate", error.with_advice(advice + "."))
+    except USER_ERRORS as error:  # an unknown protocol or split, a bad list or label file, an unreadable model
+        return report("evaluate", error)
+
+
+def _run(args: argparse.Namespace) -> int:
     import torch
 
+    from ..data import get_protocol
     from ..evaluation.evaluate import evaluate_protocol, markdown_table, write_reports
 
+    if args.protocol:
+        get_protocol(args.protocol)  # an unknown name fails here (naming the known ones), before a model loads
     options = {}
     for item in args.protocol_option:
-        key, _, value = item.partition("=")
+        key, separator, value = item.partition("=")
+        if not separator:
+            raise ValueError(f"--protocol-option {item!r} must look like KEY=VALUE")
         options[key] = yaml.safe_load(value)
     for key in ("num_clips", "num_crops", "clip_sampling"):
         if getattr(args, key) is not None:
@@ -130,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
     protocol = dataclasses.replace(protocol, **views) if views else protocol
     model = models[None] if list(models) == [None] else models
     if isinstance(model, dict) and None in model:
-        raise SystemExit("--model: give every model as SEED=PATH when passing several")
+        raise ValueError("--model: give every model as SEED=PATH when passing several")
     results = evaluate_protocol(model, processor, protocol, args.data_root, splits=args.split,
                                 batch_size=args.batch_size, num_workers=args.num_workers, missing=args.missing)
     output_dir = Path(args.output_dir or Path("eval_results") / protocol.name)

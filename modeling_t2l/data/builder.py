@@ -31,14 +31,22 @@ MAX_EXAMPLES = 10
 class MissingVideosError(FileNotFoundError):
     """Some videos of a split list are not under the video root (the message gives counts and examples)."""
 
-    def __init__(self, missing: Sequence[str], total: int, video_root, source: str):
+    # what to do about it, for Python callers; the commands replace it with their own flags (`with_advice`)
+    ADVICE = ("Check the folder layout (README, 'Preparing datasets'), run `t2l validate-data`, or call "
+              "build_video_dataset / Protocol.build_dataset with missing='skip' to leave them out.")
+
+    def __init__(self, missing: Sequence[str], total: int, video_root, source: str, advice: str | None = None):
         self.missing = list(missing)
+        self.total, self.video_root, self.source = total, video_root, source
         examples = ", ".join(self.missing[:MAX_EXAMPLES]) + (", ..." if len(self.missing) > MAX_EXAMPLES else "")
-        super().__init__(
-            f"{len(self.missing)} of {total} videos listed in {source} were not found under {video_root} "
-            f"(first: {examples}). Check the folder layout (README, 'Preparing datasets'), run `t2l validate-data`, "
-            f"or pass missing='skip' to leave them out."
-        )
+        self.summary = (f"{len(self.missing)} of {total} videos listed in {source} were not found under {video_root} "
+                        f"(first: {examples}).")
+        self.advice = self.ADVICE if advice is None else advice
+        super().__init__(f"{self.summary} {self.advice}")
+
+    def with_advice(self, advice: str) -> "MissingVideosError":
+        """The same error with another remedy (e.g. the command-line flag of the command that hit it)."""
+        return MissingVideosError(self.missing, self.total, self.video_root, self.source, advice)
 
 
 def resolve_videos(
@@ -117,13 +125,22 @@ def _clip_seed(*parts: int) -> int:
     return int(np.random.SeedSequence([p & 0xFFFFFFFFFFFFFFFF for p in parts]).generate_state(2, dtype=np.uint32).view(np.uint64)[0] >> 1)
 
 
+def video_key(source) -> int:
+    """The integer that names a video in augmentation seeds: a CRC of its file name (not of the whole path, so
+    the same files draw the same clips wherever they are stored), or of its bytes."""
+    if isinstance(source, bytes):
+        return zlib.crc32(source)
+    return zlib.crc32(os.path.basename(os.fspath(source)).encode())
+
+
 class VideoTransform:
     """The `set_transform` function: decode T frames with `modeling_t2l.processing.video_io.read_video` and apply the
     image processor (official eval or train transforms).
 
     Training randomness is reproducible: the clip seed is mixed from the base `seed`, the epoch (`set_epoch`),
     the DataLoader worker's seed (which torch re-draws from the main process's generator for every epoch),
-    the video (a CRC of its path) and how many times this process has drawn that video. So a seeded run draws
+    the video (a CRC of its file name, see `video_key`) and how many times this process has drawn that video.
+    So a seeded run draws
     the same clips, and every epoch draws new ones even with num_workers=0 and no `set_epoch` call.
     """
 
@@ -140,6 +157,7 @@ class VideoTransform:
         self.frame_cache = frame_cache
         self.epoch = 0
         self._draws: Counter = Counter()
+        self.last_seed: int | None = None
         if train and (num_clips != 1 or num_crops != 1):
             raise ValueError("multi-view sampling (num_clips/num_crops > 1) is for evaluation only")
         if clip_sampling not in ("uniform", "random"):
@@ -167,11 +185,11 @@ class VideoTransform:
         from ..processing.video_io import read_video
 
         source = video["bytes"] if video.get("bytes") else video["path"]
-        key = zlib.crc32(source if isinstance(source, bytes) else str(source).encode())  # names the video in seeds
+        key = video_key(source)
         if self.frame_cache is not None:
             source = self._decoded(source)
         if self.train:
-            seed = self._seed_for(key)
+            seed = self.last_seed = self._seed_for(key)
             frames = read_video(source, self.num_frames, mode="train", generator=np.random.default_rng(seed),
                                 sampling=self.sampling)
             pixel_values = self.image_processor([frames], train=True, seed=seed, return_tensors="pt")["pixel_values"]
@@ -202,8 +220,11 @@ class VideoTransform:
 
     def __call__(self, batch: dict) -> dict:
         output = {"pixel_values": [], "labels": list(batch["label"]), "video_path": [], "decode_error": []}
+        if self.train:
+            output["clip_seed"] = []  # lets the collator draw its text templates from the batch's own clips
         for video in batch["video"]:
             path = video.get("path") or "<bytes>"
+            self.last_seed = None
             try:
                 pixel_values, error = self.decode(video), None
             except Exception as exc:  # noqa: BLE001 - any undecodable video is reported, never fatal (see module doc)
@@ -211,6 +232,8 @@ class VideoTransform:
             output["pixel_values"].append(pixel_values)
             output["video_path"].append(path)
             output["decode_error"].append(error)
+            if self.train:
+                output["clip_seed"].append(self.last_seed)
         return output
 
 

@@ -43,6 +43,7 @@ def _template_major(class_texts) -> list[list[str]]:
 
 
 NEGATIVES = ("batch", "vocabulary")
+SKIPPED_KEY = "num_skipped_videos"  # train batches with `count_in_batch`: videos of the batch that were dropped
 
 
 class VideoCollator:
@@ -64,6 +65,9 @@ class VideoCollator:
         self._token_ids = [ids[mask.bool()].tolist() for ids, mask in zip(input_ids, attention_mask)]
         self._vocabulary = {"input_ids": input_ids, "attention_mask": attention_mask}
         self.skipped = SkippedVideos()
+        # ZeroShotVideoTrainer sets this: each train batch then carries how many of its videos were dropped, so the trainer
+        # counts the batches it trained on (workers collate batches ahead, and a resumed run re-collates those).
+        self.count_in_batch = False
         self._calls = 0
         self._last_good = None
 
@@ -81,11 +85,12 @@ class VideoCollator:
 
     # --------------------------------------------------------------------------------------------- batches
     def __call__(self, samples: list[dict]) -> dict:
-        kept = []
+        kept, dropped = [], 0
         for sample in samples:
             if sample.get("pixel_values") is None:
                 path, reason = sample.get("video_path", "<unknown>"), sample.get("decode_error") or "no frames"
                 self.skipped.add(path, reason)
+                dropped += 1
                 logger.warning("skipping undecodable video %s (%s); %d skipped so far", path, reason, self.skipped.count)
             else:
                 kept.append(sample)
@@ -102,7 +107,12 @@ class VideoCollator:
             return self._empty_batch()
         pixel_values = torch.stack([torch.as_tensor(sample["pixel_values"]) for sample in kept])
         labels = [int(sample["labels"]) for sample in kept]
-        return self._train_batch(pixel_values, labels) if self.train else self._eval_batch(pixel_values, labels)
+        if not self.train:
+            return self._eval_batch(pixel_values, labels)
+        batch = self._train_batch(pixel_values, labels, [sample.get("clip_seed") for sample in kept])
+        if self.count_in_batch:
+            batch[SKIPPED_KEY] = torch.tensor(dropped)
+        return batch
 
     def _eval_batch(self, pixel_values: torch.Tensor, labels: list[int]) -> dict:
         return {"pixel_values": pixel_values, **self._vocabulary, "labels": torch.tensor(labels, dtype=torch.long)}
@@ -116,16 +126,17 @@ class VideoCollator:
             attention_mask[row, : len(ids)] = 1
         return input_ids, attention_mask
 
-    def _train_batch(self, pixel_values: torch.Tensor, labels: list[int]) -> dict:
+    def _train_batch(self, pixel_values: torch.Tensor, labels: list[int], clip_seeds=()) -> dict:
+        rng = self._rng(clip_seeds)
         if self.negatives == "vocabulary":  # one drawn template per class, rows gathered from the tokenized table
-            templates = torch.from_numpy(self._rng().integers(self.num_templates, size=self.num_classes))
+            templates = torch.from_numpy(rng.integers(self.num_templates, size=self.num_classes))
             rows = templates * self.num_classes + torch.arange(self.num_classes)
             input_ids, attention_mask = (tensor[rows] for tensor in self._vocabulary.values())
             return {"pixel_values": pixel_values, "input_ids": input_ids, "attention_mask": attention_mask,
                     "labels": torch.tensor(labels, dtype=torch.long)}
         present = list(dict.fromkeys(labels))  # the batch's classes, in order of first appearance
         rows = {label: row for row, label in enumerate(present)}
-        templates = self._rng().integers(self.num_templates, size=len(present))
+        templates = rng.integers(self.num_templates, size=len(present))
         input_ids, attention_mask = self._pad(
             [self._token_ids[int(t) * self.num_classes + label] for t, label in zip(templates, present)]
         )
@@ -140,8 +151,13 @@ class VideoCollator:
         """Eval batch whose videos all failed: zero rows (evaluation loops skip `labels.numel() == 0`)."""
         return {"pixel_values": torch.zeros((0,)), **self._vocabulary, "labels": torch.zeros((0,), dtype=torch.long)}
 
-    def _rng(self) -> np.random.Generator:
-        # Worker processes start from copies of this object, so mix in the worker's seed (re-drawn every epoch).
+    def _rng(self, clip_seeds=()) -> np.random.Generator:
+        # From the seeds of the batch's clips (the train transform's, see VideoTransform): the same batch draws the
+        # same templates in an uninterrupted and in a resumed run, whose call count restarts at the checkpoint.
+        if clip_seeds and all(seed is not None for seed in clip_seeds):
+            return np.random.default_rng(_clip_seed(self.seed, *clip_seeds))
+        # Samples from another transform: a call count. Worker processes start from copies of this object, so mix
+        # in the worker's seed (re-drawn every epoch).
         worker = torch.utils.data.get_worker_info()
         self._calls += 1
         return np.random.default_rng(_clip_seed(self.seed, worker.seed if worker else 0, self._calls))

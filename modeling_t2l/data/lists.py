@@ -41,15 +41,27 @@ def read_labels(path: str | Path) -> list[str]:
     """Class names of a label CSV, in id order. Checks that the ids run 0..n-1 so a shuffled file cannot
     silently mislabel every video."""
     path = Path(path)
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        if reader.fieldnames is None or not {"id", "name"} <= set(reader.fieldnames):
-            raise ValueError(f"{path}: a label file needs the header 'id,name', found {reader.fieldnames}")
-        names = []
-        for row_number, row in enumerate(reader):
-            if int(row["id"]) != row_number:
-                raise ValueError(f"{path}: row {row_number + 2} has id {row['id']}, expected {row_number}")
-            names.append(row["name"].strip())
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            fieldnames, rows = reader.fieldnames, list(reader)
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path}: a label file must be UTF-8 text (byte {error.start} is not)") from None
+    except csv.Error as error:
+        raise ValueError(f"{path}: not a CSV label file ({error})") from None
+    if fieldnames is None or not {"id", "name"} <= set(fieldnames):
+        raise ValueError(f"{path}: a label file needs the header 'id,name', found {fieldnames}")
+    names = []
+    for row_number, row in enumerate(rows):
+        if row["id"] is None or row["name"] is None:
+            raise ValueError(f"{path}: row {row_number + 2} needs an id and a name, found {row['id']!r}")
+        try:
+            row_id = int(row["id"])
+        except ValueError:
+            raise ValueError(f"{path}: row {row_number + 2} has id {row['id']!r}, not an integer") from None
+        if row_id != row_number:
+            raise ValueError(f"{path}: row {row_number + 2} has id {row['id']}, expected {row_number}")
+        names.append(row["name"].strip())
     if not names:
         raise ValueError(f"{path}: no classes")
     check_distinct_class_names(names, f"{path}: the label file")

@@ -115,7 +115,10 @@ def evaluate_dataset(
     metric = load_topk_accuracy()
     confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
     scored = 0
-    for batch in tqdm(loader, desc=f"evaluate {name}", disable=not progress, unit="batch"):
+    # One iterator, made here: tqdm.auto's bar calls iter() on what it wraps in __init__ and again when looped
+    # over, and each DataLoader iterator starts its own workers, which decode (and count as skipped) batches.
+    batches = iter(loader)
+    for batch in tqdm(batches, total=len(loader), desc=f"evaluate {name}", disable=not progress, unit="batch"):
         labels = batch["labels"]
         if labels.numel() == 0:
             continue
@@ -162,7 +165,8 @@ def evaluate_videos(model, processor, videos: Sequence, labels: Sequence[int], c
 def split_class_texts(model, protocol, split: str, templates=None):
     """The texts a split's classes are scored with: the protocol's (`text_mode`), unless the model's family has its
     own prompt form (`model.class_prompts`), which then wraps the protocol's class names (with
-    text_mode="llm_labels", the user's LLM names: TC-CLIP's "(LLM)" rows). Explicit `templates` always win."""
+    text_mode="llm_labels", the user's LLM names: TC-CLIP's "(LLM)" rows), or, in templates mode, the family's own
+    test templates (`model.zero_shot_templates`). Explicit `templates` always win."""
     if templates is None:
         names = protocol.class_names(split)
         # the LLM names replace the class names inside the family's prompts
@@ -170,7 +174,11 @@ def split_class_texts(model, protocol, split: str, templates=None):
         own = model_class_texts(model, words)
         if own is not None:
             return type(own)(texts=own.texts, mode="model", class_names=tuple(names))
-    return protocol.class_texts(split, templates=templates)
+        if protocol.text_mode == "templates":
+            # in templates mode, a family's own test prompt (ViFi-CLIP's "a photo of a {}.") instead of the 16
+            # ActionCLIP templates; families without one (T2L) keep the protocol's default
+            templates = getattr(model, "zero_shot_templates", None)
+    return protocol.class_texts(split, templates=templates) if templates else protocol.class_texts(split)
 
 
 def evaluate_split(model, processor, protocol, split: str, data_root, *, missing: str = "error", **kwargs) -> SplitResult:

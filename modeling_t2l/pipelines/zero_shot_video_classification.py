@@ -29,7 +29,6 @@ import logging
 import os
 import shutil
 import sys
-import warnings
 from collections import OrderedDict
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -39,6 +38,7 @@ import torch
 from transformers import AutoModelForVideoClassification, CLIPTokenizer, Pipeline
 from transformers.pipelines import PIPELINE_REGISTRY
 
+from ..processing.checkpoint_processor import image_processor_from_dict, load_image_processor
 from ..processing.image_processing_t2l import T2LImageProcessor
 from ..processing.tokenization import encode_texts, load_clip_tokenizer
 from ..processing.video_io import VideoDecodeError, read_video, sample_clip_indices, sample_frame_indices
@@ -67,6 +67,8 @@ INPUT_ERRORS = (VideoDecodeError, ValueError, TypeError, OSError)
 TEXT_CHUNK_SIZE = 256
 # How many (labels, templates, descriptions) vocabularies a pipeline keeps embedded.
 TEXT_CACHE_SIZE = 8
+# Frames per clip for a model that takes any number and brings no clip processor.
+DEFAULT_NUM_FRAMES = 8
 
 
 class ZeroShotVideoClassificationPipeline(Pipeline):
@@ -111,19 +113,18 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        config = self.model.config
-        self.num_frames = int(config.num_frames)
+        self.num_frames = _model_num_frames(self.model, self.image_processor)
         if self.tokenizer is None:
             self.tokenizer = _load_tokenizer(self.model)
         # Duck-typed on purpose: under remote code, AutoImageProcessor may return T2LImageProcessor from another
         # dynamic-module copy than the one this file imports.
         if self.image_processor is None or not hasattr(self.image_processor, "num_frames"):
-            self.image_processor = _load_image_processor(self.model, self.image_processor)
+            self.image_processor = _load_image_processor(self.model, self.image_processor, self.num_frames)
         processor_frames = getattr(self.image_processor, "num_frames", None)
         if processor_frames is not None and int(processor_frames) != self.num_frames:
             raise ValueError(
                 f"The image processor is set for {processor_frames} frames per clip but the model was built for "
-                f"{self.num_frames} (config.num_frames); pass the image processor saved with the model"
+                f"{self.num_frames} (model.num_frames); pass the image processor saved with the model"
             )
         # Dropout on the temporal prompts and drop-path would make scores random.
         self.model.eval()
@@ -321,6 +322,10 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
     def class_texts(self, candidate_labels, hypothesis_template=None, descriptions=None) -> ClassTexts:
         """The texts the labels are scored with, and which mode produced them (see the class docstring)."""
         labels = _check_labels(candidate_labels)
+        if hypothesis_template is None and descriptions is None:
+            # a family whose official test scores a fixed prompt (ViFi-CLIP's "a photo of a {}.", X-CLIP's bare
+            # name) declares it; T2L declares none and keeps the descriptions-or-templates default
+            hypothesis_template = getattr(self.model, "zero_shot_templates", None)
         if hypothesis_template is not None:
             return class_texts(labels, mode="templates", templates=_check_templates(hypothesis_template))
         if descriptions is None:
@@ -447,24 +452,35 @@ def _load_tokenizer(model) -> CLIPTokenizer:
     return tokenizer
 
 
-def _load_image_processor(model, given=None) -> T2LImageProcessor:
-    """The image processor saved with the model, else one sized from the model config (CLIP defaults)."""
+def _model_num_frames(model, image_processor=None) -> int:
+    """Frames per clip: the model's (contract `num_frames`), else the given clip processor's, else 8."""
+    frames = getattr(model, "num_frames", None)
+    if frames is None:
+        frames = getattr(model.config, "num_frames", None)
+    if frames is None:
+        frames = getattr(image_processor, "num_frames", None) or DEFAULT_NUM_FRAMES
+        logger.info("%s takes any number of frames: sampling %d per clip", type(model).__name__, frames)
+    return int(frames)
+
+
+def _load_image_processor(model, given=None, num_frames: int | None = None) -> T2LImageProcessor:
+    """A clip processor with the checkpoint's own constants: `given` (a per-image processor such as CLIP's, whose
+    mean/std/size/crop/filter are carried over), else the one saved with the model (a T2LImageProcessor, or the
+    per-image one converted likewise), else one sized from the model config (CLIP defaults)."""
+    num_frames = _model_num_frames(model) if num_frames is None else int(num_frames)
     if given is not None:
-        warnings.warn(
-            f"Ignoring image processor {type(given).__name__}: T2L needs a T2LImageProcessor (multi-frame clips)",
-            stacklevel=3,
-        )
+        return image_processor_from_dict(given.to_dict(), num_frames, where=type(given).__name__)
     source = getattr(model, "name_or_path", None)
     if source:
         try:
-            return T2LImageProcessor.from_pretrained(source)
-        except (OSError, ValueError, TypeError):
+            return load_image_processor(source, num_frames)
+        except OSError:
             pass
     size = int(model.config.vision_config.image_size)
     # the official eval transform: shorter side to 256, centre crop 224 (same ratio for other input sizes)
     shortest_edge = round(size * 256 / 224)
     logger.info("No saved image processor found for %s; using a default T2LImageProcessor at %d px", source, size)
-    return T2LImageProcessor(num_frames=int(model.config.num_frames), crop_size=size, shortest_edge=shortest_edge)
+    return T2LImageProcessor(num_frames=num_frames, crop_size=size, shortest_edge=shortest_edge)
 
 
 PIPELINE_ENTRY = {

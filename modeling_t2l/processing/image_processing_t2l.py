@@ -51,6 +51,7 @@ class T2LImageProcessorKwargs(ImagesKwargs, total=False):
     grayscale_probability: float
     frame_sampling: str
     num_fixed_crops: int
+    resample: int
 
 
 def _rng(seed) -> np.random.Generator:
@@ -167,6 +168,7 @@ class T2LImageProcessor(BaseImageProcessor):
         grayscale_probability: float = 0.2,
         frame_sampling: str = "actionclip",
         num_fixed_crops: int = 13,
+        resample: int = Image.BICUBIC,
         **kwargs: Any,
     ):
         kwargs.pop("image_processor_type", None)
@@ -194,6 +196,9 @@ class T2LImageProcessor(BaseImageProcessor):
         # the multi-scale crop's offsets: the first 5 (corners, centre) or all 13 official positions; TC-CLIP
         # (mmaction `num_fixed_crops=5`) uses 5, T2L (`more_fix_crop=True`) 13
         self.num_fixed_crops = int(num_fixed_crops)
+        # eval-time resize filter (a PIL code): bicubic is T2L's official one; checkpoints of other families
+        # (e.g. X-CLIP / ViFi-CLIP, bilinear) save their own
+        self.resample = int(resample)
 
     @property
     def mean(self) -> list[float]:
@@ -263,14 +268,14 @@ class T2LImageProcessor(BaseImageProcessor):
     # -- transforms ----------------------------------------------------------------------------------------------
 
     def _eval_frames(self, frames: list[Image.Image]) -> list[Image.Image]:
-        resized = [resize_shorter_side(frame, self.shortest_edge, Image.BICUBIC) for frame in frames]
+        resized = [resize_shorter_side(frame, self.shortest_edge, self.resample) for frame in frames]
         width, height = resized[0].size
         box = center_crop_box(width, height, self.crop_size)
         return [frame.crop(box) for frame in resized]
 
     def _three_crop_frames(self, frames: list[Image.Image]) -> list[list[Image.Image]]:
         crop = self.crop_size
-        resized = [resize_shorter_side(frame, crop, Image.BICUBIC) for frame in frames]
+        resized = [resize_shorter_side(frame, crop, self.resample) for frame in frames]
         width, height = resized[0].size
         if width >= height:
             step = (width - crop) // 2

@@ -76,7 +76,10 @@ class T2LProcessor(ProcessorMixin):
         use the wrong tokens or crash deep in the vision tower.
         """
         config = getattr(config_or_model, "config", config_or_model)
-        expected = getattr(config, "num_frames", None)
+        # a model's contract `num_frames` first (families keep it elsewhere than config.num_frames, e.g. X-CLIP)
+        expected = getattr(config_or_model, "num_frames", None) if config is not config_or_model else None
+        if expected is None:
+            expected = getattr(config, "num_frames", None)
         if expected is None:
             raise ValueError(f"{type(config).__name__} has no num_frames to check the processor against")
         if int(expected) != int(self.num_frames):

@@ -5,6 +5,8 @@ from dataclasses import dataclass, field
 
 from .variants import VARIANTS
 
+DEFAULT_THREADS = 2  # the published numbers were measured with 2 threads (a 2-core machine)
+
 
 @dataclass
 class DemoOptions:
@@ -19,6 +21,7 @@ class DemoOptions:
     batch_size: int = 8
     learning_rate: float = 1e-2
     official_recipe: bool = False  # train with the official T2L settings instead of the miniature's (ablation.py)
+    threads: int = DEFAULT_THREADS  # torch intra-op threads: the numbers depend on it (quickstart/environment.py)
     pretrain_steps: int = 600
     cache_dir: str | None = None
     variants: tuple[str, ...] = field(default_factory=lambda: tuple(v.key for v in VARIANTS))

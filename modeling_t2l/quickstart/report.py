@@ -55,8 +55,13 @@ def markdown_table(summary: Mapping[str, dict]) -> str:
 
 
 def write_report(summary: Mapping[str, dict], scores: Mapping, out_dir: Path, *, command: str, settings: dict,
-                 chance: float) -> dict[str, Path]:
-    """Write `ablation.md` (command, settings, table), `ablation.json` (every seed) and `ablation.png`."""
+                 chance: float, environment: dict | None = None) -> dict[str, Path]:
+    """Write `ablation.md` (command, settings, table), `ablation.json` (every seed) and `ablation.png`.
+
+    `environment` (quickstart.environment.environment()): the thread count, CPU kernels and versions the numbers
+    were computed with; the same options give the same digits only where these are the same too."""
+    from .environment import describe
+
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     seeds = next(iter(summary.values()))["seeds"]
@@ -66,11 +71,13 @@ def write_report(summary: Mapping[str, dict], scores: Mapping, out_dir: Path, *,
         f"Zero-shot top-1 on novel classes (appearances never seen in a training video); "
         f"{'mean ± std over ' + str(seeds) + ' seeds' if seeds > 1 else 'one seed'}; chance = {chance:.1f} %.\n"
         f"Trained with {RECIPES[bool(settings.get('official_recipe'))]}.\n"
+        + (f"Computed with {describe(environment)}.\n" if environment else "")
     )
     paths = {"markdown": out_dir / "ablation.md", "json": out_dir / "ablation.json", "chart": out_dir / "ablation.png"}
     paths["markdown"].write_text(markdown)
     paths["json"].write_text(json.dumps({"command": command, "settings": settings, "chance": chance,
-                                         "per_seed": scores, "summary": summary}, indent=2) + "\n")
+                                         "environment": environment, "per_seed": scores, "summary": summary},
+                                        indent=2) + "\n")
     keys = list(summary)
     bar_chart(
         paths["chart"], [SHORT_LABELS[key] for key in keys], [summary[key]["novel"][0] for key in keys],

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -18,6 +18,7 @@ from .ablation import VARIANTS, VARIANTS_BY_KEY, TrainSettings, run_variant
 from .options import DemoOptions
 from ..pipelines.zero_shot_video_classification import add_pipeline_to_checkpoint
 from .dataset import generate_dataset
+from .environment import DEFAULT_THREADS, environment, reproducible_torch
 from .report import markdown_table, summarise, write_report
 from .tiny_clip import pretrain_tiny_clip, pretraining_summary
 
@@ -60,6 +61,11 @@ def classify_with_pipeline(model_dir: Path, video: Path, candidate_labels: list[
 
 def run_demo(options: DemoOptions) -> dict:
     _check(options)
+    with reproducible_torch(options.threads):
+        return _run_demo(options)
+
+
+def _run_demo(options: DemoOptions) -> dict:
     out = Path(options.out)
     out.mkdir(parents=True, exist_ok=True)
     started = time.time()
@@ -108,7 +114,8 @@ def run_demo(options: DemoOptions) -> dict:
 
     summary = summarise(scores)
     chance = 100.0 / len(data.novel_classes)
-    paths = write_report(summary, scores, out, command=options.command, settings=asdict(options), chance=chance)
+    paths = write_report(summary, scores, out, command=options.command, settings=asdict(options), chance=chance,
+                         environment=environment())
     # the results are printed in quiet mode too: --quiet drops the progress, not the answer
     print("[6/6] ablation (zero-shot top-1 %, novel = classes never seen in training):\n")
     print(markdown_table(summary))

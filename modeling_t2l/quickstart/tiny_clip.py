@@ -111,8 +111,9 @@ def pretrain_tiny_clip(
     learning_rate: float = 2e-3, seed: int = 0, eval_images: int = 256, progress: bool = True,
 ) -> Path:
     """Pre-train (or reuse from the cache) the tiny CLIP; returns its directory (model + tokenizer files)."""
+    # the thread count is part of the key: pre-training on another number of threads gives other weights
     settings = dict(version=FORMAT_VERSION, image_size=image_size, steps=steps, batch_size=batch_size,
-                    learning_rate=learning_rate, seed=seed)
+                    learning_rate=learning_rate, seed=seed, threads=torch.get_num_threads())
     key = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
     directory = Path(cache_dir or default_cache_dir()) / f"tiny-clip-{key}"
     if (directory / SETTINGS_FILE).is_file():

@@ -22,20 +22,28 @@ What the shared trainer adds to `Trainer`, and why:
   an unscored split of the protocol (K400 val for the K400-trained zero-shot models) or a held-out part of the
   training list. The official code picked its checkpoints on the target test sets; this never does. With no
   validation data the last epoch is kept.
-* Undecodable videos are dropped by the data layer's collator; their count is in `train_results.json`.
-* Reproducible resume: data order comes from Trainer's seeded sampler, dropout from the RNG state saved with each
-  checkpoint, and augmentation from the data layer's per-(epoch, video) seeds, which `AugmentationEpochCallback`
-  keeps in step with the epoch. Exactness is tested with `dataloader_num_workers=0`.
+* Undecodable videos are dropped by the data layer's collator; the count over the batches trained on (the whole
+  run, across resumes: each checkpoint stores it) is in `train_results.json`.
+* Reproducible runs: `training.seed` is set before the model's new tensors are drawn. Reproducible resume: data
+  order comes from Trainer's seeded sampler, dropout from the RNG state saved with each checkpoint, augmentation
+  from the data layer's per-(epoch, video) seeds, which `AugmentationEpochCallback` keeps in step with the epoch,
+  and text templates from the batch's clip seeds. Exactness is tested with `dataloader_num_workers=0`.
+* Checkpoints are complete or absent (written under `.incomplete/`, sealed, renamed; see `checkpoints.py`), and
+  `--resume` takes the newest complete one.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
 import torch
 from transformers import Trainer, TrainerCallback, get_scheduler
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, enable_full_determinism, rotate_checkpoints, set_seed
 
 from ..data import VideoCollator, custom_protocol, get_protocol, make_transform
 from ..data.builder import _clip_seed
@@ -45,6 +53,17 @@ from ..pipelines.zero_shot_video_classification import add_pipeline_to_checkpoin
 from ..processing.processing_t2l import T2LProcessor
 from .arguments import Recipe, load_recipe
 from .schedules import cosine_with_warmup_inside
+from .checkpoints import (
+    SKIPS_NAME,
+    STAGING_DIR,
+    OutputWriteError,
+    check_writable,
+    describe_os_error,
+    publish,
+    resolve_resume,
+    seal,
+    write_json,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +104,14 @@ class ZeroShotVideoTrainer(Trainer):
         self.model_accepts_loss_kwargs = False
         self._loss_terms: dict[str, torch.Tensor] = {}
         self._loss_term_count = 0
+        # Skipped videos of the batches trained on: this process in this run, and the whole run up to the
+        # checkpoint it resumed from (restored from the checkpoint's SKIPS_NAME).
+        if hasattr(self.data_collator, "count_in_batch"):
+            self.data_collator.count_in_batch = True
+        self._skipped_here = 0
+        self._skipped_before = {"skipped_videos": 0, "skipped_examples": []}
+        self._staging = False
+        self.resume_checkpoint = None  # what prepare_training resolved `resume` to (already checked)
 
     def create_optimizer(self, model=None):
         if self.optimizer is None:
@@ -129,6 +156,11 @@ class ZeroShotVideoTrainer(Trainer):
         return np.random.default_rng(_clip_seed(self.args.seed, rank, self._transform_step, self._transform_calls))
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        from ..data.collator import SKIPPED_KEY
+
+        skipped = inputs.pop(SKIPPED_KEY, None)
+        if skipped is not None:
+            self._skipped_here = self._skipped_here + skipped  # a tensor: no device sync here
         if self.batch_transform is not None and model.training:
             inputs = self.batch_transform(inputs, self._transform_rng())
         outputs = model(**inputs)
@@ -150,6 +182,74 @@ class ZeroShotVideoTrainer(Trainer):
                 logs[name] = round(values[index].item() / values[-1].item(), 6)
             self._loss_terms, self._loss_term_count = {}, 0
         super().log(logs, start_time)
+
+    # ------------------------------------------------------------------------------ skips, checkpoints, resume
+    def skipped_videos(self) -> dict:
+        """Skipped videos of the whole run (all processes, and the run before a resume): count and examples.
+        Every process must call it (the count is summed over processes)."""
+        here = torch.tensor([float(self._skipped_here)], device=self.args.device)
+        count = int(self.accelerator.reduce(here, reduction="sum").item()) + self._skipped_before["skipped_videos"]
+        examples = list(self._skipped_before["skipped_examples"])
+        seen = {example["path"] for example in examples}
+        collator_skips = getattr(self.data_collator, "skipped", None)
+        for example in collator_skips.as_dict()["skipped_examples"] if collator_skips is not None else []:
+            if example["path"] not in seen:  # each bad video once (it fails again every epoch)
+                seen.add(example["path"])
+                examples.append(example)
+        return {"skipped_videos": count, "skipped_examples": examples}
+
+    def _get_output_dir(self, trial) -> str:
+        run_dir = super()._get_output_dir(trial)
+        return os.path.join(run_dir, STAGING_DIR) if self._staging else run_dir
+
+    def _save_checkpoint(self, model, trial) -> None:
+        """Trainer's checkpoint, written under `.incomplete/`, sealed with a manifest and the skip counts, then
+        renamed into place (see `checkpoints`): a kill or a full disk mid-save leaves no `checkpoint-N` behind."""
+        run_dir = super()._get_output_dir(trial)
+        staging_root = os.path.join(run_dir, STAGING_DIR)
+        name = f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
+        staged, final = Path(staging_root) / name, Path(run_dir) / name
+        skips = self.skipped_videos()  # before anything is written: every process takes part in the sum
+        try:
+            if self.args.should_save:
+                shutil.rmtree(staging_root, ignore_errors=True)  # what an interrupted save left
+            self.accelerator.wait_for_everyone()
+            self._staging = True
+            try:
+                super()._save_checkpoint(model, trial)
+            finally:
+                self._staging = False
+            best = self.state.best_model_checkpoint
+            if best and best.startswith(staging_root + os.sep):  # Trainer named it where it was written
+                self.state.best_model_checkpoint = os.path.join(run_dir, os.path.relpath(best, staging_root))
+            self.accelerator.wait_for_everyone()  # every process has written its RNG state
+            if self.args.should_save:
+                self.state.save_to_json(str(staged / "trainer_state.json"))
+                write_json(staged / SKIPS_NAME, skips)
+                seal(staged, self.state.global_step)
+                publish(staged, final)
+                with contextlib.suppress(OSError):
+                    os.rmdir(staging_root)  # empty now
+                rotate_checkpoints(run_dir, self.args.save_total_limit, self.state.best_model_checkpoint,
+                                   use_mtime=True)
+        except OSError as error:
+            if self.args.should_save:
+                shutil.rmtree(staging_root, ignore_errors=True)
+            raise OutputWriteError(f"cannot write checkpoint {final}: {describe_os_error(error)}") from error
+        self.accelerator.wait_for_everyone()
+
+    def train(self, resume_from_checkpoint=None, trial=None, **kwargs):
+        """`resume_from_checkpoint=True` takes the newest *complete* checkpoint of the output folder (warning about
+        newer incomplete ones), and the skipped-video count continues from that checkpoint's."""
+        if resume_from_checkpoint and resume_from_checkpoint != self.resume_checkpoint:
+            resume_from_checkpoint = resolve_resume(resume_from_checkpoint, self.args.output_dir)
+        if resume_from_checkpoint:
+            skips = Path(resume_from_checkpoint) / SKIPS_NAME
+            if skips.is_file():
+                self._skipped_before = json.loads(skips.read_text())
+            else:
+                logger.warning("%s has no %s: the skipped-video count restarts at 0", resume_from_checkpoint, SKIPS_NAME)
+        return super().train(resume_from_checkpoint=resume_from_checkpoint or None, trial=trial, **kwargs)
 
     def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval") -> dict:
         """Zero-shot top-1/top-5 on the validation data (every rank computes the same numbers)."""
@@ -280,12 +380,23 @@ def family_class_texts(recipe: Recipe, protocol, model, class_texts, validation)
 
 
 # ---------------------------------------------------------------------------------------------------- run
-def prepare_training(recipe: Recipe) -> ZeroShotVideoTrainer:
-    """Model, processor, data, collator and a ready trainer (call `.train()`); `run_training` wraps it."""
+def prepare_training(recipe: Recipe, resume: bool | str = False) -> ZeroShotVideoTrainer:
+    """Model, processor, data, collator and a ready trainer (call `.train()`); `run_training` wraps it.
+
+    `resume` (True: the newest complete checkpoint of the output folder, or a checkpoint path) is checked before
+    the model is built, so a run with nothing to resume fails at once; the choice is `trainer.resume_checkpoint`."""
     protocol = build_protocol(recipe)
     check_validation(recipe, protocol)  # before any model or data is loaded
     processor = build_processor(recipe)
     train, class_texts, transform, validation = build_datasets(recipe, protocol, processor)  # data errors first
+    args = recipe.training
+    check_writable(args.output_dir)  # a read-only or missing disk fails now, not at the first checkpoint
+    checkpoint = resolve_resume(resume, args.output_dir)
+    # The model's new tensors (adapters, temporal prompts) are drawn when it is built, before Trainer would seed.
+    if args.full_determinism:
+        enable_full_determinism(args.seed)
+    else:
+        set_seed(args.seed)
     model = build_model(recipe)
     processor.check_num_frames(model)
     if recipe.data.text_templates is None:
@@ -304,6 +415,7 @@ def prepare_training(recipe: Recipe) -> ZeroShotVideoTrainer:
     )
     trainer.protocol = protocol
     trainer.recipe = recipe
+    trainer.resume_checkpoint = checkpoint
     return trainer
 
 
@@ -315,17 +427,12 @@ def run_training(recipe: Recipe, resume: bool | str = False) -> dict:
     processor and remote code, and, for families that train a small set (`save_adapters`), that set to
     `<output_dir>/adapters`.
     """
-    trainer = prepare_training(recipe)
-    args, protocol, collator, train = trainer.args, trainer.protocol, trainer.data_collator, trainer.train_dataset
+    trainer = prepare_training(recipe, resume=resume)
+    args, protocol, train = trainer.args, trainer.protocol, trainer.train_dataset
     validation = trainer.validation
-    if resume:
-        checkpoint = resume if isinstance(resume, str) else True
-        output = trainer.train(resume_from_checkpoint=checkpoint)
-    else:
-        output = trainer.train()
+    output = trainer.train(resume_from_checkpoint=trainer.resume_checkpoint)
 
-    skipped = torch.tensor([float(collator.skipped.count)], device=args.device)
-    skipped = int(trainer.accelerator.reduce(skipped, reduction="sum").item())
+    skipped = trainer.skipped_videos()
     summary = {
         "recipe": recipe.to_dict(),
         "recipe_file": recipe.source,
@@ -337,18 +444,23 @@ def run_training(recipe: Recipe, resume: bool | str = False) -> dict:
         "best_model_checkpoint": trainer.state.best_model_checkpoint,
         "best_validation_top1": trainer.state.best_metric,
         "model_selection": "validation top-1" if validation is not None else "last epoch (no validation data)",
-        "skipped_videos": skipped,
-        "skipped_examples": collator.skipped.as_dict()["skipped_examples"],
+        "skipped_videos": skipped["skipped_videos"],
+        "skipped_examples": skipped["skipped_examples"],
         "target_protocols": list(recipe.data.target_protocols),
     }
-    trainer.save_model(args.output_dir)  # every rank calls it; Trainer writes from the main process only
+    try:
+        trainer.save_model(args.output_dir)  # every rank calls it; Trainer writes from the main process only
+        if trainer.is_world_process_zero():
+            # the pipeline's code and task next to the weights: `pipeline(model=dir, trust_remote_code=True)`
+            add_pipeline_to_checkpoint(args.output_dir)
+            model = trainer.accelerator.unwrap_model(trainer.model)
+            if hasattr(model, "save_adapters"):
+                model.save_adapters(Path(args.output_dir) / "adapters", base_model_name_or_path=recipe.model.clip)
+            write_json(Path(args.output_dir) / RESULTS_NAME, json.loads(json.dumps(summary, default=str)))
+    except OSError as error:  # the checkpoints stay as they were: `--resume` continues from the last one
+        raise OutputWriteError(f"cannot write the trained model to {args.output_dir}: "
+                               f"{describe_os_error(error)}") from error
     if trainer.is_world_process_zero():
-        # the pipeline's code and task next to the weights: `pipeline(model=dir, trust_remote_code=True)`
-        add_pipeline_to_checkpoint(args.output_dir)
-        model = trainer.accelerator.unwrap_model(trainer.model)
-        if hasattr(model, "save_adapters"):
-            model.save_adapters(Path(args.output_dir) / "adapters", base_model_name_or_path=recipe.model.clip)
-        (Path(args.output_dir) / RESULTS_NAME).write_text(json.dumps(summary, indent=2, default=str) + "\n")
         for target in summary["target_protocols"]:
             logger.info("evaluate with: t2l evaluate --model %s --protocol %s --data-root <videos>", args.output_dir, target)
     return summary

@@ -7,11 +7,13 @@ The official pipeline normalises with ImageNet's mean and std, not CLIP's (123.6
 Frames are sampled with mmaction2's TSN sampler (`frame_sampling="mmaction"`, spec §6.2): the test clip takes
 `int(i * N/T + N/(2T))`, training draws one frame in each of T segments of `N // T` frames.
 
-`T2LImageProcessor` resizes with bicubic filtering; the official TC-CLIP pipeline (mmcv) resizes bilinearly.
+The test resize is bilinear (`resample`), as the official pipeline's mmcv resize.
 """
 from __future__ import annotations
 
 from pathlib import Path
+
+from PIL import Image
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -32,6 +34,7 @@ def image_processor_kwargs(num_frames: int = NUM_FRAMES, crop_size: int = CROP_S
         image_std=IMAGENET_STD,
         frame_sampling=FRAME_SAMPLING,
         num_fixed_crops=5,  # the multi-scale crop's offsets: 4 corners and the centre
+        resample=int(Image.BILINEAR),
     )
 
 
