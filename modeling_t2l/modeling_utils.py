@@ -21,6 +21,9 @@ from transformers.models.clip.modeling_clip import CLIPMLP, CLIPAttention, CLIPT
 
 from .remote_code import write_remote_code
 
+VISUAL_MARKER = "vision_model."
+"""Parameter names containing this are the vision tower's (the default optimizer groups' `visual_lr_ratio`)."""
+
 
 class ZeroShotVideoModelMixin:
     """Mixed into every family's `PreTrainedModel` subclasses (before `PreTrainedModel` in the bases)."""
@@ -107,6 +110,45 @@ class ZeroShotVideoModelMixin:
         model.apply_trainable_set()
         return loaded
 
+    # -- class texts ----------------------------------------------------------------------------------------
+
+    def class_prompts(self, class_names: Sequence[str]) -> list[str] | None:
+        """The family's own text for every class (one per class), or None: the shared templates / descriptions.
+
+        A family trained on one fixed prompt form returns it here (TC-CLIP: "a photo of a {class}.", whose first
+        words become its learned prompt vectors); the pipeline, the evaluation and the training collator then
+        encode these texts unless the caller asks for templates or descriptions explicitly.
+        """
+        return None
+
+    # -- training hooks -------------------------------------------------------------------------------------
+
+    def optimizer_parameter_groups(self, args) -> list[dict]:
+        """AdamW parameter groups for the trainable tensors (`{"params", "lr", "weight_decay", "name"}`).
+
+        Default: every trainable tensor at `args.learning_rate`, vision-tower tensors at `learning_rate *
+        args.visual_lr_ratio`, weight decay `args.weight_decay` on all of them (biases and prompts included, as
+        the official T2L code does). Families with other official groups override this.
+        """
+        text, visual = [], []
+        for name, parameter in self.named_parameters():
+            if parameter.requires_grad:
+                (visual if VISUAL_MARKER in name else text).append(parameter)
+        visual_lr = args.learning_rate * getattr(args, "visual_lr_ratio", 1.0)
+        groups = [
+            {"name": "default", "params": text, "lr": args.learning_rate, "weight_decay": args.weight_decay},
+            {"name": "visual", "params": visual, "lr": visual_lr, "weight_decay": args.weight_decay},
+        ]
+        return [group for group in groups if group["params"]]
+
+    def training_batch_transform(self):
+        """A function `(batch, rng) -> batch` applied to every training micro-batch before `forward`, or None.
+
+        For batch-level augmentation that changes the targets (TC-CLIP: mixup / cutmix into soft targets).
+        `rng` is a `numpy.random.Generator` the trainer seeds from the run's seed and the step.
+        """
+        return None
+
     # -- features (implemented by each family) --------------------------------------------------------------
 
     def get_video_features(self, pixel_values: torch.Tensor, **kwargs) -> BaseModelOutputWithPooling:
@@ -116,6 +158,12 @@ class ZeroShotVideoModelMixin:
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, video_outputs=None, **kwargs
     ) -> BaseModelOutputWithPooling:
         raise NotImplementedError
+
+    encode_shared_text = None
+    """Optional, for `text_depends_on_video` families: `encode_shared_text(input_ids, attention_mask)` returns the
+    video-independent part of the text tower for a label set, which `get_text_features(..., shared_text_states=...)`
+    then reuses for every batch of videos (the zero-shot classifier computes it once per label set). None: no
+    such split; the text tower runs whole for every batch."""
 
     # -- saving ---------------------------------------------------------------------------------------------
 

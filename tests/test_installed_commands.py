@@ -55,9 +55,12 @@ def test_recipes_are_selectable_by_name_from_anywhere(tmp_path, monkeypatch):
     expected = {"k400_zero_shot", "base_to_novel_hmdb51", "few_shot_ucf101_k2", "fully_supervised_k400"}
     assert {f"t2l/{name}" for name in expected} <= set(names)
     cpu = ["training.bf16=false", "training.use_cpu=true"]
-    recipe = load_recipe("k400_zero_shot", ["data.data_root=/data/k400", *cpu])  # a name only T2L has
+    recipe = load_recipe("k400_zero_shot_paper", ["data.data_root=/data/k400", *cpu])  # a name only T2L has
     assert recipe.data.protocol and recipe.model.family == "t2l"
-    assert Path(recipe.source).name == "k400_zero_shot.yaml"
+    assert Path(recipe.source).name == "k400_zero_shot_paper.yaml"
+    with pytest.raises(FileNotFoundError, match="ambiguous: name one of t2l/k400_zero_shot, tc_clip/k400_zero_shot"):
+        load_recipe("k400_zero_shot")  # both families have it: the family must be named
+    assert load_recipe("tc_clip/k400_zero_shot", ["data.data_root=/v", *cpu]).model.family == "tc_clip"
     assert Path(load_recipe("t2l/base_to_novel_hmdb51", ["data.data_root=/v", *cpu]).source).parent.name == "t2l"
     with pytest.raises(FileNotFoundError, match="k400_zero_shot"):  # the message lists the bundled names
         load_recipe("no_such_recipe")

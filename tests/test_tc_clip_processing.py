@@ -32,3 +32,19 @@ def test_processor_round_trip(tmp_path):
     loaded = T2LProcessor.from_pretrained(tmp_path)
     assert loaded.image_processor.image_mean == list(defaults.IMAGENET_MEAN)
     assert loaded.num_frames == 16 and loaded.image_processor.crop_size == 224
+
+
+def test_multi_scale_crop_uses_the_five_fixed_offsets():
+    """mmaction's MultiScaleCrop(num_fixed_crops=5): the 4 corners and the centre; T2L keeps the 13 positions."""
+    from modeling_t2l.processing.image_processing_t2l import fixed_crop_offsets
+
+    tc_clip, t2l = defaults.build_image_processor(), T2LImageProcessor()
+    assert tc_clip.num_fixed_crops == 5 and t2l.num_fixed_crops == 13
+    rng = np.random.default_rng(0)
+    seen = {processor.num_fixed_crops: set() for processor in (tc_clip, t2l)}
+    for _ in range(300):
+        for processor in (tc_clip, t2l):
+            crop_w, crop_h, left, top = processor.sample_multi_scale_crop(340, 256, rng)
+            offsets = fixed_crop_offsets(340, 256, crop_w, crop_h)
+            seen[processor.num_fixed_crops].add(offsets.index((left, top)))
+    assert seen[5] == set(range(5)) and seen[13] == set(range(13))

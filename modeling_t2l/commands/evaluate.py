@@ -9,12 +9,15 @@ seed: `--model train_seed1=run1 --model train_seed2=run2 ...`.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 from pathlib import Path
 
 import yaml
 
 logger = logging.getLogger(__name__)
+
+VIEW_OPTIONS = ("num_clips", "num_crops", "clip_sampling", "clip_seed")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,6 +35,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", action="append", help="only these eval splits (default: every scored split)")
     parser.add_argument("--num-clips", type=int, default=None, help="temporal views (default: the protocol's, 1)")
     parser.add_argument("--num-crops", type=int, choices=(1, 3), default=None, help="spatial views (default 1)")
+    parser.add_argument("--clip-sampling", choices=("uniform", "random"), default=None,
+                        help="evenly spaced clips (default) or independent random TSN draws per clip, the TC-CLIP / "
+                        "ViFi-CLIP multi-view test (e.g. --num-clips 2 --clip-sampling random --seed 1024)")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="seed of the random clip draw (default 0); reported in results.json and results.md")
     parser.add_argument("--protocol-option", action="append", default=[], metavar="KEY=VALUE",
                         help="get_protocol option, e.g. hmdb_label_order=legacy, text_mode=templates")
     parser.add_argument("--batch-size", type=int, default=8)
@@ -134,9 +142,11 @@ def _run(args: argparse.Namespace) -> int:
         if not separator:
             raise ValueError(f"--protocol-option {item!r} must look like KEY=VALUE")
         options[key] = yaml.safe_load(value)
-    for key in ("num_clips", "num_crops"):
+    for key in ("num_clips", "num_crops", "clip_sampling"):
         if getattr(args, key) is not None:
             options[key] = getattr(args, key)
+    if args.seed is not None:
+        options["clip_seed"] = args.seed
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     models, processor = {}, None
     for item in args.model:
@@ -144,6 +154,9 @@ def _run(args: argparse.Namespace) -> int:
         models[seed or None], processor = load_model_and_processor(path, device, args.dtype)
     options.setdefault("num_frames", processor.num_frames)  # the protocol samples what the model was built for
     protocol = build_protocol(args, options)
+    # the views apply to every kind of protocol (a --labels protocol is built without them)
+    views = {key: options[key] for key in VIEW_OPTIONS if key in options}
+    protocol = dataclasses.replace(protocol, **views) if views else protocol
     model = models[None] if list(models) == [None] else models
     if isinstance(model, dict) and None in model:
         raise ValueError("--model: give every model as SEED=PATH when passing several")

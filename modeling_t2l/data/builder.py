@@ -145,7 +145,8 @@ class VideoTransform:
     """
 
     def __init__(self, image_processor, train: bool, num_frames: int | None = None, *, num_clips: int = 1,
-                 num_crops: int = 1, seed: int = 0, frame_cache: MutableMapping | None = None):
+                 num_crops: int = 1, seed: int = 0, frame_cache: MutableMapping | None = None,
+                 clip_sampling: str = "uniform"):
         # A T2LProcessor works too: only its image processor is used here.
         self.image_processor = getattr(image_processor, "image_processor", image_processor)
         self.train = train
@@ -159,6 +160,11 @@ class VideoTransform:
         self.last_seed: int | None = None
         if train and (num_clips != 1 or num_crops != 1):
             raise ValueError("multi-view sampling (num_clips/num_crops > 1) is for evaluation only")
+        if clip_sampling not in ("uniform", "random"):
+            raise ValueError(f"clip_sampling must be 'uniform' or 'random', got {clip_sampling!r}")
+        self.clip_sampling = clip_sampling
+        # the checkpoint's TSN sampler (its processor's `frame_sampling`; ActionCLIP's for processors without one)
+        self.sampling = getattr(self.image_processor, "frame_sampling", "actionclip")
 
     def set_epoch(self, epoch: int) -> None:
         # A new epoch restarts the per-video draw counts, so a resumed run draws the same clips as an
@@ -184,10 +190,18 @@ class VideoTransform:
             source = self._decoded(source)
         if self.train:
             seed = self.last_seed = self._seed_for(key)
-            frames = read_video(source, self.num_frames, mode="train", generator=np.random.default_rng(seed))
+            frames = read_video(source, self.num_frames, mode="train", generator=np.random.default_rng(seed),
+                                sampling=self.sampling)
             pixel_values = self.image_processor([frames], train=True, seed=seed, return_tensors="pt")["pixel_values"]
             return pixel_values[0]
-        frames = read_video(source, self.num_frames, mode="eval", num_clips=self.num_clips)
+        if self.clip_sampling == "random":
+            # the multi-view test of TC-CLIP / ViFi-CLIP: every clip an independent random TSN draw. Seeded by the
+            # video alone (no draw count, no worker), so the same video gets the same clips in every run and batch
+            rng = np.random.default_rng(_clip_seed(self.seed, key))
+            frames = read_video(source, self.num_frames, mode="train", generator=rng, num_clips=self.num_clips,
+                                sampling=self.sampling)
+        else:
+            frames = read_video(source, self.num_frames, mode="eval", num_clips=self.num_clips, sampling=self.sampling)
         clips = list(frames) if self.num_clips > 1 else [frames]
         pixel_values = self.image_processor(clips, train=False, num_crops=self.num_crops, return_tensors="pt")["pixel_values"]
         return pixel_values[0] if pixel_values.shape[0] == 1 else pixel_values
@@ -224,15 +238,18 @@ class VideoTransform:
 
 
 def make_transform(image_processor, train: bool, num_frames: int | None = None, *, num_clips: int = 1,
-                   num_crops: int = 1, seed: int = 0, frame_cache: MutableMapping | None = None) -> VideoTransform:
+                   num_crops: int = 1, seed: int = 0, frame_cache: MutableMapping | None = None,
+                   clip_sampling: str = "uniform") -> VideoTransform:
     """The decoding transform for `dataset.set_transform(...)` (picklable, so it works in DataLoader workers).
 
     `num_frames` defaults to the processor's; `num_clips` / `num_crops` > 1 give multi-view evaluation samples of
-    shape (num_clips * num_crops, T, 3, H, W), clip-major.
+    shape (num_clips * num_crops, T, 3, H, W), clip-major. Evaluation clips are evenly spaced
+    (`clip_sampling="uniform"`, segment centres for one clip) or, with `"random"`, independent random TSN draws
+    seeded from `seed` and the video (the official multi-view test of TC-CLIP and ViFi-CLIP).
 
     `frame_cache` (e.g. a `dict`, shared by several transforms): keep every decoded video in memory, all its
     frames at file resolution, so each file is decoded once however many epochs and runs read it. Only for
     small datasets: it never evicts (and each DataLoader worker fills its own copy).
     """
     return VideoTransform(image_processor, train, num_frames, num_clips=num_clips, num_crops=num_crops, seed=seed,
-                          frame_cache=frame_cache)
+                          frame_cache=frame_cache, clip_sampling=clip_sampling)

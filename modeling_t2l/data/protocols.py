@@ -74,6 +74,10 @@ class Protocol:
     num_frames: int = 8
     num_clips: int = 1
     num_crops: int = 1
+    # "uniform": evenly spaced clips (segment centres for one clip); "random": each clip an independent random TSN
+    # draw, seeded per video from `clip_seed` (the TC-CLIP / ViFi-CLIP multi-view test)
+    clip_sampling: Literal["uniform", "random"] = "uniform"
+    clip_seed: int = 0
     image_mean: tuple[float, float, float] = CLIP_MEAN
     image_std: tuple[float, float, float] = CLIP_STD
     text_mode: TextMode = "descriptions"
@@ -90,6 +94,8 @@ class Protocol:
             raise ValueError(f"{self.name}: unknown text_mode {self.text_mode!r}")
         if self.text_mode == "llm_labels" and self.hmdb_label_order == "legacy":
             raise ValueError(f"{self.name}: the LLM label files are in the corrected HMDB order; use hmdb_label_order='fixed'")
+        if self.clip_sampling not in ("uniform", "random"):
+            raise ValueError(f"{self.name}: clip_sampling must be 'uniform' or 'random', got {self.clip_sampling!r}")
         if self.num_frames < 1 or self.num_clips < 1 or self.num_crops not in (1, 3):
             raise ValueError(f"{self.name}: need num_frames >= 1, num_clips >= 1 and num_crops 1 or 3")
 
@@ -204,6 +210,8 @@ class Protocol:
             "dataset": self.dataset,
             "num_frames": self.num_frames,
             "views": f"{self.num_clips}x{self.num_crops}",
+            "clip_sampling": self.clip_sampling,
+            "clip_seed": self.clip_seed if self.clip_sampling == "random" else None,
             "normalisation": "clip" if (self.image_mean, self.image_std) == (CLIP_MEAN, CLIP_STD) else "custom",
             "text_mode": self.text_mode,
             "aggregation": self.aggregation,
@@ -360,7 +368,7 @@ def list_protocols() -> list[str]:
 
 def get_protocol(name: str, **options) -> Protocol:
     """A registered protocol, with options (`hmdb_label_order`, `num_frames`, `num_clips`, `num_crops`,
-    `text_mode`, `train_list`, `llm_labels`, `image_mean`, `image_std`) replaced."""
+    `clip_sampling`, `clip_seed`, `text_mode`, `train_list`, `llm_labels`, `image_mean`, `image_std`) replaced."""
     if name not in _REGISTRY:
         raise KeyError(f"unknown protocol {name!r}; known: {', '.join(list_protocols())}")
     protocol = _REGISTRY[name]

@@ -8,6 +8,7 @@ from .evaluate import (
     evaluate_videos,
     markdown_table,
     results_to_json,
+    split_class_texts,
     write_reports,
 )
 
@@ -20,5 +21,6 @@ __all__ = [
     "evaluate_videos",
     "markdown_table",
     "results_to_json",
+    "split_class_texts",
     "write_reports",
 ]

@@ -34,6 +34,7 @@ from ..data import VideoCollator, get_protocol, harmonic_mean, make_transform, m
 from ..metrics import load_topk_accuracy
 from ..plotting import confusion_matrix_png
 from ..zero_shot.classifier import ZeroShotClassifier, build_zero_shot_classifier, template_groups
+from ..zero_shot.prompts import model_class_texts
 
 
 @dataclass
@@ -49,6 +50,10 @@ class SplitResult:
     skipped_examples: list = field(default_factory=list)
     confusion: list | None = None  # rows: true class, columns: predicted class
     class_names: list | None = None
+    views: str = "1x1"  # clips x crops per video
+    clip_sampling: str = "uniform"
+    seed: int | None = None  # the clip draw's seed, with clip_sampling="random"
+    text_mode: str | None = None  # what the class texts were: "descriptions", "templates", "model" (its own prompts)
 
     def summary(self) -> dict:
         """Everything but the confusion matrix, for tables and logs."""
@@ -76,6 +81,8 @@ def evaluate_dataset(
     num_workers: int = 0,
     num_clips: int = 1,
     num_crops: int = 1,
+    clip_sampling: str = "uniform",
+    seed: int = 0,
     scale: float | None = None,
     progress: bool = True,
     classifier: ZeroShotClassifier | None = None,
@@ -83,7 +90,9 @@ def evaluate_dataset(
     """Evaluate `model` on a dataset with columns `video` (`Video(decode=False)`) and `label` (class ids).
 
     Decoding uses the data layer's eval transform (segment-centre frames, resize 256/224 + centre crop) with
-    `num_clips` x `num_crops` views; no batch is dropped. Scores come from the shared zero-shot classifier;
+    `num_clips` x `num_crops` views; no batch is dropped. `clip_sampling="random"` draws each clip as a random
+    TSN sample instead, seeded by `seed` and the video (the TC-CLIP / ViFi-CLIP multi-view test: 2 random clips x
+    1 crop), so a run is repeatable and the seed is reported. Scores come from the shared zero-shot classifier;
     `classifier` (from `build_zero_shot_classifier`) skips re-encoding a vocabulary already encoded.
     """
     groups = template_groups(class_texts)
@@ -97,7 +106,8 @@ def evaluate_dataset(
     if classifier is None:
         classifier = build_zero_shot_classifier(model, _tokenizer_of(processor), groups, scale=scale)
     image_processor = getattr(processor, "image_processor", processor)
-    dataset = dataset.with_transform(make_transform(image_processor, train=False, num_clips=num_clips, num_crops=num_crops))
+    dataset = dataset.with_transform(make_transform(image_processor, train=False, num_clips=num_clips, num_crops=num_crops,
+                                                    clip_sampling=clip_sampling, seed=seed))
     collator = VideoCollator(processor, groups, train=False)
     loader = torch.utils.data.DataLoader(
         dataset, batch_size=batch_size, shuffle=False, drop_last=False, num_workers=num_workers, collate_fn=collator
@@ -132,6 +142,10 @@ def evaluate_dataset(
         skipped_examples=skipped["skipped_examples"],
         confusion=confusion.tolist(),
         class_names=list(class_names) if class_names is not None else [str(i) for i in range(num_classes)],
+        views=f"{num_clips}x{num_crops}",
+        clip_sampling=clip_sampling,
+        seed=int(seed) if clip_sampling == "random" else None,
+        text_mode=getattr(class_texts, "mode", None),
     )
 
 
@@ -148,16 +162,34 @@ def evaluate_videos(model, processor, videos: Sequence, labels: Sequence[int], c
 
 
 # ------------------------------------------------------------------------------------------------ protocols
+def split_class_texts(model, protocol, split: str, templates=None):
+    """The texts a split's classes are scored with: the protocol's (`text_mode`), unless the model's family has its
+    own prompt form (`model.class_prompts`), which then wraps the protocol's class names (with
+    text_mode="llm_labels", the user's LLM names: TC-CLIP's "(LLM)" rows), or, in templates mode, the family's own
+    test templates (`model.zero_shot_templates`). Explicit `templates` always win."""
+    if templates is None:
+        names = protocol.class_names(split)
+        # the LLM names replace the class names inside the family's prompts
+        words = protocol.class_texts(split).texts[0] if protocol.text_mode == "llm_labels" else names
+        own = model_class_texts(model, words)
+        if own is not None:
+            return type(own)(texts=own.texts, mode="model", class_names=tuple(names))
+        if protocol.text_mode == "templates":
+            # in templates mode, a family's own test prompt (ViFi-CLIP's "a photo of a {}.") instead of the 16
+            # ActionCLIP templates; families without one (T2L) keep the protocol's default
+            templates = getattr(model, "zero_shot_templates", None)
+    return protocol.class_texts(split, templates=templates) if templates else protocol.class_texts(split)
+
+
 def evaluate_split(model, processor, protocol, split: str, data_root, *, missing: str = "error", **kwargs) -> SplitResult:
-    """One split of a registered protocol: its list, its own vocabulary and class texts, the protocol's views."""
+    """One split of a registered protocol: its list, its own vocabulary and class texts (`split_class_texts`), the
+    protocol's views and clip sampling."""
     dataset = protocol.build_dataset(split, video_root=data_root, missing=missing)
     kwargs.setdefault("num_clips", protocol.num_clips)
     kwargs.setdefault("num_crops", protocol.num_crops)
-    # in templates mode, a family's own test prompt (ViFi-CLIP's "a photo of a {}.") instead of the 16 ActionCLIP
-    # templates; families without one (T2L) keep the protocol's default
-    templates = getattr(model, "zero_shot_templates", None) if protocol.text_mode == "templates" else None
-    texts = protocol.class_texts(split, templates=templates) if templates else protocol.class_texts(split)
-    return evaluate_dataset(model, processor, dataset, texts, name=split,
+    kwargs.setdefault("clip_sampling", protocol.clip_sampling)
+    kwargs.setdefault("seed", protocol.clip_seed)
+    return evaluate_dataset(model, processor, dataset, split_class_texts(model, protocol, split), name=split,
                             class_names=protocol.class_names(split), **kwargs)
 
 
@@ -185,7 +217,12 @@ def evaluate_protocol(model, processor, protocol, data_root, *, splits: Sequence
             key = split if seed is None else f"{seed}/{split}"
             result.name = key
             results[key] = result
-    return {"protocol": protocol.describe(), "splits": results, "aggregate": aggregate(protocol, results)}
+    described = protocol.describe()
+    modes = {result.text_mode for result in results.values()}
+    if modes == {"model"}:  # the family's own prompts (e.g. TC-CLIP's), around the protocol's class names
+        described["text_mode"] = f"model prompts ({protocol.text_mode} names)" if protocol.text_mode == "llm_labels" \
+            else "model prompts"
+    return {"protocol": described, "splits": results, "aggregate": aggregate(protocol, results)}
 
 
 def aggregate(protocol, results: Mapping[str, SplitResult | float]) -> dict:
@@ -219,8 +256,11 @@ def _format(value) -> str:
 
 def markdown_table(results: dict) -> str:
     """Per-split rows and the aggregate line, as a Markdown table."""
-    lines = [f"Protocol `{results['protocol']['protocol']}` ({results['protocol']['views']} views, "
-             f"{results['protocol']['num_frames']} frames, text: {results['protocol']['text_mode']})", "",
+    described = results["protocol"]
+    sampling = (f", random clips, seed {described['clip_seed']}" if described.get("clip_sampling") == "random"
+                else "")
+    lines = [f"Protocol `{described['protocol']}` ({described['views']} views{sampling}, "
+             f"{described['num_frames']} frames, text: {described['text_mode']})", "",
              "| split | videos | skipped | classes | top-1 | top-5 |", "|---|---:|---:|---:|---:|---:|"]
     for result in results["splits"].values():
         lines.append(f"| {result.name} | {result.num_videos} | {result.skipped_videos} | {result.num_classes} | "
@@ -275,5 +315,6 @@ __all__ = [
     "evaluate_videos",
     "markdown_table",
     "results_to_json",
+    "split_class_texts",
     "write_reports",
 ]

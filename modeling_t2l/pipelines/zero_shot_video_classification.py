@@ -41,11 +41,11 @@ from transformers.pipelines import PIPELINE_REGISTRY
 from ..processing.checkpoint_processor import image_processor_from_dict, load_image_processor
 from ..processing.image_processing_t2l import T2LImageProcessor
 from ..processing.tokenization import encode_texts, load_clip_tokenizer
-from ..processing.video_io import VideoDecodeError, read_video, sample_clip_indices
+from ..processing.video_io import VideoDecodeError, read_video, sample_clip_indices, sample_frame_indices
 from ..remote_code import write_remote_code
 from ..timeline import FrameStream, classify_windows
 from ..zero_shot.classifier import ZeroShotClassifier, build_zero_shot_classifier
-from ..zero_shot.prompts import ClassTexts, check_distinct_class_names, class_texts
+from ..zero_shot.prompts import ClassTexts, check_distinct_class_names, class_texts, model_class_texts
 from .inputs import (
     DEFAULT_MAX_DOWNLOAD_BYTES,
     DEFAULT_URL_TIMEOUT,
@@ -81,11 +81,15 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
             A list is an ensemble: softmax per template, then averaged (the official test). Forces templates.
         descriptions (dict label -> text, or a bundled set name such as "ucf101"): one text per label (T2L's
             GPT descriptions mode). Every label needs one.
-            Default (neither given): the bundled T2L GPT descriptions when every label has one, otherwise ActionCLIP's
-            16 templates. The choice is logged and kept in `pipe.last_class_texts` (`.mode`, `.description_set`).
+            Default (neither given): the model's own prompts when its family has them (`model.class_prompts`,
+            e.g. TC-CLIP's "a photo of a {label}."); otherwise the bundled T2L GPT descriptions when every label
+            has one, else ActionCLIP's 16 templates. The choice is logged and kept in `pipe.last_class_texts` (`.mode`, `.description_set`).
         top_k (int): keep the k best labels (scores are computed over all labels and sum to 1 before truncation).
         num_clips, num_crops (int, default 1 and 1): multi-view testing; the views' probabilities are averaged.
             The official T2L test is 1 x 1.
+        clip_sampling ("uniform" or "random", default "uniform"): evenly spaced clips (segment centres for one
+            clip), or each clip an independent random TSN draw (the TC-CLIP / ViFi-CLIP multi-view test: 2 random
+            clips x 1 crop) from a generator seeded with `seed` (int, default 0) for every video.
         batch_size (int): videos per forward of the vision tower.
         timeout (float): seconds a URL download may take in total, enforced while the body streams in (default 30).
         max_download_bytes (int): largest URL download accepted, in bytes (default 512 MiB).
@@ -139,6 +143,8 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
         num_clips=None,
         num_crops=None,
         timeout=None,
+        clip_sampling=None,
+        seed=None,
         max_download_bytes=None,
         on_error=None,
         **unknown,
@@ -172,6 +178,14 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
                 preprocess_params[name] = value
         if num_crops is not None and num_crops not in (1, 3):
             raise ValueError(f"num_crops must be 1 (centre crop) or 3 (left, centre, right), got {num_crops}")
+        if clip_sampling is not None:
+            if clip_sampling not in ("uniform", "random"):
+                raise ValueError(f"clip_sampling must be 'uniform' or 'random', got {clip_sampling!r}")
+            preprocess_params["clip_sampling"] = clip_sampling
+        if seed is not None:
+            if isinstance(seed, bool) or not isinstance(seed, int):
+                raise ValueError(f"seed must be an integer, got {seed!r}")
+            preprocess_params["seed"] = seed
         if timeout is not None:
             if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
                 raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
@@ -228,12 +242,14 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
     # -- the three steps --------------------------------------------------------------------------------------
 
     def preprocess(self, video, num_clips: int = 1, num_crops: int = 1, timeout: float = DEFAULT_URL_TIMEOUT,
-                   max_download_bytes: int | None = DEFAULT_MAX_DOWNLOAD_BYTES, on_error: str = "raise"):
+                   max_download_bytes: int | None = DEFAULT_MAX_DOWNLOAD_BYTES, on_error: str = "raise",
+                   clip_sampling: str = "uniform", seed: int = 0):
         try:
             video = prepare_video(video)
             if isinstance(video, InputError):
                 raise ValueError(video.message)
-            clips = self.load_clips(video, num_clips=num_clips, timeout=timeout, max_download_bytes=max_download_bytes)
+            clips = self.load_clips(video, num_clips=num_clips, timeout=timeout, max_download_bytes=max_download_bytes,
+                                    clip_sampling=clip_sampling, seed=seed)
             pixel_values = self.image_processor(list(clips), num_crops=num_crops, return_tensors="pt")["pixel_values"]
         except INPUT_ERRORS as error:
             if on_error == "raise":
@@ -275,19 +291,32 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
     # -- building blocks, public for reuse (CLI, evaluation) ---------------------------------------------------
 
     def load_clips(self, video, num_clips: int = 1, timeout: float = DEFAULT_URL_TIMEOUT,
-                   max_download_bytes: int | None = DEFAULT_MAX_DOWNLOAD_BYTES) -> np.ndarray:
-        """One video -> uint8 clips (num_clips, num_frames, H, W, 3), sampled as the official test does."""
+                   max_download_bytes: int | None = DEFAULT_MAX_DOWNLOAD_BYTES, clip_sampling: str = "uniform",
+                   seed: int = 0) -> np.ndarray:
+        """One video -> uint8 clips (num_clips, num_frames, H, W, 3), sampled as the official test does
+        (`clip_sampling="random"`: independent random TSN draws from a generator seeded with `seed`)."""
+        random = clip_sampling == "random"
+        sampling = getattr(self.image_processor, "frame_sampling", "actionclip")  # the checkpoint's TSN sampler
         if isinstance(video, np.ndarray):
-            indices = sample_clip_indices(video.shape[0], self.num_frames, num_clips)
+            if random:
+                rng = np.random.default_rng(seed)
+                indices = [sample_frame_indices(video.shape[0], self.num_frames, "train", rng, sampling=sampling)
+                           for _ in range(num_clips)]
+            else:
+                indices = sample_clip_indices(video.shape[0], self.num_frames, num_clips, sampling=sampling)
             return np.stack([video[clip] for clip in indices])
+        if random:
+            options = dict(mode="train", generator=np.random.default_rng(seed), num_clips=num_clips, sampling=sampling)
+        else:
+            options = dict(num_clips=num_clips, sampling=sampling)
         if is_url(video):
             data = download_video(video, timeout, max_download_bytes)
             try:
-                clips = read_video(data, self.num_frames, num_clips=num_clips)
+                clips = read_video(data, self.num_frames, **options)
             except VideoDecodeError as error:  # name the URL, not "<N bytes in memory>"
                 raise VideoDecodeError(video, error.reason) from error
             return clips[None] if num_clips == 1 else clips
-        clips = read_video(video, self.num_frames, num_clips=num_clips)
+        clips = read_video(video, self.num_frames, **options)
         return clips[None] if num_clips == 1 else clips
 
     def class_texts(self, candidate_labels, hypothesis_template=None, descriptions=None) -> ClassTexts:
@@ -299,6 +328,10 @@ class ZeroShotVideoClassificationPipeline(Pipeline):
             hypothesis_template = getattr(self.model, "zero_shot_templates", None)
         if hypothesis_template is not None:
             return class_texts(labels, mode="templates", templates=_check_templates(hypothesis_template))
+        if descriptions is None:
+            own = model_class_texts(self.model, labels)  # a family trained on its own prompt form (TC-CLIP)
+            if own is not None:
+                return own
         mode = "auto" if descriptions is None else "descriptions"
         try:
             return class_texts(labels, mode=mode, descriptions=descriptions)

@@ -49,6 +49,8 @@ class T2LImageProcessorKwargs(ImagesKwargs, total=False):
     jitter_strength: list[float]
     jitter_per_frame: bool
     grayscale_probability: float
+    frame_sampling: str
+    num_fixed_crops: int
     resample: int
 
 
@@ -143,7 +145,8 @@ class T2LImageProcessor(BaseImageProcessor):
     Call: ``processor(videos, train=False, seed=None, num_crops=1, return_tensors="pt")``. ``videos`` is one clip
     (a list of frames as PIL images or ``(H, W, 3)`` uint8 arrays, or a ``(T, H, W, 3)`` array) or a batch of
     clips (a list of those, or a ``(B, T, H, W, 3)`` array). Frames come from ``video_io.read_video``, which does
-    the frame sampling; ``num_frames`` is recorded here so the saved processor and the model agree.
+    the frame sampling; ``num_frames`` and ``frame_sampling`` (the family's TSN sampler: ``"actionclip"`` for T2L,
+    ``"mmaction"`` for TC-CLIP) are recorded here so the saved processor, the model and the decoder agree.
     """
 
     model_input_names = ["pixel_values"]
@@ -163,6 +166,8 @@ class T2LImageProcessor(BaseImageProcessor):
         jitter_strength: tuple[float, float, float, float] = (0.4, 0.4, 0.2, 0.1),
         jitter_per_frame: bool = True,
         grayscale_probability: float = 0.2,
+        frame_sampling: str = "actionclip",
+        num_fixed_crops: int = 13,
         resample: int = Image.BICUBIC,
         **kwargs: Any,
     ):
@@ -171,6 +176,10 @@ class T2LImageProcessor(BaseImageProcessor):
         if isinstance(crop_size, dict):  # tolerate the transformers {"height", "width"} form
             crop_size = crop_size["height"]
         self.num_frames = int(num_frames)
+        if frame_sampling not in ("actionclip", "mmaction"):
+            raise ValueError(f"frame_sampling must be 'actionclip' or 'mmaction', got {frame_sampling!r}")
+        # which TSN sampler `video_io.read_video` uses for this checkpoint (its family's official one)
+        self.frame_sampling = frame_sampling
         self.crop_size = int(crop_size)
         self.shortest_edge = int(shortest_edge)
         self.image_mean = [float(x) for x in image_mean]
@@ -182,6 +191,11 @@ class T2LImageProcessor(BaseImageProcessor):
         self.jitter_strength = [float(x) for x in jitter_strength]
         self.jitter_per_frame = bool(jitter_per_frame)
         self.grayscale_probability = float(grayscale_probability)
+        if num_fixed_crops not in (5, 13):
+            raise ValueError(f"num_fixed_crops must be 5 (corners and centre) or 13, got {num_fixed_crops!r}")
+        # the multi-scale crop's offsets: the first 5 (corners, centre) or all 13 official positions; TC-CLIP
+        # (mmaction `num_fixed_crops=5`) uses 5, T2L (`more_fix_crop=True`) 13
+        self.num_fixed_crops = int(num_fixed_crops)
         # eval-time resize filter (a PIL code): bicubic is T2L's official one; checkpoints of other families
         # (e.g. X-CLIP / ViFi-CLIP, bilinear) save their own
         self.resample = int(resample)
@@ -275,7 +289,7 @@ class T2LImageProcessor(BaseImageProcessor):
         """(crop_w, crop_h, left, top) as the official ``GroupMultiScaleCrop`` draws them."""
         sizes = multi_scale_crop_sizes(width, height, self.crop_size, self.multi_scale_crop_scales, self.max_distort)
         crop_w, crop_h = sizes[int(rng.integers(len(sizes)))]
-        offsets = fixed_crop_offsets(width, height, crop_w, crop_h)
+        offsets = fixed_crop_offsets(width, height, crop_w, crop_h)[: self.num_fixed_crops]
         left, top = offsets[int(rng.integers(len(offsets)))]
         return crop_w, crop_h, left, top
 

@@ -116,8 +116,43 @@ def _as_rng(generator) -> np.random.Generator:
     return np.random.default_rng(generator)
 
 
+FRAME_SAMPLINGS = ("actionclip", "mmaction")
+"""The TSN samplers: ActionCLIP's (T2L; the default) and mmaction2's `SampleFrames` (TC-CLIP, ViFi-CLIP)."""
+
+
+def _check_sampling(sampling: str) -> None:
+    if sampling not in FRAME_SAMPLINGS:
+        raise ValueError(f"frame sampling must be one of {FRAME_SAMPLINGS}, got {sampling!r}")
+
+
+def sample_mmaction_indices(num_frames_in_video: int, num_samples: int, mode: str = "eval", generator=None) -> list[int]:
+    """mmaction2 `SampleFrames(clip_len=1, frame_interval=1, num_clips=T)` indices (spec tc_clip_reference §6.2).
+
+    - ``mode="eval"`` (``test_mode``): ``int(i * N/T + N/(2T))`` with float ``N/T``.
+    - ``mode="train"``: ``avg = N // T``; ``avg > 0``: ``i * avg + randint(avg)`` (the last ``N mod T`` frames are
+      never drawn); otherwise ``round(i * N/T)`` (numpy's round-half-to-even). Indices are taken modulo N.
+    """
+    n, t = int(num_frames_in_video), int(num_samples)
+    if n < 1:
+        raise ValueError(f"cannot sample from a video with {n} frames")
+    if t < 1:
+        raise ValueError(f"num_samples must be >= 1, got {t}")
+    if mode == "eval":
+        average = n / t
+        return [int(i * average + average / 2.0) % n for i in range(t)]
+    if mode == "train":
+        rng = _as_rng(generator)
+        average = n // t
+        if average > 0:
+            return [(i * average + int(rng.integers(average))) % n for i in range(t)]
+        if n > t:  # unreachable with clip_len 1 (kept for the sampler's structure)
+            return sorted(int(x) for x in rng.integers(n, size=t))
+        return [int(x) % n for x in np.around(np.arange(t) * (n / t))]
+    raise ValueError(f"mode must be 'eval' or 'train', got {mode!r}")
+
+
 def sample_frame_indices(
-    num_frames_in_video: int, num_samples: int, mode: str = "eval", generator=None
+    num_frames_in_video: int, num_samples: int, mode: str = "eval", generator=None, sampling: str = "actionclip"
 ) -> list[int]:
     """0-based frame indices, exactly the official TSN sampling (ActionCLIP/T2L ``Datasets.py``, ``seg_length=1``).
 
@@ -130,7 +165,11 @@ def sample_frame_indices(
       N <= T: all N frames plus T - N random extra frames, sorted.
 
     ``generator`` (train only) is a ``numpy.random.Generator`` or an int seed; ``None`` uses fresh entropy.
+    ``sampling="mmaction"``: mmaction2's sampler instead (`sample_mmaction_indices`).
     """
+    _check_sampling(sampling)
+    if sampling == "mmaction":
+        return sample_mmaction_indices(num_frames_in_video, num_samples, mode, generator)
     n, t = int(num_frames_in_video), int(num_samples)
     if n < 1:
         raise ValueError(f"cannot sample from a video with {n} frames")
@@ -153,19 +192,21 @@ def sample_frame_indices(
     raise ValueError(f"mode must be 'eval' or 'train', got {mode!r}")
 
 
-def sample_clip_indices(num_frames_in_video: int, num_samples: int, num_clips: int) -> list[list[int]]:
+def sample_clip_indices(num_frames_in_video: int, num_samples: int, num_clips: int,
+                        sampling: str = "actionclip") -> list[list[int]]:
     """Deterministic multi-clip eval indices (not in the official code, which tests one clip).
 
     Segment ``i`` has length ``L = N/T``; clip ``c`` of ``C`` takes ``int(i*L + (c + 0.5)*L/C - 0.5)``, i.e. the
     ``C`` evenly spaced positions inside each segment (centres of ``C`` equal sub-segments, truncated as the
-    official centre formula is). With ``C = 1`` this is exactly the official segment centre. When N <= T (or
-    T == 1) a segment has at most one frame to offer, so every clip equals ``sample_frame_indices(..., "eval")``.
+    official centre formula is). With ``C = 1`` this is exactly the official segment centre (of `sampling`'s
+    sampler). When N <= T (or T == 1) a segment has at most one frame to offer, so every clip equals
+    ``sample_frame_indices(..., "eval", sampling=sampling)``.
     """
     n, t, c = int(num_frames_in_video), int(num_samples), int(num_clips)
     if c < 1:
         raise ValueError(f"num_clips must be >= 1, got {c}")
     if c == 1 or n <= t or t == 1:
-        return [sample_frame_indices(n, t, "eval")] * c
+        return [sample_frame_indices(n, t, "eval", sampling=sampling)] * c
     length = n / t
     return [
         [min(n - 1, max(0, int(i * length + (clip + 0.5) * length / c - 0.5))) for i in range(t)]
@@ -579,12 +620,13 @@ def _read_container(source, target, choose_indices) -> list[np.ndarray]:
         container.close()
 
 
-def _index_lists(total: int, num_frames: int, mode: str, generator, num_clips: int) -> list[list[int]]:
+def _index_lists(total: int, num_frames: int, mode: str, generator, num_clips: int,
+                 sampling: str = "actionclip") -> list[list[int]]:
     if mode == "eval":
-        return sample_clip_indices(total, num_frames, num_clips)
+        return sample_clip_indices(total, num_frames, num_clips, sampling=sampling)
     if mode == "train":
         rng = _as_rng(generator)  # one generator so several train clips are independent draws
-        return [sample_frame_indices(total, num_frames, "train", rng) for _ in range(num_clips)]
+        return [sample_frame_indices(total, num_frames, "train", rng, sampling=sampling) for _ in range(num_clips)]
     raise ValueError(f"mode must be 'eval' or 'train', got {mode!r}")
 
 
@@ -625,15 +667,20 @@ def _read_folder(source, folder: Path, choose_indices):
 # --------------------------------------------------------------------------------------------------------------
 
 
-def read_video(source, num_frames: int, *, mode: str = "eval", generator=None, num_clips: int = 1) -> np.ndarray:
+def read_video(source, num_frames: int, *, mode: str = "eval", generator=None, num_clips: int = 1,
+               sampling: str = "actionclip") -> np.ndarray:
     """Decode ``num_frames`` TSN-sampled frames as uint8 RGB ``(T, H, W, 3)``, or ``(num_clips, T, H, W, 3)``.
 
     ``mode="eval"``: segment centres (``num_clips > 1``: see ``sample_clip_indices``); ``mode="train"``: a random
     frame per segment drawn from ``generator`` (numpy Generator or int seed; several clips are independent
-    draws). Raises ``VideoDecodeError`` naming the source for a missing, unreadable, truncated or frameless file.
+    draws). ``sampling``: the TSN sampler, ActionCLIP's (T2L, default) or ``"mmaction"`` (TC-CLIP, ViFi-CLIP;
+    a checkpoint's processor names its own, ``frame_sampling``). Raises ``VideoDecodeError`` naming the source
+    for a missing, unreadable, truncated or frameless file.
     """
+    _check_sampling(sampling)
+
     def choose_indices(total: int) -> list[list[int]]:
-        return _index_lists(total, num_frames, mode, generator, num_clips)
+        return _index_lists(total, num_frames, mode, generator, num_clips, sampling)
 
     clips = _read_clips(source, choose_indices)
     return clips[0] if num_clips == 1 else np.stack(clips)

@@ -60,6 +60,10 @@ class DataArguments:
     validation_data_root: str | None = field(default=None, metadata={"help": "default: data_root"})
     validation_batch_size: int = 16
     validation_num_workers: int = 0
+    validation_num_clips: int = field(default=1, metadata={"help": "clips per validation video"})
+    validation_clip_sampling: str = field(
+        default="uniform", metadata={"help": "'uniform' or 'random' (TC-CLIP validates on 2 random clips)"}
+    )
     target_protocols: list[str] = field(
         default_factory=list, metadata={"help": "what to evaluate afterwards (never used during training)"}
     )
@@ -76,7 +80,9 @@ class VideoTrainingArguments(TrainingArguments):
     * `warmup_epochs`: linear warm-up over this many epochs (the official recipes' unit), then the schedule of
       `lr_scheduler_type` (cosine to 0 by default, transformers' `get_cosine_schedule_with_warmup`). Leave it
       unset (`null`) to use `warmup_steps` (a count, or a fraction of the run below 1, rounded to a step).
-    * `visual_lr_ratio`: vision-tower tensors train at `learning_rate * visual_lr_ratio`.
+    * `visual_lr_ratio`: vision-tower tensors train at `learning_rate * visual_lr_ratio` (the default parameter
+      groups; a family may define its own, `model.optimizer_parameter_groups`).
+    * `cosine_lr_min`: timm's cosine schedule to this lr, as the TC-CLIP recipes use it (`training/schedules.py`).
 
     Weight decay applies to every trainable tensor, biases and temporal prompts included, as the official code
     does (Trainer's default would exempt biases and norms).
@@ -88,6 +94,11 @@ class VideoTrainingArguments(TrainingArguments):
     lr_scheduler_type: str = "cosine"
     warmup_epochs: float | None = field(default=5.0, metadata={"help": "linear warm-up length in epochs"})
     visual_lr_ratio: float = field(default=1.0, metadata={"help": "vision-tower lr = learning_rate * ratio"})
+    cosine_lr_min: float | None = field(
+        default=None,
+        metadata={"help": "timm's CosineLRScheduler instead of lr_scheduler_type: warm-up from 0, then a cosine to "
+                          "this absolute lr counted over the whole run, warm-up included (the TC-CLIP recipes)"},
+    )
     seed: int = 1024
     report_to: None | str | list[str] = "none"
     logging_steps: float = 10
@@ -98,6 +109,8 @@ class VideoTrainingArguments(TrainingArguments):
     remove_unused_columns: bool = False  # the collator needs the raw video column
 
     def __post_init__(self):
+        if self.cosine_lr_min is not None and self.cosine_lr_min < 0:
+            raise ValueError(f"cosine_lr_min must be >= 0, got {self.cosine_lr_min}")
         if self.remove_unused_columns:
             raise ValueError("remove_unused_columns must stay false: the video collator reads the raw columns")
         super().__post_init__()

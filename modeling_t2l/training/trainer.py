@@ -5,13 +5,17 @@
 
 What the shared trainer adds to `Trainer`, and why:
 
-* Optimizer (`ZeroShotVideoTrainer.create_optimizer`): AdamW on the trainable tensors only (the family's declared
-  set), with weight decay on *every* one of them, biases and temporal prompts included, as the official T2L code
-  does (Trainer's default would exempt biases and norms). Vision-tower tensors can get `lr * visual_lr_ratio`.
-* Schedule: transformers' own (`lr_scheduler_type`, cosine to 0 by default, which is the official curve) after a
-  linear warm-up from 0 of `warmup_epochs` epochs (the official unit) or `warmup_steps`. The official code steps it
-  with the fractional epoch every 10 iterations; here it is evaluated every optimizer step (the same curve, without
-  the 10-step staircase).
+* Optimizer (`ZeroShotVideoTrainer.create_optimizer`): AdamW on the parameter groups the family gives
+  (`model.optimizer_parameter_groups(args)`; the default: the trainable tensors, i.e. the family's declared set,
+  with weight decay on *every* one of them, biases and temporal prompts included, as the official T2L code does,
+  vision-tower tensors at `lr * visual_lr_ratio`; TC-CLIP: its prompting tensors at 10x).
+* Schedule: transformers' own (`lr_scheduler_type`, cosine to 0 by default, which is the official T2L curve) after
+  a linear warm-up from 0 of `warmup_epochs` epochs (the official unit) or `warmup_steps`. The official code steps
+  it with the fractional epoch every 10 iterations; here it is evaluated every optimizer step (the same curve,
+  without the 10-step staircase). With `cosine_lr_min` set: timm's cosine to that lr, counted over the whole run
+  (`schedules.cosine_with_warmup_inside`, the TC-CLIP recipes).
+* Batch transform: a family's `training_batch_transform()` (TC-CLIP: mixup / cutmix into soft targets) is applied
+  to every training micro-batch, with a generator seeded from the run's seed, the step and the micro-batch.
 * Loss: the model returns `loss` and every term as a `loss_*` field; each term is logged (averaged over the
   logging window and the processes) under its own name.
 * Model selection (`ZeroShotVideoTrainer.evaluate`): zero-shot top-1 on the recipe's *validation* data only, i.e.
@@ -36,16 +40,19 @@ import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 import torch
 from transformers import Trainer, TrainerCallback, get_scheduler
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, enable_full_determinism, rotate_checkpoints, set_seed
 
 from ..data import VideoCollator, custom_protocol, get_protocol, make_transform
-from ..evaluation.evaluate import evaluate_dataset
+from ..data.builder import _clip_seed
+from ..evaluation.evaluate import evaluate_dataset, split_class_texts
 from ..models.registry import get_family
 from ..pipelines.zero_shot_video_classification import add_pipeline_to_checkpoint
 from ..processing.processing_t2l import T2LProcessor
 from .arguments import Recipe, load_recipe
+from .schedules import cosine_with_warmup_inside
 from .checkpoints import (
     SKIPS_NAME,
     STAGING_DIR,
@@ -61,7 +68,6 @@ from .checkpoints import (
 logger = logging.getLogger(__name__)
 
 RESULTS_NAME = "train_results.json"
-VISUAL_MARKER = "vision_model."
 LOSS_PREFIX = "loss_"
 
 # ---------------------------------------------------------------------------------------------- schedule
@@ -84,11 +90,16 @@ class ZeroShotVideoTrainer(Trainer):
     """
 
     def __init__(self, *args, validation=None, validation_batch_size: int = 16, validation_num_workers: int = 0,
-                 **kwargs):
+                 validation_num_clips: int = 1, validation_clip_sampling: str = "uniform", **kwargs):
         super().__init__(*args, **kwargs)
         self.validation = validation
         self.validation_batch_size = validation_batch_size
         self.validation_num_workers = validation_num_workers
+        self.validation_num_clips = validation_num_clips
+        self.validation_clip_sampling = validation_clip_sampling
+        family_transform = getattr(self.accelerator.unwrap_model(self.model), "training_batch_transform", None)
+        self.batch_transform = family_transform() if callable(family_transform) else None
+        self._transform_step, self._transform_calls = -1, 0
         # the families' forward takes no num_items_in_batch: let Trainer average over accumulation steps
         self.model_accepts_loss_kwargs = False
         self._loss_terms: dict[str, torch.Tensor] = {}
@@ -105,16 +116,17 @@ class ZeroShotVideoTrainer(Trainer):
     def create_optimizer(self, model=None):
         if self.optimizer is None:
             args = self.args
-            model = self.model if model is None else model
-            text, visual = [], []
-            for name, parameter in model.named_parameters():
-                if parameter.requires_grad:
-                    (visual if VISUAL_MARKER in name else text).append(parameter)
-            visual_lr = args.learning_rate * getattr(args, "visual_lr_ratio", 1.0)
-            groups = [{"params": text, "lr": args.learning_rate}, {"params": visual, "lr": visual_lr}]
+            model = self.accelerator.unwrap_model(self.model if model is None else model)
+            groups = model.optimizer_parameter_groups(args)  # the family's official groups (see the mixin)
+            grouped = [id(parameter) for group in groups for parameter in group["params"]]
+            trainable = [id(parameter) for parameter in model.parameters() if parameter.requires_grad]
+            if sorted(grouped) != sorted(trainable):
+                raise ValueError(
+                    f"{type(model).__name__}.optimizer_parameter_groups must hold every trainable tensor exactly once "
+                    f"({len(grouped)} grouped, {len(trainable)} trainable)"
+                )
             self.optimizer = torch.optim.AdamW(
-                [group for group in groups if group["params"]], lr=args.learning_rate,
-                betas=(args.adam_beta1, args.adam_beta2), eps=args.adam_epsilon,
+                groups, lr=args.learning_rate, betas=(args.adam_beta1, args.adam_beta2), eps=args.adam_epsilon,
                 weight_decay=args.weight_decay,  # every trainable tensor, biases and prompts included
             )
         return self.optimizer
@@ -123,11 +135,25 @@ class ZeroShotVideoTrainer(Trainer):
         if self.lr_scheduler is None:
             warmup = warmup_steps_for(num_training_steps, self.args.num_train_epochs,
                                       getattr(self.args, "warmup_epochs", None), self.args.warmup_steps)
+            lr_min = getattr(self.args, "cosine_lr_min", None)
+            if lr_min is not None:
+                self.lr_scheduler = cosine_with_warmup_inside(optimizer or self.optimizer, warmup, num_training_steps,
+                                                              lr_min)
+                return self.lr_scheduler
             self.lr_scheduler = get_scheduler(
                 self.args.lr_scheduler_type, optimizer or self.optimizer, num_warmup_steps=warmup,
                 num_training_steps=num_training_steps, scheduler_specific_kwargs=self.args.lr_scheduler_kwargs,
             )
         return self.lr_scheduler
+
+    def _transform_rng(self) -> np.random.Generator:
+        """A generator for the batch transform: from the seed, the optimizer step and the micro-batch within it, so
+        a resumed run blends its batches as an uninterrupted one does."""
+        if self.state.global_step != self._transform_step:
+            self._transform_step, self._transform_calls = self.state.global_step, 0
+        self._transform_calls += 1
+        rank = self.args.process_index
+        return np.random.default_rng(_clip_seed(self.args.seed, rank, self._transform_step, self._transform_calls))
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         from ..data.collator import SKIPPED_KEY
@@ -135,6 +161,8 @@ class ZeroShotVideoTrainer(Trainer):
         skipped = inputs.pop(SKIPPED_KEY, None)
         if skipped is not None:
             self._skipped_here = self._skipped_here + skipped  # a tensor: no device sync here
+        if self.batch_transform is not None and model.training:
+            inputs = self.batch_transform(inputs, self._transform_rng())
         outputs = model(**inputs)
         if model.training:
             terms = {key: value for key, value in outputs.items() if key.startswith(LOSS_PREFIX) and value is not None}
@@ -232,6 +260,7 @@ class ZeroShotVideoTrainer(Trainer):
         result = evaluate_dataset(
             model, self.processing_class, dataset, class_texts, name="validation", class_names=class_names,
             batch_size=self.validation_batch_size, num_workers=self.validation_num_workers,
+            num_clips=self.validation_num_clips, clip_sampling=self.validation_clip_sampling, seed=self.args.seed,
             progress=self.is_world_process_zero(),
         )
         metrics = {f"{metric_key_prefix}_top1": result.top1, f"{metric_key_prefix}_top5": result.top5,
@@ -338,6 +367,18 @@ def build_datasets(recipe: Recipe, protocol, processor):
     return train, class_texts, transform, validation
 
 
+def family_class_texts(recipe: Recipe, protocol, model, class_texts, validation):
+    """The family's own prompts (`model.class_prompts`, e.g. TC-CLIP's) for the train and validation classes,
+    when it has them; otherwise the protocol's texts unchanged."""
+    own = split_class_texts(model, protocol, _train_split(recipe, protocol))
+    if own.mode != "model":
+        return class_texts, validation
+    if validation is not None:
+        name = recipe.data.validation_split
+        validation = (validation[0], split_class_texts(model, protocol, name) if name else own, validation[2])
+    return own, validation
+
+
 # ---------------------------------------------------------------------------------------------------- run
 def prepare_training(recipe: Recipe, resume: bool | str = False) -> ZeroShotVideoTrainer:
     """Model, processor, data, collator and a ready trainer (call `.train()`); `run_training` wraps it.
@@ -358,6 +399,8 @@ def prepare_training(recipe: Recipe, resume: bool | str = False) -> ZeroShotVide
         set_seed(args.seed)
     model = build_model(recipe)
     processor.check_num_frames(model)
+    if recipe.data.text_templates is None:
+        class_texts, validation = family_class_texts(recipe, protocol, model, class_texts, validation)
     collator = VideoCollator(processor, class_texts, train=True, seed=recipe.training.seed,
                              negatives=model.training_negatives)
     trainer = ZeroShotVideoTrainer(
@@ -366,6 +409,8 @@ def prepare_training(recipe: Recipe, resume: bool | str = False) -> ZeroShotVide
         eval_dataset=validation[0] if validation is not None else None,
         validation=validation, validation_batch_size=recipe.data.validation_batch_size,
         validation_num_workers=recipe.data.validation_num_workers,
+        validation_num_clips=recipe.data.validation_num_clips,
+        validation_clip_sampling=recipe.data.validation_clip_sampling,
         callbacks=[AugmentationEpochCallback(transform)],
     )
     trainer.protocol = protocol

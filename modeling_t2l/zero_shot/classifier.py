@@ -6,7 +6,9 @@ over the classes, where `scale` is the model's `zero_shot_logit_scale`; p is ave
 template, then the mean: not the softmax of the mean logits), then over the views (clips x crops) of a video.
 
 A family whose text depends on the video (`text_depends_on_video`) cannot have its texts encoded ahead of time:
-the classifier keeps the token ids and encodes the texts for each batch of videos, in chunks of classes.
+the classifier keeps the token ids and encodes the texts for each batch of videos, in chunks of classes. When the
+family splits its text tower (`model.encode_shared_text`, e.g. TC-CLIP's layers before the first video-conditioned
+prompting block), the video-independent part is computed once per label set and reused for every batch.
 """
 
 from __future__ import annotations
@@ -65,6 +67,8 @@ class ZeroShotClassifier:
     text_embeds: torch.Tensor | None = None
     tokens: list[dict[str, torch.Tensor]] | None = None
     text_batch_size: int = TEXT_BATCH_SIZE
+    shared_text: list[list] | None = None
+    """Per template, per chunk of classes: `model.encode_shared_text` of those token ids (None: not split)."""
 
     @torch.no_grad()
     def __call__(self, model, pixel_values: torch.Tensor, views: int | Sequence[int] = 1) -> torch.Tensor:
@@ -94,21 +98,24 @@ class ZeroShotClassifier:
         tokens = self.tokens[template]
         device = video_outputs.pooler_output.device
         chunks = []
-        for start in range(0, self.num_classes, self.text_batch_size):
+        for chunk, start in enumerate(range(0, self.num_classes, self.text_batch_size)):
             ids = tokens["input_ids"][start : start + self.text_batch_size].to(device)
             mask = tokens["attention_mask"][start : start + self.text_batch_size].to(device)
-            chunks.append(model.get_text_features(ids, mask, video_outputs=video_outputs).pooler_output.float())
+            extra = {} if self.shared_text is None else {"shared_text_states": self.shared_text[template][chunk]}
+            chunks.append(model.get_text_features(ids, mask, video_outputs=video_outputs, **extra).pooler_output.float())
         return torch.cat(chunks, dim=1)
 
 
 @torch.no_grad()
 def build_zero_shot_classifier(
-    model, tokenize: Tokenize, class_texts, *, scale: float | None = None, text_batch_size: int = TEXT_BATCH_SIZE
+    model, tokenize: Tokenize, class_texts, *, scale: float | None = None, text_batch_size: int = TEXT_BATCH_SIZE,
+    reuse_shared_text: bool = True,
 ) -> ZeroShotClassifier:
     """Encode (or, for video-dependent text, tokenize) every template's text of every class.
 
     `class_texts`: a `zero_shot.prompts.ClassTexts`, a list of texts (one per class) or a list of such lists (one
-    per template). `scale` defaults to the model's `zero_shot_logit_scale`.
+    per template). `scale` defaults to the model's `zero_shot_logit_scale`. `reuse_shared_text` (video-dependent
+    text only): compute the model's video-independent text layers (`encode_shared_text`) once here, if it has them.
     """
     groups = template_groups(class_texts)
     scale = float(model.zero_shot_logit_scale if scale is None else scale)
@@ -117,6 +124,17 @@ def build_zero_shot_classifier(
     )
     if getattr(model, "text_depends_on_video", False):
         classifier.tokens = [dict(tokenize(group)) for group in groups]
+        encode_shared = getattr(model, "encode_shared_text", None)
+        if reuse_shared_text and callable(encode_shared):
+            device, _ = _model_device_dtype(model)
+            classifier.shared_text = [
+                [
+                    encode_shared(tokens["input_ids"][start : start + text_batch_size].to(device),
+                                  tokens["attention_mask"][start : start + text_batch_size].to(device))
+                    for start in range(0, classifier.num_classes, text_batch_size)
+                ]
+                for tokens in classifier.tokens
+            ]
         return classifier
     device, _ = _model_device_dtype(model)
     flat = [text for group in groups for text in group]

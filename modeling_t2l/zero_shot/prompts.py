@@ -59,7 +59,7 @@ class ClassTexts:
 
     texts: one list per template, each with one text per class, in class order (`texts[j][i]`: class i, template j).
         Descriptions give a single list.
-    mode: "descriptions" or "templates", what was actually used.
+    mode: "descriptions", "templates" or "model" (the model's own prompts, `model_class_texts`), what was used.
     description_set: the bundled set the descriptions came from ("k400", ...), "custom" for a caller's dict,
         "mixed" when several bundled sets were needed, None for templates.
     class_names: the vocabulary, in the order of each inner list.
@@ -226,6 +226,21 @@ def class_texts(
         )
     texts = _fill_templates(class_names, templates, humanize)
     return ClassTexts(texts=texts, mode="templates", class_names=tuple(class_names))
+
+
+def model_class_texts(model, class_names: Sequence[str]) -> ClassTexts | None:
+    """The model's own class prompts (`model.class_prompts(class_names)`, one text per class) as `ClassTexts`
+    with mode "model", or None when the model's family uses the shared templates and descriptions."""
+    class_prompts = getattr(model, "class_prompts", None)
+    texts = class_prompts(list(class_names)) if callable(class_prompts) else None
+    if texts is None:
+        return None
+    texts = list(texts)
+    if len(texts) != len(class_names) or not all(isinstance(text, str) for text in texts):
+        raise ValueError(
+            f"{type(model).__name__}.class_prompts must return one text per class ({len(class_names)}), got {len(texts)}"
+        )
+    return ClassTexts(texts=[texts], mode="model", class_names=tuple(class_names))
 
 
 def _resolve_descriptions(

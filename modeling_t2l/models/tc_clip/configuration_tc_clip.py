@@ -51,8 +51,14 @@ class TCCLIPConfig(PreTrainedConfig):
         context_length (`int`, defaults to 30): text length the official prompts are padded to (77 for the
             LLM-rephrased class names); the official tokenizer refuses longer prompts. The model itself takes any
             length up to `text_config.max_position_embeddings`, and padding does not change its outputs.
-        label_smoothing (`float`, defaults to 0.1): smoothing of integer `labels` in the classification loss; the
-            official training reaches the same targets through mixup/cutmix (see `losses.py`).
+        label_smoothing (`float`, defaults to 0.1): smoothing of integer `labels` in the classification loss, and
+            of the one-hot targets the mixup/cutmix blending mixes (see `losses.py`).
+        mixup_alpha (`float`, defaults to 0.8): training batches are blended with mixup, lambda ~ Beta(alpha,
+            alpha) (`training_batch_transform`); 0 turns mixup off.
+        cutmix_alpha (`float`, defaults to 1.0): cutmix's Beta(alpha, alpha); 0 turns cutmix off. With both
+            alphas 0 training uses label-smoothed cross-entropy on the clips as they are.
+        mixup_switch_prob (`float`, defaults to 0.5): probability of cutmix rather than mixup for a batch when
+            both are on.
         wise_ft_alpha (`float`, *optional*): the official zero-shot evaluation's second pass blends the weights as
             `(1 - alpha) * CLIP + alpha * TC-CLIP` with alpha 0.7 (`wise_ft_state_dict`); recorded here when a
             checkpoint holds blended weights, `None` otherwise. It changes nothing in the forward pass.
@@ -82,6 +88,9 @@ class TCCLIPConfig(PreTrainedConfig):
     parse_capitals: bool = True
     context_length: int = 30
     label_smoothing: float = 0.1
+    mixup_alpha: float = 0.8
+    cutmix_alpha: float = 1.0
+    mixup_switch_prob: float = 0.5
     wise_ft_alpha: float | None = None
     initializer_range: float = 0.02
     initializer_factor: float = 1.0
@@ -121,6 +130,12 @@ class TCCLIPConfig(PreTrainedConfig):
             raise ValueError(f"vp_levels must be strictly ascending, got {levels!r}")
         if not 0.0 <= self.label_smoothing < 1.0:
             raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing!r}")
+        for name in ("mixup_alpha", "cutmix_alpha"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"{name} must be a number >= 0 (0 turns it off), got {value!r}")
+        if not 0.0 <= self.mixup_switch_prob <= 1.0:
+            raise ValueError(f"mixup_switch_prob must be in [0, 1], got {self.mixup_switch_prob!r}")
         if self.wise_ft_alpha is not None and not 0.0 <= self.wise_ft_alpha <= 1.0:
             raise ValueError(f"wise_ft_alpha must be None or in [0, 1], got {self.wise_ft_alpha!r}")
 

@@ -7,6 +7,7 @@ all training classes. There is no contrastive or auxiliary term.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -75,7 +76,30 @@ def mixup_cutmix(
     return mixed, lam * targets + (1.0 - lam) * targets[permutation]
 
 
+@dataclass(frozen=True)
+class MixupCutmix:
+    """The training batch transform (`model.training_batch_transform()`): a vocabulary batch (`input_ids` one row
+    per class, integer `labels`) -> the same batch with blended `pixel_values` and (B, C) soft `labels`."""
+
+    smoothing: float = 0.1
+    mixup_alpha: float = 0.8
+    cutmix_alpha: float = 1.0
+    switch_prob: float = 0.5
+
+    def __call__(self, batch: dict, rng: np.random.Generator) -> dict:
+        labels = batch["labels"]
+        if labels.is_floating_point():
+            raise ValueError("mixup/cutmix takes integer class labels; this batch already has soft targets")
+        num_classes = batch["input_ids"].shape[0]
+        pixel_values, targets = mixup_cutmix(
+            batch["pixel_values"], labels, num_classes, rng, smoothing=self.smoothing, mixup_alpha=self.mixup_alpha,
+            cutmix_alpha=self.cutmix_alpha, switch_prob=self.switch_prob,
+        )
+        return {**batch, "pixel_values": pixel_values, "labels": targets.to(pixel_values.dtype)}
+
+
 __all__ = [
+    "MixupCutmix",
     "cutmix_box",
     "label_smoothing_cross_entropy",
     "mixup_cutmix",

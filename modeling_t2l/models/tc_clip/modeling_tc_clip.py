@@ -45,9 +45,11 @@ from transformers.models.clip.modeling_clip import (
 from transformers.utils import ModelOutput
 
 from ...modeling_utils import ZeroShotVideoModelMixin, init_clip_weights
-from .configuration_tc_clip import TCCLIPConfig
-from .losses import label_smoothing_cross_entropy, soft_target_cross_entropy
+from .configuration_tc_clip import TCCLIPConfig, prompt_texts
+from .losses import MixupCutmix, label_smoothing_cross_entropy, soft_target_cross_entropy
 
+# The official recipe's learning-rate factor of the prompting group (`lr_10x: true`).
+LR_10X_FACTOR = 10.0
 # Parameters the official recipe trains at 10x the base learning rate (its `prompt_learner` / `prompt_generation`).
 LR_10X_NAME_MARKERS = ("prompt_context", "video_prompt_layers.")
 # The one tensor TC-CLIP never trains: the token table lives outside the official model (taken from OpenAI CLIP).
@@ -577,6 +579,46 @@ class TCCLIPPreTrainedModel(ZeroShotVideoModelMixin, PreTrainedModel):
         """The official recipe's 10x learning-rate group: the prompt vectors and the prompting blocks."""
         return [name for name in self.trainable_parameter_names() if any(m in name for m in LR_10X_NAME_MARKERS)]
 
+    def class_prompts(self, class_names) -> list[str]:
+        """The official prompt of every class, "a photo of a {class}." after the official class-name
+        preprocessing (`config.parse_capitals`); its first words are where the learned prompt vectors sit."""
+        return prompt_texts(class_names, self.config)
+
+    def optimizer_parameter_groups(self, args) -> list[dict]:
+        """The official groups: every trainable tensor at `args.learning_rate` except the prompt vectors and the
+        prompting blocks, at `LR_10X_FACTOR` times it; weight decay `args.weight_decay` on all of them
+        (`logit_scale`, biases and LayerNorms included)."""
+        ratio = getattr(args, "visual_lr_ratio", 1.0)
+        if ratio != 1.0:
+            raise ValueError(
+                f"TC-CLIP trains its vision tower at the base learning rate (official groups: base and "
+                f"{LR_10X_FACTOR:g}x prompting); visual_lr_ratio must be 1.0, got {ratio}"
+            )
+        fast = set(self.lr_10x_parameter_names())
+        base, prompting = [], []
+        for name, parameter in self.named_parameters():
+            if parameter.requires_grad:
+                (prompting if name in fast else base).append(parameter)
+        groups = [
+            {"name": "base", "params": base, "lr": args.learning_rate, "weight_decay": args.weight_decay},
+            {"name": "prompting_10x", "params": prompting, "lr": args.learning_rate * LR_10X_FACTOR,
+             "weight_decay": args.weight_decay},
+        ]
+        return [group for group in groups if group["params"]]
+
+    def training_batch_transform(self):
+        """Mixup / cutmix of every training micro-batch into label-smoothed soft targets (the official training),
+        or None when both `config.mixup_alpha` and `config.cutmix_alpha` are 0."""
+        config = self.config
+        if config.mixup_alpha <= 0 and config.cutmix_alpha <= 0:
+            return None
+        switch_prob = config.mixup_switch_prob if config.mixup_alpha > 0 and config.cutmix_alpha > 0 else (
+            1.0 if config.cutmix_alpha > 0 else 0.0)
+        return MixupCutmix(
+            smoothing=config.label_smoothing, mixup_alpha=config.mixup_alpha or 1.0,
+            cutmix_alpha=config.cutmix_alpha or 1.0, switch_prob=switch_prob,
+        )
+
     def _tc_clip_model(self) -> "TCCLIPModel":
         return self if isinstance(self, TCCLIPModel) else self.tc_clip
 
@@ -747,6 +789,16 @@ class TCCLIPForVideoClassification(TCCLIPPreTrainedModel):
             pixel_values, input_ids, attention_mask, labels=labels, output_hidden_states=output_hidden_states,
             return_dict=return_dict,
         )
+
+    @classmethod
+    def for_training(cls, clip_name_or_path: str, *, num_frames: int, config: dict | None = None,
+                     options: dict | None = None):
+        """`from_clip` (the official initialisation) with the declared trainable set: everything but the token
+        table. Recipes set mixup/cutmix/label smoothing through `model.config` (config fields)."""
+        if options:
+            raise ValueError(f"{cls.__name__} takes no model.options (use model.config); got {sorted(options)}")
+        model = cls.from_clip(clip_name_or_path, num_frames=num_frames, **(config or {}))
+        return model.apply_trainable_set()
 
     @classmethod
     def from_clip(cls, clip_name_or_path: str, prompt_context_init_ids: list[int] | None = None, **kwargs):

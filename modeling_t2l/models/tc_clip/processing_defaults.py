@@ -4,11 +4,16 @@ The official pipeline normalises with ImageNet's mean and std, not CLIP's (123.6
 57.12, 57.375 on 0-255 pixels, here divided by 255), samples 16 frames, and tests on the shorter side resized to
 256 then a 224 centre crop. Training uses the multi-scale crop with the 5 fixed offsets (corners and centre).
 
-`T2LImageProcessor` resizes with bicubic filtering; the official TC-CLIP pipeline (mmcv) resizes bilinearly.
+Frames are sampled with mmaction2's TSN sampler (`frame_sampling="mmaction"`, spec §6.2): the test clip takes
+`int(i * N/T + N/(2T))`, training draws one frame in each of T segments of `N // T` frames.
+
+The test resize is bilinear (`resample`), as the official pipeline's mmcv resize.
 """
 from __future__ import annotations
 
 from pathlib import Path
+
+from PIL import Image
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -16,6 +21,7 @@ NUM_FRAMES = 16
 CROP_SIZE = 224
 SHORTEST_EDGE = 256  # int(256 / 224 * crop size)
 NUM_VIEWS_ZERO_SHOT = 2  # the official zero-shot test: 2 random TSN clips x 1 crop, softmaxes summed
+FRAME_SAMPLING = "mmaction"  # mmaction2's SampleFrames, as the official data pipeline
 
 
 def image_processor_kwargs(num_frames: int = NUM_FRAMES, crop_size: int = CROP_SIZE) -> dict:
@@ -26,6 +32,9 @@ def image_processor_kwargs(num_frames: int = NUM_FRAMES, crop_size: int = CROP_S
         shortest_edge=int(256 / 224 * crop_size),
         image_mean=IMAGENET_MEAN,
         image_std=IMAGENET_STD,
+        frame_sampling=FRAME_SAMPLING,
+        num_fixed_crops=5,  # the multi-scale crop's offsets: 4 corners and the centre
+        resample=int(Image.BILINEAR),
     )
 
 
@@ -59,6 +68,6 @@ def save_tc_clip_processor(config, output_dir: str | Path) -> bool:
 
 
 __all__ = [
-    "CROP_SIZE", "IMAGENET_MEAN", "IMAGENET_STD", "NUM_FRAMES", "SHORTEST_EDGE",
+    "CROP_SIZE", "FRAME_SAMPLING", "IMAGENET_MEAN", "IMAGENET_STD", "NUM_FRAMES", "SHORTEST_EDGE",
     "build_image_processor", "build_processor", "image_processor_kwargs", "save_tc_clip_processor",
 ]
