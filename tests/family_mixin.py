@@ -40,13 +40,13 @@ from PIL import Image
 from transformers import AutoModelForVideoClassification, pipeline
 
 from modeling_t2l.data import Protocol, SplitSpec
-from modeling_t2l.evaluation.evaluate import evaluate_protocol
+from modeling_t2l.evaluation.evaluate import evaluate_protocol, split_class_texts
 from modeling_t2l.modeling_utils import text_embeddings, video_embeddings
 from modeling_t2l.pipelines.zero_shot_video_classification import TASK
 from modeling_t2l.processing.checkpoint_processor import load_processor
 from modeling_t2l.processing.tokenization import encode_texts
 from modeling_t2l.processing.video_io import read_video
-from modeling_t2l.zero_shot.prompts import class_texts
+from modeling_t2l.zero_shot.prompts import class_texts, model_class_texts
 from tests.isolated import run_without_package
 
 LABELS = ["archery", "juggling balls", "surfing water", "playing cello", "riding a bike", "tying a tie"]
@@ -184,7 +184,9 @@ class FamilyTesterMixin:
     @torch.no_grad()
     def hand_probabilities(self, model, processor, video: Path, texts) -> np.ndarray:
         """softmax(scale * cos) for one video, averaged over templates, from the contract's features."""
-        frames = read_video(str(video), model.num_frames)
+        # the checkpoint's own TSN sampler (T2L: ActionCLIP's; TC-CLIP: mmaction's), as its processor config says
+        sampling = getattr(processor.image_processor, "frame_sampling", "actionclip")
+        frames = read_video(str(video), model.num_frames, sampling=sampling)
         pixel_values = processor.image_processor([frames], return_tensors="pt")["pixel_values"]
         outputs = model.get_video_features(pixel_values)
         per_template = []
@@ -207,7 +209,11 @@ class FamilyTesterMixin:
         videos = [write_frame_folder(tmp_path / f"video{i}", seed=i) for i in range(2)]
         results = classifier([str(v) for v in videos], candidate_labels=LABELS)
         templates = getattr(model, "zero_shot_templates", None)
-        texts = class_texts(LABELS, mode="templates", templates=templates) if templates else classifier.last_class_texts
+        # the family's own prompts (TC-CLIP), else its test template (ViFi-CLIP), else the pipeline's default texts
+        texts = (model_class_texts(model, LABELS)
+                 or (class_texts(LABELS, mode="templates", templates=templates) if templates else None)
+                 or classifier.last_class_texts)
+        assert texts.texts == classifier.last_class_texts.texts  # the pipeline scored with those texts
         for video, result in zip(videos, results):
             assert [item["label"] for item in result] != [] and sorted(i["label"] for i in result) == sorted(LABELS)
             scores = {item["label"]: item["score"] for item in result}
@@ -227,7 +233,7 @@ class FamilyTesterMixin:
             splits=(SplitSpec("split1", "eval", str(labels_csv), list_file=str(root / "split1.txt")),),
             aggregation="single", num_frames=model.num_frames, text_mode="templates",
         )
-        texts = protocol.class_texts("split1", templates=getattr(model, "zero_shot_templates", None))
+        texts = split_class_texts(model, protocol, "split1")  # what evaluation scores with, for every family
         probabilities = [self.hand_probabilities(model, processor, video, texts) for video in videos]
         ranked = [list(np.argsort(-p, kind="stable")) for p in probabilities]
         # labels: videos 0-2 labelled with their top-1 class, 3 with its 2nd, 4 with its last (6th) class, so

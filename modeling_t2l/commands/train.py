@@ -13,7 +13,7 @@ from pathlib import Path
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", required=True,
-                        help="a recipe: a bundled name (e.g. k400_zero_shot, base_to_novel_hmdb51) or a YAML file "
+                        help="a recipe: a bundled name (e.g. t2l/k400_zero_shot, tc_clip/base_to_novel_hmdb51) or a YAML file "
                         "(configuration/<family>/*.yaml)")
     parser.add_argument("overrides", nargs="*", metavar="section.field=value",
                         help="recipe overrides, e.g. data.data_root=/data/k400 training.num_train_epochs=10")
