@@ -457,9 +457,8 @@ class TCCLIPTextTransformer(nn.Module):
         """The text layers before the first prompting level, which do not depend on the video:
         (C, L) ids -> (C, L, W) states and the attention mask the later layers use."""
         hidden_states = self.embed_prompts(input_ids)
-        causal_mask = create_causal_mask(
-            config=self.config, inputs_embeds=hidden_states, attention_mask=attention_mask, cache=None
-        )
+        # the cache is passed by position: transformers 5.23 names it past_key_values, later versions cache
+        causal_mask = create_causal_mask(self.config, hidden_states, attention_mask, None)
         for layer in self.encoder.layers[: self.vp_levels[0]]:
             hidden_states = layer(hidden_states, causal_mask, is_causal=True)
         return hidden_states, causal_mask
