@@ -4,7 +4,7 @@
 #   bash scripts/device_check.sh OUTDIR [more `t2l benchmark --device-check` options]
 #
 # Run it in the project root of a machine with a CUDA GPU (built for one H200: under 8 minutes in all). The
-# packages the machine lacks travel as wheels in .whl/ (bash ../shared/device/make_wheels.sh builds them where a
+# packages the machine lacks travel as wheels in .whl/ (bash scripts/make_device_wheels.sh builds them where a
 # package index is reachable); without .whl/ the installed packages are used. OUTDIR receives five files:
 #   device_check.md, device_check.json   the report (written after every section, so a killed run keeps its rows)
 #   pytest_cuda.txt                      tests/test_cuda.py on the device
