@@ -21,6 +21,7 @@ from transformers.models.clip.modeling_clip import CLIPAttention, CLIPMLP, CLIPT
 from transformers.modeling_outputs import BaseModelOutputWithPooling
 from transformers.utils import ModelOutput, logging
 
+from ...attention_dropout import dropout_attention, uses_dropout_attention
 from ...losses import cross_entropy_contrastive_loss, kl_contrastive_loss, tfd_loss
 from ...modeling_utils import ZeroShotVideoModelMixin, init_clip_weights
 from .adapters import apply_text_lora, load_adapters, read_adapter_config, save_adapters
@@ -146,6 +147,28 @@ class T2LDropPath(nn.Module):
         return hidden_states * mask / keep_prob
 
 
+class T2LAttention(CLIPAttention):
+    """CLIP's attention (same parameters, same results) that, in training on CPU with attention-probability
+    dropout, computes the attention with `dropout_attention` instead of SDPA's unfused math kernel: the same values
+    and the same dropout mask from the same random stream, without keeping three attention matrices per layer for
+    backward (`modeling_t2l/attention_dropout.py`). Everywhere else it is `CLIPAttention.forward`."""
+
+    def forward(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None = None, **kwargs):
+        if not uses_dropout_attention(self, hidden_states):
+            return super().forward(hidden_states, attention_mask, **kwargs)
+        input_shape = hidden_states.shape[:-1]
+        hidden_shape = (*input_shape, -1, self.head_dim)
+        queries = self.q_proj(hidden_states).view(hidden_shape).transpose(1, 2)
+        keys = self.k_proj(hidden_states).view(hidden_shape).transpose(1, 2)
+        values = self.v_proj(hidden_states).view(hidden_shape).transpose(1, 2)
+        # SDPA's rule: `is_causal` holds only for several queries and no explicit mask
+        is_causal = kwargs.get("is_causal", self.is_causal) and attention_mask is None and queries.shape[2] > 1
+        attention_output = dropout_attention(queries, keys, values, attention_mask, self.scale, self.dropout,
+                                             is_causal)
+        attention_output = attention_output.transpose(1, 2).reshape(*input_shape, -1).contiguous()
+        return self.out_proj(attention_output), None
+
+
 def _drop_path_rates(config: T2LConfig, num_layers: int) -> list[float]:
     """Official: linspace(0, drop_path_rate, layers), also used as each layer's attention-probability dropout."""
     if num_layers == 1:
@@ -156,7 +179,8 @@ def _drop_path_rates(config: T2LConfig, num_layers: int) -> list[float]:
 def _attention_dropout(config: T2LConfig, drop_path_rate: float) -> float:
     """Official: the attention-probability dropout of a layer is its drop-path rate; `attention_dropout` overrides.
 
-    Any attention dropout makes SDPA leave its fused kernel in training, which stores the attention matrices.
+    Any attention dropout makes CPU SDPA leave its fused kernel in training; `T2LAttention` then computes the same
+    attention without storing the attention matrices.
     """
     return drop_path_rate if config.attention_dropout is None else config.attention_dropout
 
@@ -175,7 +199,7 @@ class T2LVisionEncoderLayer(GradientCheckpointingLayer):
         vision_config = config.vision_config
         width = vision_config.hidden_size
         self.num_frames = config.num_frames
-        self.self_attn = CLIPAttention(vision_config)
+        self.self_attn = T2LAttention(vision_config)
         self.self_attn.dropout = _attention_dropout(config, drop_path_rate)
         self.layer_norm1 = nn.LayerNorm(width, eps=vision_config.layer_norm_eps)
         self.mlp = CLIPMLP(vision_config)
@@ -227,7 +251,7 @@ class T2LTextEncoderLayer(GradientCheckpointingLayer):
         super().__init__()
         text_config = config.text_config
         width = text_config.hidden_size
-        self.self_attn = CLIPAttention(text_config)
+        self.self_attn = T2LAttention(text_config)
         self.self_attn.dropout = _attention_dropout(config, drop_path_rate)
         self.layer_norm1 = nn.LayerNorm(width, eps=text_config.layer_norm_eps)
         self.mlp = CLIPMLP(text_config)

@@ -1,0 +1,159 @@
+"""`dropout_attention`: SDPA's math kernel with dropout, bit for bit in its mask, without storing the attention
+matrices; and T2L's attention using it in CPU training only."""
+import copy
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from modeling_t2l import T2LConfig, T2LForVideoClassification
+from modeling_t2l.attention_dropout import dropout_attention, uses_dropout_attention
+
+
+def _inputs(batch=2, heads=3, queries=7, keys=7, dim=8, dtype=torch.float64, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    return [torch.randn(batch, heads, length, dim, generator=generator, dtype=dtype).requires_grad_()
+            for length in (queries, keys, keys)]
+
+
+def _run(function, tensors, seed):
+    torch.manual_seed(seed)
+    output = function(*tensors)
+    grad = torch.randn(output.shape, generator=torch.Generator().manual_seed(99), dtype=output.dtype)
+    grads = torch.autograd.grad(output, tensors, grad)
+    return output, grads
+
+
+MASKS = {
+    "none": lambda q, k: None,
+    "bool": lambda q, k: torch.rand(q, k, generator=torch.Generator().manual_seed(3)) > 0.3,
+    "additive": lambda q, k: torch.randn(1, 1, q, k, generator=torch.Generator().manual_seed(4), dtype=torch.float64),
+}
+
+
+@pytest.mark.parametrize("mask_kind", list(MASKS))
+@pytest.mark.parametrize("causal", [False, True])
+def test_same_values_mask_and_gradients_as_sdpa_math(mask_kind, causal):
+    q, k, v = _inputs(queries=6, keys=6)
+    mask = MASKS[mask_kind](6, 6)
+    if mask is not None and mask.dtype == torch.bool:
+        mask[:, 0] = True  # no row fully masked
+    scale, p = 0.3, 0.25
+
+    def ours(q, k, v):
+        return dropout_attention(q, k, v, mask, scale, p, is_causal=causal)
+
+    def sdpa(q, k, v):
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p, scale=scale,
+                                              is_causal=causal and mask is None)
+
+    for seed in (0, 1):
+        out, grads = _run(ours, (q, k, v), seed)
+        ref_out, ref_grads = _run(sdpa, (q, k, v), seed)
+        torch.testing.assert_close(out, ref_out, rtol=1e-12, atol=1e-12)  # same mask: same numbers
+        for grad, ref in zip(grads, ref_grads):
+            torch.testing.assert_close(grad, ref, rtol=1e-10, atol=1e-10)
+    # a different random state draws a different mask (the dropout is real)
+    assert not torch.allclose(_run(ours, (q, k, v), 0)[0], _run(ours, (q, k, v), 1)[0])
+
+
+def test_float32_matches_sdpa_math_within_tolerance_and_passes_gradcheck():
+    q, k, v = _inputs(queries=9, keys=5, dtype=torch.float32)
+    out, grads = _run(lambda *t: dropout_attention(*t, None, 0.125, 0.1), (q, k, v), 5)
+    ref, ref_grads = _run(lambda *t: F.scaled_dot_product_attention(*t, dropout_p=0.1, scale=0.125), (q, k, v), 5)
+    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-6)
+    for grad, ref_grad in zip(grads, ref_grads):
+        torch.testing.assert_close(grad, ref_grad, rtol=1e-4, atol=1e-6)
+    q64, k64, v64 = _inputs(batch=1, heads=2, queries=4, keys=3)
+
+    def seeded(q, k, v):  # gradcheck calls the function many times: the same mask each time
+        torch.manual_seed(7)
+        return dropout_attention(q, k, v, None, 0.5, 0.3)
+
+    assert torch.autograd.gradcheck(seeded, (q64, k64, v64))
+
+
+def _tiny_t2l(attn="sdpa", dropout=None):
+    text = dict(vocab_size=99, hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4,
+                max_position_embeddings=16, bos_token_id=96, eos_token_id=98, pad_token_id=98, projection_dim=16)
+    vision = dict(hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4, image_size=32,
+                  patch_size=8, projection_dim=16)
+    config = T2LConfig(text_config=text, vision_config=vision, projection_dim=16, num_frames=2, drop_path_rate=0.0,
+                       attention_dropout=dropout)
+    config._attn_implementation = attn
+    torch.manual_seed(0)
+    return T2LForVideoClassification(config)
+
+
+def _batch():
+    generator = torch.Generator().manual_seed(1)
+    input_ids = torch.randint(1, 96, (2, 7), generator=generator)
+    input_ids[:, 0], input_ids[0, 5:], input_ids[1, 3:] = 96, 98, 98
+    attention_mask = (torch.arange(7) <= torch.tensor([[5], [3]])).long()
+    return dict(pixel_values=torch.randn(2, 2, 3, 32, 32, generator=generator), input_ids=input_ids,
+                attention_mask=attention_mask, labels=torch.tensor([0, 1]))
+
+
+def test_t2l_training_step_equals_the_sdpa_math_kernel_with_the_same_seed():
+    """The whole model in training with attention dropout 0.3: loss and every trained gradient as with SDPA's own
+    (math) kernel, the same random stream drawing the same masks."""
+    model = _tiny_t2l(dropout=0.3).train()
+    reference = copy.deepcopy(model)
+    for module in reference.modules():  # the plain CLIP attention path: SDPA decides (math kernel, with dropout)
+        if hasattr(module, "self_attn"):
+            module.self_attn.forward = super(type(module.self_attn), module.self_attn).forward
+    results = []
+    for net in (model, reference):
+        torch.manual_seed(11)
+        loss = net(**_batch()).loss
+        loss.backward()
+        results.append((loss.detach(), {n: p.grad.clone() for n, p in net.named_parameters() if p.grad is not None}))
+    (loss, grads), (ref_loss, ref_grads) = results
+    assert grads.keys() == ref_grads.keys() and len(grads) > 0
+    torch.testing.assert_close(loss, ref_loss, rtol=1e-5, atol=0)
+    for name in grads:
+        scale = ref_grads[name].abs().max()
+        torch.testing.assert_close(grads[name], ref_grads[name], rtol=0, atol=1e-4 * float(scale) + 1e-12, msg=name)
+    # and the dropout mattered: another seed gives another loss
+    torch.manual_seed(12)
+    assert not torch.isclose(model(**_batch()).loss, loss)
+
+
+def test_used_only_in_cpu_fp32_training_with_dropout_under_sdpa():
+    model = _tiny_t2l(dropout=0.3)
+    attention = model.t2l.vision_model.encoder.layers[0].self_attn
+    hidden = torch.zeros(1, 3, 32)
+    model.train()
+    assert uses_dropout_attention(attention, hidden)
+    assert not uses_dropout_attention(attention, hidden.to(torch.bfloat16))
+    with torch.no_grad():
+        assert not uses_dropout_attention(attention, hidden)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert not uses_dropout_attention(attention, hidden)
+    model.eval()
+    assert not uses_dropout_attention(attention, hidden)
+    eager = _tiny_t2l(attn="eager", dropout=0.3).train()
+    assert not uses_dropout_attention(eager.t2l.vision_model.encoder.layers[0].self_attn, hidden)
+    no_dropout = _tiny_t2l(dropout=0.0).train()
+    assert not uses_dropout_attention(no_dropout.t2l.vision_model.encoder.layers[0].self_attn, hidden)
+
+
+def test_keeps_less_for_backward_than_the_math_kernel():
+    q, k, v = _inputs(batch=2, heads=4, queries=64, keys=64, dim=16, dtype=torch.float32)
+
+    def saved_bytes(function):
+        total = [0]
+
+        def pack(tensor):
+            total[0] += tensor.numel() * tensor.element_size()
+            return tensor
+
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+            function()
+        return total[0]
+
+    ours = saved_bytes(lambda: dropout_attention(q, k, v, None, 0.25, 0.1))
+    math = saved_bytes(lambda: F.scaled_dot_product_attention(q, k, v, dropout_p=0.1, scale=0.25))
+    scores = 2 * 4 * 64 * 64
+    assert math >= 9 * scores  # softmax output + dropout noise + dropped probabilities, fp32 each (+ q, k, v)
+    assert ours <= 1 * scores + 4 * (3 * q.numel() + 2 * 4 * 64) + 1024  # a byte per score + q, k, v, log-sum-exp
