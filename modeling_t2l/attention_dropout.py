@@ -10,9 +10,8 @@ most of what a frozen backbone would otherwise save.
 `softmax(q k^T * scale + mask) * noise @ v` with `noise = bernoulli(1 - p) / (1 - p)` drawn by the same call
 (`empty_like(scores).bernoulli_(1 - p)` on a tensor of the same shape) from the same generator, so for a given
 RNG state the dropout mask is the math kernel's own, bit for bit, and a seeded run keeps its random stream. What
-it keeps for backward is q, k, v, the row log-sum-exp (one float per query) and the mask as one byte per score;
-backward recomputes the scores and the softmax from them (one extra q k^T matmul per layer), as fused attention
-kernels do.
+it keeps for backward is q, k, v and the dropout mask as one byte per score; backward recomputes the softmax from
+them (one extra q k^T matmul per layer), as fused attention kernels do.
 
 Used only where it is the cheaper exact path: training on CPU with dropout > 0 and float32/float64 inputs. On
 CUDA, SDPA's flash and memory-efficient kernels implement dropout themselves (with their own Philox generator,
@@ -23,53 +22,48 @@ from __future__ import annotations
 import torch
 
 
-def _scores(query, key, attention_mask, scaling, is_causal) -> torch.Tensor:
-    # the math kernel scales q and k by sqrt(scale) each before their product; doing the same keeps its rounding
+def _probabilities(query, key, attention_mask, scaling, is_causal) -> torch.Tensor:
+    """softmax(q k^T * scale + mask), in the math kernel's order (q and k each scaled by sqrt(scale) first), so the
+    values are its values, and backward's recomputation is forward's result exactly."""
     root = scaling ** 0.5
     scores = torch.matmul(query * root, (key * root).transpose(-2, -1))
     if attention_mask is not None:
         if attention_mask.dtype == torch.bool:
-            scores = scores.masked_fill(~attention_mask, float("-inf"))
+            scores.masked_fill_(~attention_mask, float("-inf"))
         else:
-            scores = scores + attention_mask
+            scores.add_(attention_mask)
     elif is_causal:
         length_q, length_k = scores.shape[-2:]
         future = torch.ones(length_q, length_k, dtype=torch.bool, device=scores.device).triu(1)
-        scores = scores.masked_fill(future, float("-inf"))
-    return scores
+        scores.masked_fill_(future, float("-inf"))
+    return torch.softmax(scores, dim=-1)
 
 
 class _DropoutAttention(torch.autograd.Function):
     @staticmethod
     def forward(ctx, query, key, value, attention_mask, scaling: float, dropout: float, is_causal: bool):
-        scores = _scores(query, key, attention_mask, scaling, is_causal)
-        log_sum_exp = torch.logsumexp(scores, dim=-1, keepdim=True)
-        probabilities = torch.softmax(scores, dim=-1)
-        del scores
+        probabilities = _probabilities(query, key, attention_mask, scaling, is_causal)
         noise = torch.empty_like(probabilities).bernoulli_(1 - dropout)  # what at::dropout draws
-        keep = noise.bool()
-        noise.div_(1 - dropout)
-        output = torch.matmul(probabilities.mul_(noise), value)
-        ctx.save_for_backward(query, key, value, log_sum_exp, keep, attention_mask)
+        dropped = noise == 0
+        output = torch.matmul(probabilities.mul_(noise.div_(1 - dropout)), value)
+        ctx.save_for_backward(query, key, value, dropped, attention_mask)
         ctx.scaling, ctx.dropout, ctx.is_causal = scaling, dropout, is_causal
         return output
 
     @staticmethod
     def backward(ctx, grad_output):
-        query, key, value, log_sum_exp, keep, attention_mask = ctx.saved_tensors
+        query, key, value, dropped, attention_mask = ctx.saved_tensors
         inverse_keep = 1.0 / (1.0 - ctx.dropout)
-        probabilities = torch.exp(_scores(query, key, attention_mask, ctx.scaling, ctx.is_causal) - log_sum_exp)
-        dropped = probabilities * keep * inverse_keep
-        grad_value = torch.matmul(dropped.transpose(-2, -1), grad_output)
-        del dropped
-        grad_probabilities = torch.matmul(grad_output, value.transpose(-2, -1)).mul_(keep).mul_(inverse_keep)
-        # softmax backward: p * (g - sum(g * p))
-        row_sum = (grad_probabilities * probabilities).sum(dim=-1, keepdim=True)
-        grad_scores = grad_probabilities.sub_(row_sum).mul_(probabilities)
-        del probabilities, grad_probabilities
-        root = ctx.scaling ** 0.5
-        grad_query = torch.matmul(grad_scores, key * root) * root
-        grad_key = torch.matmul(grad_scores.transpose(-2, -1), query * root) * root
+        probabilities = _probabilities(query, key, attention_mask, ctx.scaling, ctx.is_causal)
+        # the 1 / (1 - p) factors go on the (queries, head_dim) products, not on the (queries, keys) matrices
+        grad_value = torch.matmul(probabilities.masked_fill(dropped, 0).transpose(-2, -1), grad_output)
+        grad_value.mul_(inverse_keep)
+        grad_dropped = torch.matmul(grad_output, value.transpose(-2, -1)).masked_fill_(dropped, 0)
+        grad_scores = torch.ops.aten._softmax_backward_data(grad_dropped, probabilities, -1, probabilities.dtype)
+        del probabilities, grad_dropped
+        factor = inverse_keep * ctx.scaling
+        grad_query = torch.matmul(grad_scores, key).mul_(factor)
+        grad_key = torch.matmul(grad_scores.transpose(-2, -1), query).mul_(factor)
         return grad_query, grad_key, grad_value, None, None, None, None
 
 
