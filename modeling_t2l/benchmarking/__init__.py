@@ -1,27 +1,35 @@
-"""Side-by-side cost measurements: T2L against CLIP frame averaging, X-CLIP and full fine-tuning, in one run.
+"""Side-by-side cost measurements: every model family of this package against CLIP frame averaging, X-CLIP, full
+fine-tuning and (optionally) the official T2L code, in one run.
 
 Every number that backs an efficiency claim of this library comes from `run_benchmark`, measured on the machine at
 hand against its peers *in the same process and the same run* (only ratios are compared against targets, so a
 slow or busy machine shifts every row together):
 
-1. inference: T2L `get_video_features` vs transformers `CLIPModel` image features of the B*T frames averaged
-   (frame averaging, the floor for T2L's design) vs transformers `XCLIPModel` video features;
-   videos/s, parameters (total and trainable) and FLOPs per video (torch's FLOP counter; FLOPs = 2 x MACs);
-2. training step (forward, backward, AdamW step): T2L with its frozen backbone vs full fine-tuning of the same
-   CLIP (ViFi-CLIP: frame-mean video embedding, contrastive loss, every parameter trained), with and without
-   activation checkpointing; time and peak memory, each configuration in a fresh subprocess so that its peak
-   memory is its own (CUDA memory statistics, or the peak RSS of the process on CPU);
+1. inference: every registered family's `get_video_features` (T2L, TC-CLIP, ViFi-CLIP; also at a family's own
+   frame count) vs transformers `CLIPModel` image features of the B*T frames averaged (frame averaging, the floor
+   for T2L's design) vs transformers `XCLIPModel`, and with `official_t2l` the official T2L model on the same
+   (converted) weights; videos/s, parameters (total and trainable) and FLOPs per video (FLOPs = 2 x MACs);
+2. training step (forward, backward, AdamW step, each timed): every family with its declared trainable set vs
+   full fine-tuning of the same CLIP (ViFi-CLIP's objective), without and with activation checkpointing of every
+   encoder layer through the same transformers mechanism (the report shows the layers checkpointed, the
+   activations autograd keeps and the backward time the recomputation adds, per method), and T2L with its
+   official attention dropout switched off (what that dropout costs); each configuration in a fresh subprocess
+   so that its peak memory is its own (CUDA memory statistics, or the peak RSS of the process on CPU);
 3. text cost of a training step with 400 classes: encoding only the batch's classes (what the collator does)
    vs encoding all 400;
-4. decoding: `video_io.read_video` vs `transformers.video_utils.load_video(backend="pyav")` on generated
-   10 s, 30 fps clips with 1 s and 5 s key-frame intervals;
-5. pipeline: the first `pipeline("zero-shot-video-classification")` call with 400 candidate labels vs later
-   (cached) calls, against the video forward alone.
+4. decoding: `video_io.read_video` vs every reader of `readers.py` that runs here (transformers' `load_video`,
+   threaded PyAV, decord, torchcodec) on generated 10 s, 30 fps clips with 1 s and 5 s key-frame intervals, each
+   reader's frames checked against read_video's;
+5. pipeline: per family, the first `pipeline("zero-shot-video-classification")` call with 400 candidate labels
+   vs later calls (cached label embeddings, or labels encoded with each video where the text depends on it) vs
+   the video forward alone;
+6. evaluation: `evaluate_videos` end to end at `t2l evaluate`'s default batch size and workers vs the same
+   DataLoader alone vs the forward alone (is data loading hidden?).
 
-Timing protocol: warm-up calls first, then repetitions interleaved round-robin across the compared functions
-(the order rotates every round so no function always follows the same neighbour), and the median is reported
-with the spread (half the inter-quartile range). The models have ViT-B/16 dimensions and random weights: cost
-does not depend on the weights' values.
+Timing protocol (`timing.py`, the one harness every section and the device check use): warm-up calls first, then
+repetitions interleaved round-robin across the compared functions (the order rotates every round so no function
+always follows the same neighbour), and the median is reported with the spread (half the inter-quartile range).
+The models have ViT-B/16 dimensions and random weights: cost does not depend on the weights' values.
 
 `device_check` is the accelerator counterpart (`t2l benchmark --device-check`, `scripts/device_check.sh`): every
 family on the device against CPU fp32, the official fixtures there, the SDPA backend, autocast and compiled
@@ -43,12 +51,14 @@ from .rows import (  # noqa: F401
     TextCostRow,
     DecodeRow,
     PipelineRow,
+    EvaluationRow,
     RatioRow,
     BenchmarkReport,
     _json_default,
 )
 from .timing import (  # noqa: F401
     Timing,
+    time_call,
     synchronizer,
     measure_interleaved,
     count_flops,
@@ -66,6 +76,7 @@ from .models import (  # noqa: F401
 )
 from .inference import (  # noqa: F401
     T2L_NAME,
+    OFFICIAL_NAME,
     CLIP_NAME,
     XCLIP_NAME,
     family_name,
@@ -91,6 +102,9 @@ from .text import (  # noqa: F401
 from .decoding import (  # noqa: F401
     write_test_clip,
     run_decoding,
+)
+from .evaluation import (  # noqa: F401
+    run_evaluation,
 )
 from .pipeline import (  # noqa: F401
     _build_pipeline,
@@ -127,10 +141,12 @@ __all__ = [
     "TextCostRow",
     "DecodeRow",
     "PipelineRow",
+    "EvaluationRow",
     "RatioRow",
     "BenchmarkReport",
     "_json_default",
     "Timing",
+    "time_call",
     "synchronizer",
     "measure_interleaved",
     "count_flops",
@@ -144,6 +160,7 @@ __all__ = [
     "_random_pixels",
     "_random_text",
     "T2L_NAME",
+    "OFFICIAL_NAME",
     "CLIP_NAME",
     "XCLIP_NAME",
     "family_name",
@@ -163,6 +180,7 @@ __all__ = [
     "run_text_cost",
     "write_test_clip",
     "run_decoding",
+    "run_evaluation",
     "_build_pipeline",
     "run_pipeline",
     "_ratio",

@@ -8,11 +8,12 @@ import time
 import torch
 
 from .device_correctness import autocast
-from .families import Family, apply_trainable_set, primary_family
-from .models import _random_pixels, _random_text, build_clip
+from .families import Family, primary_family
+from .models import _random_pixels, _random_text
 from .settings import BenchmarkSettings
-from .timing import measure_interleaved, synchronizer
-from .training import FULL_FT_TRAIN, T2L_TRAIN, _vifi_clip_loss, enable_activation_checkpointing
+from .timing import Timing, measure_interleaved, synchronizer, time_call
+from .training import (FULL_FT_TRAIN, T2L_TRAIN, build_training_model, enable_activation_checkpointing,
+                       training_loss)
 
 GIB = 2**30
 
@@ -85,15 +86,11 @@ def run_inference_speed(families: list[Family], models: dict, settings: Benchmar
                                  f"budget left and a compile takes about {slowest_compile:.0f} s")
                     continue
                 try:
-                    sync()
-                    start = time.perf_counter()
-                    call(forward, pixels)
-                    sync()
+                    first_call[name] = time_call(lambda: call(forward, pixels), synchronize=sync)
                 except Exception as error:  # noqa: BLE001 - a family that fails to compile is reported
                     message = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
                     notes.append(f"{name}, batch {batch_size}: torch.compile failed ({type(error).__name__}: {message})")
                     continue
-                first_call[name] = time.perf_counter() - start
                 if first_call[name] > slowest_compile or not rows_compiled:
                     slowest_compile = first_call[name]  # the first measured compile replaces the estimate
                 rows_compiled.append(name)
@@ -150,17 +147,6 @@ def inference_ratios(rows: list[dict], families: list[Family]) -> list[dict]:
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def _train_model(method: str, families: list[Family], settings: BenchmarkSettings):
-    if method == "t2l":
-        t2l = primary_family(families)
-        if t2l is None:
-            raise RuntimeError("no T2L family registered")
-        from .models import build_t2l
-
-        return apply_trainable_set(build_t2l(settings, head=True))
-    return build_clip(settings)  # full fine-tuning: every parameter trains
-
-
 def measure_training_step(method: str, checkpointing: bool, families: list[Family], settings: BenchmarkSettings,
                           dtype: torch.dtype, *, warmup: int, steps: int) -> dict:
     """One configuration in this process: fp32 weights and AdamW, forward in `dtype` autocast (what
@@ -174,7 +160,9 @@ def measure_training_step(method: str, checkpointing: bool, families: list[Famil
         torch.cuda.reset_peak_memory_stats()
         baseline = torch.cuda.memory_allocated()
     torch.manual_seed(0)
-    model = _train_model(method, families, settings).to(device).train()
+    if method == "t2l" and primary_family(families) is None:
+        raise RuntimeError("no T2L family registered")
+    model = build_training_model(method, settings).to(device).train()
     if checkpointing:
         enable_activation_checkpointing(model)
     parameters = [p for p in model.parameters() if p.requires_grad]
@@ -186,11 +174,7 @@ def measure_training_step(method: str, checkpointing: bool, families: list[Famil
 
     def step():
         with autocast(device, dtype):
-            if method == "t2l":
-                loss = model(pixel_values=pixels, input_ids=input_ids, attention_mask=attention_mask,
-                             labels=labels).loss
-            else:
-                loss = _vifi_clip_loss(model, pixels, input_ids, attention_mask, labels)
+            loss = training_loss(method, model, pixels, input_ids, attention_mask, labels)
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
@@ -199,21 +183,13 @@ def measure_training_step(method: str, checkpointing: bool, families: list[Famil
     try:
         for _ in range(warmup):
             step()  # the first step also allocates AdamW's state
-        samples = []
-        for _ in range(steps):
-            sync()
-            start = time.perf_counter()
-            step()
-            sync()
-            samples.append(time.perf_counter() - start)
+        samples = [time_call(step, synchronize=sync) for _ in range(steps)]
         peak_allocated = (torch.cuda.max_memory_allocated() - baseline) / GIB if cuda else None
         peak_reserved = torch.cuda.max_memory_reserved() / GIB if cuda else None
         trainable = sum(p.numel() for p in parameters)
     finally:
         del model, optimizer, parameters, pixels
         free_device_memory(device)
-    from .timing import Timing
-
     timing = Timing(samples)
     return dict(median_step_s=timing.median, spread_s=timing.spread, videos_per_s=batch_size / timing.median,
                 peak_allocated_gib=peak_allocated, peak_reserved_gib=peak_reserved, params_trainable=trainable)

@@ -7,6 +7,7 @@ import torch
 
 from ..models.registry import families
 from ..modeling_utils import video_embeddings
+from .official import build_official_pair, official_video_embeddings
 from .models import _pooled, _random_pixels, build_clip, build_family, build_xclip, clip_frame_average, count_parameters
 from .rows import InferenceRow
 from .settings import BenchmarkSettings
@@ -27,9 +28,11 @@ def family_name(name: str, num_frames: int | None = None) -> str:
 
 
 T2L_NAME = family_name("T2L")
+OFFICIAL_NAME = "official T2L code (encode_image, frame mean)"
 
 
-def inference_models(settings: BenchmarkSettings) -> dict[str, tuple[torch.nn.Module, Callable, tuple[int, int]]]:
+def inference_models(settings: BenchmarkSettings, notes: list[str] | None = None,
+                     ) -> dict[str, tuple[torch.nn.Module, Callable, tuple[int, int]]]:
     """name -> (model, forward(pixel_values), (params total, params trainable as that method trains)).
 
     Every registered family at the settings' frames, and, when its released checkpoints use another number
@@ -45,6 +48,15 @@ def inference_models(settings: BenchmarkSettings) -> dict[str, tuple[torch.nn.Mo
             model = build_family(settings, family.model_type, num_frames=native)
             forward = (lambda model, native: lambda x: video_embeddings(model, _with_frames(x, native)))(model, native)
             models[family_name(family.name, native)] = (model, forward, count_parameters(model))
+    if settings.official_t2l:
+        # the T2L row then runs the weights converted from the official model, so both compute the same function
+        official, ours, difference = build_official_pair(settings)
+        official_counts = count_parameters(official, lambda name, p: "prompt" in name or "Adapter" in name)
+        models[T2L_NAME] = (ours.apply_trainable_set(),
+                            (lambda model: lambda x: video_embeddings(model, x))(ours), count_parameters(ours))
+        models[OFFICIAL_NAME] = (official, lambda x: official_video_embeddings(official, x), official_counts)
+        (notes if notes is not None else []).append(f"official T2L code vs this library on the same (converted) weights: largest relative "
+                              f"difference of the video embeddings {difference:.1e}")
     clip = build_clip(settings)
     xclip = build_xclip(settings)
     # ViFi-CLIP trains every CLIP parameter.

@@ -14,11 +14,14 @@ from .settings import BenchmarkSettings
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def build_family(settings: BenchmarkSettings, model_type: str, head: bool = False, num_frames: int | None = None):
-    """A registered family with random weights at the settings' CLIP dimensions, with its declared trainable set."""
+def build_family(settings: BenchmarkSettings, model_type: str, head: bool = False, num_frames: int | None = None,
+                 **config_fields):
+    """A registered family with random weights at the settings' CLIP dimensions, with its declared trainable set;
+    `config_fields` set other fields of the family's config (e.g. T2L's `attention_dropout`)."""
     family = get_family(model_type)
     config = family.config_class(text_config=dict(settings.text), vision_config=dict(settings.vision),
-                                 projection_dim=settings.projection_dim, num_frames=num_frames or settings.num_frames)
+                                 projection_dim=settings.projection_dim, num_frames=num_frames or settings.num_frames,
+                                 **config_fields)
     model_class = family.classification_class if head else family.model_class
     return model_class(config).apply_trainable_set()
 

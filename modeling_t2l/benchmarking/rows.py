@@ -34,6 +34,13 @@ class TrainingRow:
     memory_source: str  # "cuda max_memory_allocated" or "peak RSS (VmHWM) of a fresh process"
     baseline_memory_mb: float  # the same measure before the model is built (the Python + torch runtime)
     params_trainable: int
+    # The step in its phases (medians), so that what checkpointing costs is visible: the recomputed forwards run
+    # inside backward.
+    forward_s: float = float("nan")
+    backward_s: float = float("nan")
+    optimizer_s: float = float("nan")
+    saved_activations_mb: float = float("nan")  # what autograd keeps from forward to backward
+    checkpointed_layers: str = ""  # "24 / 24": encoder layers that recompute their forward in backward
 
 
 @dataclass
@@ -51,8 +58,9 @@ class DecodeRow:
     clip: str
     reader: str
     frames: int
-    median_s: float
+    median_s: float  # nan: the reader does not run here (`frames_check` says why)
     spread_s: float
+    frames_check: str = ""  # the reader's frames against read_video's at the same indices
 
 
 @dataclass
@@ -61,6 +69,19 @@ class PipelineRow:
     num_labels: int
     median_s: float
     spread_s: float
+    model: str = "T2L"  # the family's display name
+    label_cache: bool = True  # False where the text depends on the video (every call encodes the labels)
+
+
+@dataclass
+class EvaluationRow:
+    stage: str
+    num_videos: int
+    batch_size: int
+    workers: int
+    median_s: float  # the whole pass over num_videos, wall clock
+    spread_s: float
+    videos_per_s: float
 
 
 @dataclass
@@ -80,6 +101,7 @@ class BenchmarkReport:
     text: list[TextCostRow] = field(default_factory=list)
     decoding: list[DecodeRow] = field(default_factory=list)
     pipeline: list[PipelineRow] = field(default_factory=list)
+    evaluation: list[EvaluationRow] = field(default_factory=list)
     ratios: list[RatioRow] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 

@@ -14,6 +14,7 @@ from typing import Callable
 import torch
 
 from .decoding import run_decoding
+from .evaluation import run_evaluation
 from .inference import T2L_NAME, inference_models, run_inference
 from .pipeline import run_pipeline
 from .ratios import compute_ratios
@@ -64,7 +65,7 @@ def run_benchmark(settings: BenchmarkSettings, out_dir=None, *, report_row: Call
         models = None
         if "inference" in settings.sections:
             progress("inference: building T2L, CLIP and X-CLIP")
-            models = inference_models(settings)
+            models = inference_models(settings, report.notes)
             progress("inference: timing")
             report.inference = run_inference(settings, models, report_row)
         if "text" in settings.sections:
@@ -80,8 +81,11 @@ def run_benchmark(settings: BenchmarkSettings, out_dir=None, *, report_row: Call
             progress("decoding")
             report.decoding = _optional("decoding", report, lambda: run_decoding(settings, workdir, report_row))
         if "pipeline" in settings.sections:
-            progress("pipeline")
+            progress("pipeline: every family, 400 labels")
             report.pipeline = _optional("pipeline", report, lambda: run_pipeline(settings, workdir, report_row))
+        if "evaluation" in settings.sections:
+            progress("evaluation: end to end vs its parts")
+            report.evaluation = run_evaluation(settings, workdir, report_row)
     report.ratios = compute_ratios(report)
     for ratio in report.ratios:
         report_row(ratio)

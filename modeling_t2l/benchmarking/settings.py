@@ -7,7 +7,7 @@ from typing import Callable, Sequence
 
 import torch
 
-SECTIONS = ("inference", "training", "text", "decoding", "pipeline")
+SECTIONS = ("inference", "training", "text", "decoding", "pipeline", "evaluation")
 
 # ViT-B/16 CLIP (openai/clip-vit-base-patch16) dimensions; the weights are random.
 VIT_B16_VISION = dict(
@@ -51,6 +51,14 @@ class BenchmarkSettings:
     keyframe_intervals: tuple[float, ...] = (1.0, 5.0)  # seconds between key frames
     decode_repeats: int = 5
     pipeline_calls: int = 3  # cached calls after the first one
+    eval_videos: int = 32  # generated clips the evaluation row evaluates (decode_seconds each)
+    eval_classes: int = 8
+    eval_batch_size: int = 8  # `t2l evaluate`'s defaults
+    eval_workers: int = 2
+    eval_repeats: int = 3
+    # a checkout of the official T2L code (its `clip/model.py` is imported from there; needs `einops`): adds its
+    # model, on the same weights, to the inference rows
+    official_t2l: str | None = None
     sections: tuple[str, ...] = SECTIONS
     quick: bool = False
     # "wall": wall-clock time with torch's default threads (what a user sees on an idle machine). "cpu": process
@@ -88,19 +96,22 @@ class BenchmarkSettings:
     @classmethod
     def vit_b16(cls, quick: bool = False, device: str | None = None, dtype: str | None = None,
                 batch_sizes: Sequence[int] | None = None, **overrides) -> "BenchmarkSettings":
-        """The real benchmark. `quick` keeps every row but measures less (fits 5 minutes on 2 CPU cores):
+        """The real benchmark. `quick` keeps every row but measures less: a smoke test of the harness, whose numbers
+        support no claim (fits about 10 minutes on 2 CPU cores):
 
         inference at batch 1 only (the FLOP-counting call is its warm-up) with 3 interleaved repetitions;
         training at batch 2 with one subprocess per configuration and 1 timed step after 1 warm-up step; class
         texts of 16 tokens (a class-name prompt) instead of 77 (a full GPT description) and one timed text
-        repetition; 3 decoding repetitions; 2 cached pipeline calls. The full run: inference at batch 1 and 8
-        with 5 repetitions, training at batch 4 with 2 interleaved subprocess rounds of 3 timed steps each.
+        repetition; 3 decoding repetitions; 2 cached pipeline calls; 4 evaluation videos at batch 2, once. The full
+        run: inference at batch 1 and 8 with 5 repetitions, training at batch 4 with 2 interleaved subprocess rounds
+        of 3 timed steps each, 32 evaluation videos at batch 8 with 2 workers, 3 times.
         """
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         dtype = dtype or ("bfloat16" if device.startswith("cuda") else "float32")
         if quick:
             values = dict(batch_sizes=(1,), train_batch_size=2, repeats=3, train_rounds=1, train_steps=1,
-                          text_length=16, decode_repeats=3, pipeline_calls=2, quick=True)
+                          text_length=16, decode_repeats=3, pipeline_calls=2, eval_videos=4, eval_batch_size=2,
+                          eval_repeats=1, quick=True)
         else:
             values = {}
         values.update(device=device, dtype=dtype)
@@ -120,7 +131,8 @@ class BenchmarkSettings:
             text=dict(CLIP_TEXT, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
                       projection_dim=16),
             decode_seconds=1.0, decode_fps=10, decode_size=(64, 48), keyframe_intervals=(0.5,), decode_repeats=1,
-            pipeline_calls=1, quick=True,
+            pipeline_calls=1, eval_videos=4, eval_classes=2, eval_batch_size=2, eval_workers=1, eval_repeats=1,
+            quick=True,
         )
         values.update(overrides)
         return cls(**values)

@@ -1,4 +1,9 @@
-"""The timing harness: warm-up, interleaved repetitions, medians and spreads; the FLOP counter."""
+"""The one timing harness of the benchmarks: `time_call` (one timed call), `measure_interleaved` (warm-up, then
+repetitions interleaved round-robin), `Timing` (median and spread); and the FLOP counter.
+
+Every section of `t2l benchmark` and of the device check times through these, so a number in one table was taken
+the same way as a number in another.
+"""
 from __future__ import annotations
 
 import statistics
@@ -38,6 +43,16 @@ def synchronizer(device: str) -> Callable[[], None]:
     return lambda: None
 
 
+def time_call(function: Callable[[], Any], *, timer: Callable[[], float] = time.perf_counter,
+              synchronize: Callable[[], None] = lambda: None) -> float:
+    """Seconds one call of `function` takes by `timer`, queued device work included (`synchronize` before and after)."""
+    synchronize()
+    start = timer()
+    function()
+    synchronize()
+    return timer() - start
+
+
 def measure_interleaved(
     functions: Mapping[str, Callable[[], Any]],
     *,
@@ -62,11 +77,7 @@ def measure_interleaved(
     for round_index in range(repeats):
         shift = round_index % len(names)
         for name in names[shift:] + names[:shift]:
-            synchronize()
-            start = timer()
-            functions[name]()
-            synchronize()
-            samples[name].append(timer() - start)
+            samples[name].append(time_call(functions[name], timer=timer, synchronize=synchronize))
     return {name: Timing(values) for name, values in samples.items()}
 
 

@@ -18,7 +18,7 @@ from ..models.registry import families, get_family
 from .models import _pooled, _random_pixels, _random_text, build_clip, build_family, clip_frame_average
 from .rows import TrainingRow
 from .settings import BenchmarkSettings
-from .timing import Timing, synchronizer
+from .timing import Timing, synchronizer, time_call
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -102,8 +102,8 @@ def _vifi_clip_loss(clip, pixel_values, input_ids, attention_mask, labels) -> to
 
 
 def enable_activation_checkpointing(model) -> None:
-    """Non-reentrant activation checkpointing of every layer (what `TrainingArguments(gradient_checkpointing=True)`
-    does)."""
+    """Non-reentrant activation checkpointing of every encoder layer (what `TrainingArguments(gradient_checkpointing=
+    True)` does): the same transformers mechanism (`GradientCheckpointingLayer`) for every method compared."""
     # transformers 5 renamed gradient_checkpointing_enable (deprecated) to activation_checkpointing_enable
     if hasattr(model, "activation_checkpointing_enable"):
         model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
@@ -111,18 +111,60 @@ def enable_activation_checkpointing(model) -> None:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
 
 
+def checkpointed_layers(model) -> tuple[int, int]:
+    """(layers that recompute their forward in backward, encoder layers in all): the check that every compared
+    method checkpoints the same layers."""
+    from transformers.modeling_layers import GradientCheckpointingLayer
+
+    layers = [m for m in model.modules() if isinstance(m, GradientCheckpointingLayer)]
+    return sum(bool(getattr(m, "gradient_checkpointing", False)) for m in layers), len(layers)
+
+
+def build_training_model(method: str, settings: BenchmarkSettings, attention_dropout: float | None = None):
+    """The model a training configuration trains: CLIP (every parameter) for full fine-tuning, else a registered
+    family with its declared trainable set. `attention_dropout` replaces a family's attention-probability dropout
+    (T2L's official default is each layer's drop-path rate; see the `attention` rows)."""
+    if method == "full_ft":
+        return build_clip(settings)
+    if method not in families():
+        raise ValueError(f"benchmarking: unknown training method {method!r}")
+    if attention_dropout is None:
+        return build_family(settings, method, head=True)
+    return build_family(settings, method, head=True, attention_dropout=attention_dropout)
+
+
+def training_loss(method: str, model, pixels, input_ids, attention_mask, labels) -> torch.Tensor:
+    """One batch's loss: ViFi-CLIP's objective on CLIP for full fine-tuning, the family's own loss otherwise."""
+    if method == "full_ft":
+        return _vifi_clip_loss(model, pixels, input_ids, attention_mask, labels)
+    return model(pixel_values=pixels, input_ids=input_ids, attention_mask=attention_mask, labels=labels).loss
+
+
+def saved_activation_mb(function: Callable[[], torch.Tensor]) -> tuple[torch.Tensor, float]:
+    """Run a forward and return (its output, MiB of the tensors autograd keeps for backward).
+
+    Tensors saved inside a checkpointed layer are packed by the checkpoint's own hooks (innermost hooks win), so
+    only what is really kept between forward and backward is counted. A tensor saved twice counts twice (an upper
+    bound), the same way for every method.
+    """
+    saved = [0]
+
+    def pack(tensor):
+        saved[0] += tensor.numel() * tensor.element_size()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        output = function()
+    return output, saved[0] / 2**20
+
+
 def _train_probe(task: dict, baseline_rss_mb: float) -> dict:
     settings = _settings_from_task(task)
     settings.apply_threads()
     torch.manual_seed(0)
-    device, dtype = settings.device, settings.torch_dtype
+    device, dtype, method = settings.device, settings.torch_dtype, task["method"]
     batch_size = settings.train_batch_size
-    if task["method"] == "full_ft":
-        model = build_clip(settings)
-    elif task["method"] in families():
-        model = build_family(settings, task["method"], head=True)
-    else:
-        raise ValueError(f"benchmarking: unknown training method {task['method']!r}")
+    model = build_training_model(method, settings, task.get("attention_dropout"))
     model.to(device, dtype).train()
     if task["checkpointing"]:
         enable_activation_checkpointing(model)
@@ -133,28 +175,31 @@ def _train_probe(task: dict, baseline_rss_mb: float) -> dict:
     input_ids, attention_mask = _random_text(settings, batch_size, seed=1)
     labels = torch.arange(batch_size, device=device)
 
-    def step():
-        if task["method"] == "full_ft":
-            loss = _vifi_clip_loss(model, pixels, input_ids, attention_mask, labels)
-        else:
-            loss = model(pixel_values=pixels, input_ids=input_ids, attention_mask=attention_mask, labels=labels).loss
-        loss.backward()
+    def forward():
+        return training_loss(method, model, pixels, input_ids, attention_mask, labels)
+
+    def optimizer_step():
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
 
     sync, timer = synchronizer(device), settings.timer()
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
-    for _ in range(settings.train_warmup):
-        step()  # the first step also allocates AdamW's state
-    times = []
+    saved_mb = None
+    for _ in range(settings.train_warmup):  # the first step also allocates AdamW's state
+        loss, saved_mb = saved_activation_mb(forward)
+        loss.backward()
+        optimizer_step()
+    phases = {"forward_s": [], "backward_s": [], "optimizer_s": [], "step_s": []}
     for _ in range(settings.train_steps):
-        sync()
-        start = timer()
-        step()
-        sync()
-        times.append(timer() - start)
-    result = {"step_s": times, "params_trainable": sum(p.numel() for p in parameters)}
+        holder = {}
+        phases["forward_s"].append(time_call(lambda: holder.update(loss=forward()), timer=timer, synchronize=sync))
+        phases["backward_s"].append(time_call(lambda: holder.pop("loss").backward(), timer=timer, synchronize=sync))
+        phases["optimizer_s"].append(time_call(optimizer_step, timer=timer, synchronize=sync))
+        phases["step_s"].append(phases["forward_s"][-1] + phases["backward_s"][-1] + phases["optimizer_s"][-1])
+    done, total = checkpointed_layers(model)
+    result = dict(phases, params_trainable=sum(p.numel() for p in parameters), saved_activations_mb=saved_mb,
+                  checkpointed_layers=done, encoder_layers=total)
     if device.startswith("cuda"):
         result.update(peak_memory_mb=torch.cuda.max_memory_allocated() / 2**20, baseline_memory_mb=0.0,
                       memory_source="CUDA max_memory_allocated")
@@ -164,32 +209,59 @@ def _train_probe(task: dict, baseline_rss_mb: float) -> dict:
     return result
 
 
-def training_configurations() -> list[tuple[str, str, bool]]:
-    """(row name, method, checkpointing): every registered family, then CLIP fully fine-tuned."""
-    methods = [(training_name(model_type), model_type) for model_type in families()] + [(FULL_FT_TRAIN, "full_ft")]
-    return [(name, method, checkpointing) for checkpointing in (False, True) for name, method in methods]
+T2L_NO_ATTENTION_DROPOUT = "T2L, attention dropout off (fused SDPA kernel)"
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingConfiguration:
+    name: str
+    method: str  # a registered model_type, or "full_ft" (CLIP, every parameter)
+    checkpointing: bool
+    attention_dropout: float | None = None  # None: the family's own (T2L: the official per-layer rates)
+
+
+def training_configurations() -> list[TrainingConfiguration]:
+    """Every registered family and CLIP fully fine-tuned, without and with activation checkpointing; and T2L with
+    its official attention-probability dropout switched off, which is what the `attention` rows compare it with
+    (any dropout on the attention probabilities sends CPU SDPA to its unfused math kernel)."""
+    methods = [(training_name(model_type), model_type, None) for model_type in families()]
+    methods += [(FULL_FT_TRAIN, "full_ft", None)]
+    if "t2l" in families():
+        methods += [(T2L_NO_ATTENTION_DROPOUT, "t2l", 0.0)]
+    return [TrainingConfiguration(name, method, checkpointing, dropout)
+            for checkpointing in (False, True) for name, method, dropout in methods]
 
 
 def run_training(settings: BenchmarkSettings, report_row: Callable = print) -> list[TrainingRow]:
+    """Each configuration in `train_rounds` fresh processes, interleaved across configurations."""
     task_settings = asdict(settings)
-    results: dict[tuple[str, bool], list[dict]] = {}
+    results: dict[TrainingConfiguration, list[dict]] = {}
     configurations = training_configurations()
     for round_index in range(settings.train_rounds):
         shift = round_index % len(configurations)
-        for name, method, checkpointing in configurations[shift:] + configurations[:shift]:
-            task = {"kind": "train", "method": method, "checkpointing": checkpointing, "settings": task_settings}
-            results.setdefault((name, checkpointing), []).append(run_probe(task))
+        for configuration in configurations[shift:] + configurations[:shift]:
+            task = {"kind": "train", "method": configuration.method, "checkpointing": configuration.checkpointing,
+                    "attention_dropout": configuration.attention_dropout, "settings": task_settings}
+            results.setdefault(configuration, []).append(run_probe(task))
     rows = []
-    for name, _, checkpointing in configurations:
-        runs = results[(name, checkpointing)]
-        timing = Timing([t for run in runs for t in run["step_s"]])
+    for configuration in configurations:
+        runs = results[configuration]
+
+        def median_of(key: str) -> float:
+            return Timing([t for run in runs for t in run[key]]).median
+
+        step = Timing([t for run in runs for t in run["step_s"]])
         row = TrainingRow(
-            method=name, checkpointing=checkpointing, batch_size=settings.train_batch_size,
-            median_step_s=timing.median, spread_s=timing.spread,
+            method=configuration.name, checkpointing=configuration.checkpointing,
+            batch_size=settings.train_batch_size, median_step_s=step.median, spread_s=step.spread,
             peak_memory_mb=statistics.median(run["peak_memory_mb"] for run in runs),
             memory_source=runs[0]["memory_source"],
             baseline_memory_mb=statistics.median(run["baseline_memory_mb"] for run in runs),
             params_trainable=runs[0]["params_trainable"],
+            forward_s=median_of("forward_s"), backward_s=median_of("backward_s"),
+            optimizer_s=median_of("optimizer_s"),
+            saved_activations_mb=statistics.median(run["saved_activations_mb"] for run in runs),
+            checkpointed_layers=f"{runs[0]['checkpointed_layers']} / {runs[0]['encoder_layers']}",
         )
         rows.append(row)
         report_row(row)

@@ -1,4 +1,5 @@
-"""`t2l benchmark`: T2L's cost against CLIP frame averaging, X-CLIP and full fine-tuning, measured side by side."""
+"""`t2l benchmark`: every family's cost (T2L, TC-CLIP, ViFi-CLIP) against CLIP frame averaging, X-CLIP and full
+fine-tuning, measured side by side; optionally the official T2L code on the same weights."""
 from __future__ import annotations
 
 import argparse
@@ -10,8 +11,9 @@ from tqdm.auto import tqdm
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true",
-                        help="every row, measured less: inference at batch 1, 3 repetitions, training batch 2 with "
-                             "one timed step per configuration, 16-token class texts (under 5 min on 2 idle CPU cores)")
+                        help="a smoke test of every row, measured less (its numbers support no claim): inference at "
+                             "batch 1, 3 repetitions, training batch 2 with one timed step per configuration, "
+                             "16-token class texts, 4 evaluation videos")
     parser.add_argument("--tiny", action="store_true",
                         help="smoke test: tiny random models and clips (seconds); checks every row runs, numbers "
                              "mean nothing")
@@ -27,11 +29,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="wall: wall-clock time, default threads (an idle machine). cpu: process CPU time with one "
                              "torch thread, which other jobs on a shared machine barely disturb")
     parser.add_argument("--sections", default=None,
-                        help="comma-separated subset of inference,training,text,decoding,pipeline (default: all); "
+                        help="comma-separated subset of inference,training,text,decoding,pipeline,evaluation "
+                             "(default: all); "
                              "with --device-check of correctness,parity,sdpa,inference,training,data,"
                              "inference_compiled")
     parser.add_argument("--profile", action="store_true",
                         help="also write torch.profiler tables of one batch-1 forward of each model to OUT/profile.txt")
+    parser.add_argument("--official-t2l", default=None, metavar="DIR",
+                        help="a checkout of github.com/Shahzadnit/T2L: adds the official model, on the same weights, "
+                             "to the inference rows (its clip/model.py needs einops)")
     parser.add_argument("--out", default="benchmark", help="directory for benchmark.md, benchmark.json, benchmark.png")
     check = parser.add_argument_group(
         "device check", "--device-check runs the accelerator check instead: every family against CPU fp32, the "
@@ -95,7 +101,7 @@ def run(args) -> int:
         return run_device_check(args)
     from ..benchmarking import BenchmarkSettings, profile_inference, run_benchmark
 
-    overrides = {"clock": args.clock}
+    overrides = {"clock": args.clock, "official_t2l": args.official_t2l}
     if args.train_batch_size:
         overrides["train_batch_size"] = args.train_batch_size
     if args.repeats:
