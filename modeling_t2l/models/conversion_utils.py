@@ -175,7 +175,10 @@ class ClipLayout:
     @property
     def transposed(self) -> dict[str, str]:
         """The projections: `x @ proj` in the official code, `nn.Linear` computes `x @ weight.T`."""
-        return {f"{self.vision}proj": "visual_projection.weight", f"{self.text}text_projection": "text_projection.weight"}
+        return {
+            f"{self.vision}proj": "visual_projection.weight",
+            f"{self.text}text_projection": "text_projection.weight",
+        }
 
     def top_level_names(self, token_embedding: bool = True) -> dict[str, str]:
         """Official -> transformers names of the tensors outside the blocks (the projections excluded).
@@ -349,9 +352,11 @@ def check_keys(tensors: Mapping[str, torch.Tensor], expected: Mapping[str, tuple
         raise ConversionError("refusing to convert an incomplete or unknown checkpoint; " + "\n".join(parts))
 
 
-def load_converted(model, base_model, converted: Mapping[str, torch.Tensor]):
-    """`model` (eval mode) with `converted` loaded into its `base_model`, which must take exactly these tensors
+def build_converted(model_class, config, converted: Mapping[str, torch.Tensor]):
+    """A `model_class(config)` (eval mode) whose base model (`base_model_prefix`) holds exactly `converted`
     (buffers `position_ids` aside): a disagreement is a bug of the mapping, not bad input."""
+    model = model_class(config)
+    base_model = getattr(model, model.base_model_prefix)
     result = base_model.load_state_dict(dict(converted), strict=False)
     missing = [k for k in result.missing_keys if not k.endswith("position_ids")]
     if missing or result.unexpected_keys:
@@ -360,6 +365,14 @@ def load_converted(model, base_model, converted: Mapping[str, torch.Tensor]):
             + "; unexpected: " + ", ".join(result.unexpected_keys)
         )
     return model.eval()
+
+
+def save_converted(model, output_dir: str | Path) -> Path:
+    """`model.save_pretrained(output_dir)`, the directory made first; returns it as a `Path`."""
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(output_dir)
+    return output_dir
 
 
 def describe_towers(config, vision_extra: str = "", text_extra: str | None = None) -> str:
@@ -387,10 +400,11 @@ __all__ = [
     "clean_state_dict",
     "clip_config_from_shapes",
     "describe_towers",
-    "load_converted",
+    "build_converted",
     "map_block_key",
     "num_blocks",
     "put_converted",
+    "save_converted",
     "read_checkpoint",
     "strip_module_prefix",
 ]

@@ -27,18 +27,9 @@ from pathlib import Path
 import torch
 
 from ...conversion_utils import check_tensor_values
-from ..conversion_utils import (
-    CLIP_BLOCK_NAMES,
-    ClipLayout,
-    ConversionError,
-    check_keys,
-    clean_state_dict,
-    clip_config_from_shapes,
-    describe_towers,
-    load_converted,
-    put_converted,
-    read_checkpoint,
-)
+from ..conversion_utils import CLIP_BLOCK_NAMES, ClipLayout, ConversionError, build_converted, check_keys
+from ..conversion_utils import clean_state_dict, clip_config_from_shapes, describe_towers, put_converted
+from ..conversion_utils import read_checkpoint, save_converted
 from .configuration_t2l import T2LConfig, adapter_hidden_size
 
 logger = logging.getLogger(__name__)
@@ -254,8 +245,7 @@ def build_model(config: T2LConfig, converted: Mapping[str, torch.Tensor]):
     """A `T2LForVideoClassification` holding exactly the converted weights (eval mode)."""
     from .modeling_t2l import T2LForVideoClassification
 
-    model = T2LForVideoClassification(config)
-    return load_converted(model, model.t2l, converted)
+    return build_converted(T2LForVideoClassification, config, converted)
 
 
 def _save_processor(config: T2LConfig, output_dir: Path) -> bool:
@@ -289,9 +279,7 @@ def convert_checkpoint(checkpoint: str | Path, output_dir: str | Path, text_head
     except ConversionError as err:
         raise ConversionError(f"{checkpoint}: {err}") from None
     model = build_model(config, converted)
-    output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(output_dir)
+    output_dir = save_converted(model, output_dir)
     if save_processor and _save_processor(config, output_dir):
         # the pipeline's code and task next to the weights: `pipeline(model=dir, trust_remote_code=True)` then
         # works where this package is not installed

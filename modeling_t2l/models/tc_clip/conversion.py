@@ -30,23 +30,10 @@ from pathlib import Path
 
 import torch
 
-from ..conversion_utils import (
-    CLIP_BLOCK_NAMES,
-    TEXT_LAYERS,
-    VISION_LAYERS,
-    ClipLayout,
-    ConversionError,
-    check_keys,
-    clean_state_dict,
-    clip_config_from_shapes,
-    describe_towers,
-    load_converted,
-    map_block_key,
-    num_blocks,
-    put_converted,
-    read_checkpoint,
-    strip_module_prefix,
-)
+from ..conversion_utils import CLIP_BLOCK_NAMES, ClipLayout, ConversionError, TEXT_LAYERS, VISION_LAYERS
+from ..conversion_utils import build_converted, check_keys, clean_state_dict, clip_config_from_shapes, describe_towers
+from ..conversion_utils import map_block_key, num_blocks, put_converted, read_checkpoint, save_converted
+from ..conversion_utils import strip_module_prefix
 from .configuration_tc_clip import TCCLIPConfig
 
 logger = logging.getLogger(__name__)
@@ -381,8 +368,7 @@ def build_model(config: TCCLIPConfig, converted: Mapping[str, torch.Tensor]):
     """A `TCCLIPForVideoClassification` holding exactly the converted weights (eval mode)."""
     from .modeling_tc_clip import TCCLIPForVideoClassification
 
-    model = TCCLIPForVideoClassification(config)
-    return load_converted(model, model.tc_clip, converted)
+    return build_converted(TCCLIPForVideoClassification, config, converted)
 
 
 def convert_checkpoint(
@@ -422,9 +408,7 @@ def convert_checkpoint(
     except ConversionError as err:
         raise ConversionError(f"{checkpoint}: {err}") from None
     model = build_model(config, converted)
-    output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(output_dir)
+    output_dir = save_converted(model, output_dir)
     if save_processor:
         from .processing_defaults import save_tc_clip_processor
 

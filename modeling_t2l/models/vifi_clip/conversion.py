@@ -31,18 +31,9 @@ from pathlib import Path
 
 import torch
 
-from ..conversion_utils import (
-    ClipLayout,
-    ConversionError,
-    check_keys,
-    clean_state_dict,
-    clip_config_from_shapes,
-    describe_towers,
-    load_converted,
-    put_converted,
-    read_checkpoint,
-    strip_module_prefix,
-)
+from ..conversion_utils import ClipLayout, ConversionError, build_converted, check_keys, clean_state_dict
+from ..conversion_utils import clip_config_from_shapes, describe_towers, put_converted, read_checkpoint
+from ..conversion_utils import save_converted, strip_module_prefix
 from .configuration_vifi_clip import ViFiCLIPConfig
 
 logger = logging.getLogger(__name__)
@@ -242,8 +233,7 @@ def build_model(config: ViFiCLIPConfig, converted: Mapping[str, torch.Tensor]):
     """A `ViFiCLIPForVideoClassification` holding exactly the converted weights (eval mode)."""
     from .modeling_vifi_clip import ViFiCLIPForVideoClassification
 
-    model = ViFiCLIPForVideoClassification(config)
-    return load_converted(model, model.vifi_clip, converted)
+    return build_converted(ViFiCLIPForVideoClassification, config, converted)
 
 
 def convert_checkpoint(
@@ -271,9 +261,7 @@ def convert_checkpoint(
     except ConversionError as err:
         raise ConversionError(f"{checkpoint}: {err}") from None
     model = build_model(config, converted)
-    output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(output_dir)
+    output_dir = save_converted(model, output_dir)
     if save_processor and _save_processor(config, output_dir, clip):
         from ...pipelines.zero_shot_video_classification import add_pipeline_to_checkpoint
 
