@@ -168,6 +168,13 @@ class ClipLayout:
         return f"{self.text}token_embedding.weight"
 
     @property
+    def shape_keys(self) -> tuple[str, ...]:
+        """The keys `clip_config_from_shapes` reads the dimensions from: without them nothing can be checked."""
+        v, t = self.vision, self.text
+        return (f"{v}conv1.weight", f"{v}positional_embedding", f"{v}proj", f"{t}positional_embedding",
+                f"{t}text_projection")
+
+    @property
     def towers(self) -> dict[str, str]:
         """Block prefix -> transformers layer prefix, per tower."""
         return {self.vision_blocks: VISION_LAYERS, self.text_blocks: TEXT_LAYERS}

@@ -36,19 +36,12 @@ logger = logging.getLogger(__name__)
 
 # The size of OpenAI CLIP's BPE vocabulary, i.e. of the tokenizer bundled with this package.
 CLIP_VOCAB_SIZE = 49408
+LAYOUT = ClipLayout(vision="visual.", text="")  # OpenAI CLIP's own key layout
 # Keys whose shapes the dimensions are read from; without them nothing else can be checked.
-ANCHOR_KEYS = (
-    "visual.conv1.weight",
-    "visual.positional_embedding",
-    "visual.proj",
-    "token_embedding.weight",
-    "positional_embedding",
-    "text_projection",
-)
+ANCHOR_KEYS = (*LAYOUT.shape_keys, LAYOUT.token_embedding)  # the vocabulary size is read from the token table
 PROMPT_KEY = "visual.transformer.T_prompt_embeddings"
 TEMPORAL_EMBEDDING_KEY = "visual.temporal_embedding"
 
-LAYOUT = ClipLayout(vision="visual.", text="")
 # T2L's additions inside a block (after `resblocks.{i}.`), besides CLIP's
 _BLOCK = {
     **CLIP_BLOCK_NAMES,

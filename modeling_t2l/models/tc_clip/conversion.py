@@ -39,20 +39,13 @@ from .configuration_tc_clip import TCCLIPConfig
 logger = logging.getLogger(__name__)
 
 CLIP_VOCAB_SIZE = 49408
-TOKEN_EMBEDDING_KEY = "text_encoder.token_embedding.weight"
 DROPPED_KEYS = ("prompt_learner.token_prefix", "prompt_learner.token_suffix")
-ANCHOR_KEYS = (
-    "image_encoder.conv1.weight",
-    "image_encoder.positional_embedding",
-    "image_encoder.proj",
-    "text_encoder.positional_embedding",
-    "text_encoder.text_projection",
-    "prompt_learner.ctx",
-)
+LAYOUT = ClipLayout(vision="image_encoder.", text="text_encoder.")
+TOKEN_EMBEDDING_KEY = LAYOUT.token_embedding  # absent from the released checkpoints
+ANCHOR_KEYS = (*LAYOUT.shape_keys, "prompt_learner.ctx")
 # Names TC-CLIP adds to CLIP; WiSE-FT takes them from the checkpoint as they are.
 TC_CLIP_ONLY_MARKERS = ("local_global_bias", "prompt_context", "video_prompt_layers.")
 
-LAYOUT = ClipLayout(vision="image_encoder.", text="text_encoder.")
 _TOP_LEVEL = {**LAYOUT.top_level_names(), "prompt_learner.ctx": "text_model.prompt_context"}
 _TRANSPOSED = LAYOUT.transposed
 # the vision blocks keep separate q/k/v projections and add the local-global bias
@@ -61,12 +54,10 @@ _VISION_BLOCK = {
     **{f"attn.{p}_proj.{t}": f"self_attn.{p}_proj.{t}" for p in ("q", "k", "v") for t in ("weight", "bias")},
     "attn.local_global_bias_table": "self_attn.local_global_bias",
 }
+# a prompting block: CLIP's LayerNorms and MLP, a key/value LayerNorm, and cross-attention
 _PROMPT_BLOCK = {
-    "ln_1.weight": "layer_norm1.weight", "ln_1.bias": "layer_norm1.bias",
+    **{name: ours for name, ours in CLIP_BLOCK_NAMES.items() if not name.startswith("attn.")},
     "ln_1_kv.weight": "layer_norm_kv.weight", "ln_1_kv.bias": "layer_norm_kv.bias",
-    "ln_2.weight": "layer_norm2.weight", "ln_2.bias": "layer_norm2.bias",
-    "mlp.c_fc.weight": "mlp.fc1.weight", "mlp.c_fc.bias": "mlp.fc1.bias",
-    "mlp.c_proj.weight": "mlp.fc2.weight", "mlp.c_proj.bias": "mlp.fc2.bias",
     "attn.out_proj.weight": "cross_attn.out_proj.weight", "attn.out_proj.bias": "cross_attn.out_proj.bias",
     # nn.MultiheadAttention keeps separate q/k/v weights when the key width differs from the query width
     "attn.q_proj_weight": "cross_attn.q_proj.weight",

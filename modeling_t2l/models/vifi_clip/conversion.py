@@ -48,15 +48,9 @@ DROPPED = (PROMPT_BUFFER, "prompt_learner.token_prefix", "prompt_learner.token_s
 # second-stage "bridge and prompt" (VL prompting) tensors and TC-CLIP's: another model, refused by name
 PROMPTING_MARKERS = ("prompt_learner.ctx", "VPT")
 TC_CLIP_MARKERS = ("prompt_generation_layer", "local_global_bias")
-ANCHOR_KEYS = (
-    "image_encoder.conv1.weight",
-    "image_encoder.positional_embedding",
-    "image_encoder.proj",
-    "text_encoder.positional_embedding",
-    "text_encoder.text_projection",
-)
-
 LAYOUT = ClipLayout(vision="image_encoder.", text="text_encoder.")
+ANCHOR_KEYS = LAYOUT.shape_keys
+
 _TRANSPOSED = LAYOUT.transposed
 
 
