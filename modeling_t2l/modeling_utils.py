@@ -223,10 +223,11 @@ def loaded_model(loaded):
     return loaded[0] if isinstance(loaded, tuple) else loaded
 
 
-def frame_mean_video_features(model, pixel_values: torch.Tensor, output_class=BaseModelOutputWithPooling, **kwargs):
+def frame_mean_video_features(model, pixel_values: torch.Tensor, output_class: type, **kwargs):
     """CLIP applied to every frame, the projected frame features averaged over time (ViFi-CLIP, frozen CLIP):
     (B, T, 3, H, W) -> `output_class(pooler_output=(B, E), frame_embeds=(B, T, E))`, not normalised.
-    `model` is a `CLIPModel`; `kwargs` go to its `get_image_features`."""
+    `model` is a `CLIPModel`; `output_class` a `BaseModelOutputWithPooling` with a `frame_embeds` field;
+    `kwargs` go to `get_image_features`."""
     if pixel_values.ndim != 5:
         raise ValueError(
             f"pixel_values must have shape (batch, frames, 3, height, width); got {tuple(pixel_values.shape)}"

@@ -67,6 +67,7 @@ _PROMPT_BLOCK = {
 _VISION_BLOCKS = LAYOUT.vision_blocks
 _TEXT_BLOCKS = LAYOUT.text_blocks
 _PROMPT_BLOCKS = "text_encoder.prompt_generation_layer."
+_PROMPT_LAYERS = "text_model.video_prompt_layers."
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -274,7 +275,7 @@ def map_key(key: str) -> str | None:
     return (
         map_block_key(key, {_VISION_BLOCKS: VISION_LAYERS}, _VISION_BLOCK)
         or map_block_key(key, {_TEXT_BLOCKS: TEXT_LAYERS}, CLIP_BLOCK_NAMES)
-        or map_block_key(key, {_PROMPT_BLOCKS: "text_model.video_prompt_layers."}, _PROMPT_BLOCK, attention="cross_attn")
+        or map_block_key(key, {_PROMPT_BLOCKS: _PROMPT_LAYERS}, _PROMPT_BLOCK, attention="cross_attn")
     )
 
 

@@ -155,7 +155,7 @@ class ViFiCLIPForVideoClassification(ViFiCLIPPreTrainedModel):
 
     @classmethod
     def from_clip(cls, clip_name_or_path: str, num_frames: int = 32, **kwargs):
-        """Build ViFi-CLIP from any transformers CLIP checkpoint (Hub id or local directory), as T2L's `from_clip`.
+        """Build ViFi-CLIP from any transformers CLIP checkpoint (Hub id or local directory): the mixin's `from_clip`.
 
         Keyword arguments that are `ViFiCLIPConfig` fields override the config; the others go to
         `from_pretrained` (`dtype`, `revision`, `local_files_only`, `output_loading_info`, ...). Every parameter
