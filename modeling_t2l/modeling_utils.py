@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+from transformers import CLIPConfig, CLIPModel
 from transformers import initialization as init
 from transformers.modeling_outputs import BaseModelOutputWithPooling
 from transformers.models.clip.modeling_clip import CLIPMLP, CLIPAttention, CLIPTextEmbeddings, CLIPVisionEmbeddings
@@ -93,6 +94,33 @@ class ZeroShotVideoModelMixin:
             raise ValueError(f"{cls.__name__} takes no model.options; got {sorted(options)}")
         return cls.from_clip(clip_name_or_path, num_frames=num_frames, **(config or {}))
 
+    @classmethod
+    def from_clip(cls, clip_name_or_path: str, **kwargs):
+        """The family built from any transformers CLIP checkpoint (Hub id or local directory): its config from the
+        CLIP's (`config_from_clip`), every CLIP tensor loaded, the family's own tensors initialised.
+
+        Keyword arguments that are fields of the family's config override it; the others go to `from_pretrained`
+        (`dtype`, `revision`, `local_files_only`, `output_loading_info`, ...). Families extend this with their
+        own initialisation (T2L: adapters; TC-CLIP: its prompt vectors from CLIP's token embeddings).
+        """
+        config = cls.config_from_clip(clip_name_or_path, kwargs)
+        return cls.from_pretrained(clip_name_or_path, config=config, **kwargs)
+
+    @classmethod
+    def config_from_clip(cls, clip_name_or_path: str, kwargs: dict):
+        """`cls.config_class` with the towers, projection and logit scale of a CLIP checkpoint's config; the
+        config fields found in `kwargs` are removed from it and override the config."""
+        fields = set(cls.config_class.__dataclass_fields__)
+        overrides = {key: kwargs.pop(key) for key in list(kwargs) if key in fields}
+        clip_config = load_clip_config(clip_name_or_path, kwargs)
+        return cls.config_class(
+            text_config=clip_config.text_config.to_dict(),
+            vision_config=clip_config.vision_config.to_dict(),
+            projection_dim=clip_config.projection_dim,
+            logit_scale_init_value=clip_config.logit_scale_init_value,
+            **overrides,
+        )
+
     # Every way of getting a model (the constructor, `from_config`, `from_pretrained` and so the Auto classes,
     # remote code, the pipeline and `from_adapters`) ends with the declared trainable set applied. Construction
     # goes through `post_init`; `from_pretrained` must re-apply it because transformers' loader replaces every
@@ -106,8 +134,7 @@ class ZeroShotVideoModelMixin:
     @classmethod
     def from_pretrained(cls, *args, **kwargs):
         loaded = super().from_pretrained(*args, **kwargs)
-        model = loaded[0] if isinstance(loaded, tuple) else loaded
-        model.apply_trainable_set()
+        loaded_model(loaded).apply_trainable_set()
         return loaded
 
     # -- class texts ----------------------------------------------------------------------------------------
@@ -180,6 +207,37 @@ class ZeroShotVideoModelMixin:
         return result
 
 
+# `from_pretrained` arguments that also locate a CLIP checkpoint's config
+CLIP_HUB_KWARGS = ("cache_dir", "revision", "token", "local_files_only", "force_download", "subfolder")
+
+
+def load_clip_config(clip_name_or_path: str, from_pretrained_kwargs: dict) -> CLIPConfig:
+    """The `CLIPConfig` of a CLIP checkpoint, found with the Hub arguments among `from_pretrained_kwargs`."""
+    hub_kwargs = {key: from_pretrained_kwargs[key] for key in CLIP_HUB_KWARGS if key in from_pretrained_kwargs}
+    return CLIPConfig.from_pretrained(clip_name_or_path, **hub_kwargs)
+
+
+def loaded_model(loaded):
+    """The model of what `from_pretrained` returned: the model, or `(model, loading_info)` with
+    `output_loading_info=True`."""
+    return loaded[0] if isinstance(loaded, tuple) else loaded
+
+
+def frame_mean_video_features(model, pixel_values: torch.Tensor, output_class: type, **kwargs):
+    """CLIP applied to every frame, the projected frame features averaged over time (ViFi-CLIP, frozen CLIP):
+    (B, T, 3, H, W) -> `output_class(pooler_output=(B, E), frame_embeds=(B, T, E))`, not normalised.
+    `model` is a `CLIPModel`; `output_class` a `BaseModelOutputWithPooling` with a `frame_embeds` field;
+    `kwargs` go to `get_image_features`."""
+    if pixel_values.ndim != 5:
+        raise ValueError(
+            f"pixel_values must have shape (batch, frames, 3, height, width); got {tuple(pixel_values.shape)}"
+        )
+    batch_size, num_frames = pixel_values.shape[:2]
+    frames = CLIPModel.get_image_features(model, pixel_values=pixel_values.flatten(0, 1), **kwargs)
+    frame_embeds = frames.pooler_output.view(batch_size, num_frames, -1)
+    return output_class(pooler_output=frame_embeds.mean(dim=1), frame_embeds=frame_embeds)
+
+
 @torch.no_grad()
 def init_clip_weights(module: torch.nn.Module, factor: float) -> None:
     """CLIP's initialisation of its blocks (embeddings, attention, MLP), as `CLIPPreTrainedModel._init_weights`
@@ -221,4 +279,13 @@ def text_embeddings(model, input_ids: torch.Tensor, attention_mask: torch.Tensor
     return model.get_text_features(input_ids, attention_mask).pooler_output
 
 
-__all__ = ["ZeroShotVideoModelMixin", "init_clip_weights", "text_embeddings", "video_embeddings"]
+__all__ = [
+    "CLIP_HUB_KWARGS",
+    "ZeroShotVideoModelMixin",
+    "frame_mean_video_features",
+    "init_clip_weights",
+    "load_clip_config",
+    "loaded_model",
+    "text_embeddings",
+    "video_embeddings",
+]

@@ -47,12 +47,6 @@ def _family(args) -> str:
     detected = detect_checkpoint_family(args.checkpoint)
     if detected in ("tc_clip", "vifi_clip"):
         return detected
-    if detected is None:
-        # files the TC-CLIP reader cannot open, e.g. ViFi-CLIP's, whose pickled yacs config is a dict subclass
-        from modeling_t2l.models.vifi_clip.conversion import is_vifi_clip_checkpoint
-
-        if is_vifi_clip_checkpoint(args.checkpoint):
-            return "vifi_clip"
     return "t2l"  # T2L's converter reports anything else
 
 

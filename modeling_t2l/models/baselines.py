@@ -26,7 +26,7 @@ from transformers.modeling_outputs import BaseModelOutputWithPooling
 from transformers.utils import ModelOutput
 
 from ..losses import soft_target_cross_entropy
-from ..modeling_utils import ZeroShotVideoModelMixin
+from ..modeling_utils import ZeroShotVideoModelMixin, frame_mean_video_features, load_clip_config
 from ..remote_code import write_remote_code
 
 FROZEN_CLIP_NUM_FRAMES = 8
@@ -87,14 +87,6 @@ class _BaselineMixin(ZeroShotVideoModelMixin):
     """The contract's members shared by the adapters: the contrastive forward and the remote-code save."""
 
     trainable_name_markers = ()  # baselines are evaluated as released: nothing is trained
-
-    @classmethod
-    def from_pretrained(cls, *args, **kwargs):
-        # loading re-creates the parameters (with requires_grad=True): freeze them again, whatever the entry point
-        # (the class, an Auto class, remote code)
-        loaded = super().from_pretrained(*args, **kwargs)
-        (loaded[0] if isinstance(loaded, tuple) else loaded).apply_trainable_set()
-        return loaded
 
     def save_pretrained(self, save_directory, *args, **kwargs):
         # The config is transformers' own (CLIPConfig / XCLIPConfig): only this module is bundled, and the
@@ -161,26 +153,14 @@ class FrozenCLIPForVideoClassification(_BaselineMixin, CLIPModel):
         """
         if isinstance(num_frames, bool) or not isinstance(num_frames, int) or num_frames < 1:
             raise ValueError(f"num_frames must be a positive integer, got {num_frames!r}")
-        hub_kwargs = {
-            key: kwargs[key]
-            for key in ("cache_dir", "revision", "token", "local_files_only", "force_download", "subfolder")
-            if key in kwargs
-        }
         # the clip length is saved with the checkpoint's config, so a saved directory samples the same frames
-        config_dict = CLIPConfig.from_pretrained(clip_name_or_path, **hub_kwargs).to_dict()
+        config_dict = load_clip_config(clip_name_or_path, kwargs).to_dict()
         config = CLIPConfig.from_dict({**config_dict, "num_frames": num_frames})
         return cls.from_pretrained(clip_name_or_path, config=config, **kwargs)
 
     def get_video_features(self, pixel_values: torch.Tensor, **kwargs) -> FrozenCLIPVideoFeaturesOutput:
         """(B, T, 3, H, W) -> `pooler_output` (B, E): the mean over T of `CLIPModel.get_image_features`."""
-        if pixel_values.ndim != 5:
-            raise ValueError(
-                f"pixel_values must have shape (batch, frames, 3, height, width); got {tuple(pixel_values.shape)}"
-            )
-        batch_size, num_frames = pixel_values.shape[:2]
-        frames = CLIPModel.get_image_features(self, pixel_values=pixel_values.flatten(0, 1), **kwargs)
-        frame_embeds = frames.pooler_output.view(batch_size, num_frames, -1)
-        return FrozenCLIPVideoFeaturesOutput(pooler_output=frame_embeds.mean(dim=1), frame_embeds=frame_embeds)
+        return frame_mean_video_features(self, pixel_values, FrozenCLIPVideoFeaturesOutput, **kwargs)
 
     def get_text_features(self, input_ids, attention_mask=None, video_outputs=None, **kwargs) -> BaseModelOutputWithPooling:
         """(K, L) -> `pooler_output` (K, E): `CLIPModel.get_text_features` (the text ignores the video)."""

@@ -32,12 +32,23 @@ _FAMILIES: dict[str, Family] = {}
 
 
 def register_family(family: Family) -> Family:
-    """Add a family and register its classes with AutoConfig / AutoModel / AutoModelForVideoClassification."""
-    from transformers import AutoConfig, AutoModel, AutoModelForVideoClassification
+    """Add a family and register its classes with the Auto classes (idempotent): AutoConfig (its `model_type`),
+    AutoModel, AutoModelForVideoClassification, and the processor every family shares (AutoImageProcessor,
+    AutoProcessor), whose saved constants are each checkpoint's own. A family's `register()` calls only this."""
+    # imported on registration: the registry module itself (`modeling_t2l.Family`) imports no transformers or torch
+    from transformers import AutoConfig, AutoImageProcessor, AutoModel, AutoModelForVideoClassification, AutoProcessor
+
+    from ..processing.image_processing_t2l import T2LImageProcessor
+    from ..processing.processing_t2l import T2LProcessor
 
     AutoConfig.register(family.model_type, family.config_class, exist_ok=True)
     AutoModel.register(family.config_class, family.model_class, exist_ok=True)
     AutoModelForVideoClassification.register(family.config_class, family.classification_class, exist_ok=True)
+    AutoImageProcessor.register(
+        family.config_class, image_processor_classes={"pil": T2LImageProcessor, "torchvision": T2LImageProcessor},
+        exist_ok=True,
+    )
+    AutoProcessor.register(family.config_class, T2LProcessor, exist_ok=True)
     # saved configs carry their code and an `auto_map`, so trust_remote_code loads them without this package
     family.config_class.register_for_auto_class()
     _FAMILIES[family.model_type] = family

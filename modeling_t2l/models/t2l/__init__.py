@@ -20,17 +20,8 @@ FAMILY = Family(
 
 
 def register() -> None:
-    """Register T2L with the Auto classes (config, models, image processor, processor)."""
-    from transformers import AutoImageProcessor, AutoProcessor
-
-    from ...processing.image_processing_t2l import T2LImageProcessor
-    from ...processing.processing_t2l import T2LProcessor
-
+    """Register T2L with the family registry and the Auto classes (idempotent)."""
     register_family(FAMILY)
-    AutoImageProcessor.register(
-        T2LConfig, image_processor_classes={"pil": T2LImageProcessor, "torchvision": T2LImageProcessor}, exist_ok=True
-    )
-    AutoProcessor.register(T2LConfig, T2LProcessor, exist_ok=True)
 
 
 __all__ = ["FAMILY", "T2LConfig", "T2LForVideoClassification", "T2LModel", "register"]

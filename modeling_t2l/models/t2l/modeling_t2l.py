@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers import CLIPConfig, PreTrainedModel
+from transformers import PreTrainedModel
 from transformers import initialization as init
 from transformers.masking_utils import create_causal_mask
 from transformers.modeling_layers import GradientCheckpointingLayer
@@ -23,7 +23,7 @@ from transformers.utils import ModelOutput, logging
 
 from ...attention_dropout import dropout_attention, uses_dropout_attention
 from ...losses import cross_entropy_contrastive_loss, kl_contrastive_loss, tfd_loss
-from ...modeling_utils import ZeroShotVideoModelMixin, init_clip_weights
+from ...modeling_utils import ZeroShotVideoModelMixin, init_clip_weights, loaded_model
 from .adapters import apply_text_lora, load_adapters, read_adapter_config, save_adapters
 from .configuration_t2l import T2LConfig, adapter_hidden_size
 
@@ -665,24 +665,8 @@ class T2LForVideoClassification(T2LPreTrainedModel):
         (`dtype`, `revision`, `local_files_only`, `output_loading_info`, ...). Only the T2L tensors are new: adapters
         start as the identity, so at initialisation the text tower equals CLIP's.
         """
-        config_fields = set(T2LConfig.__dataclass_fields__)
-        overrides = {key: kwargs.pop(key) for key in list(kwargs) if key in config_fields}
-        hub_kwargs = {
-            key: kwargs[key]
-            for key in ("cache_dir", "revision", "token", "local_files_only", "force_download", "subfolder")
-            if key in kwargs
-        }
-        clip_config = CLIPConfig.from_pretrained(clip_name_or_path, **hub_kwargs)
-        config = T2LConfig(
-            text_config=clip_config.text_config.to_dict(),
-            vision_config=clip_config.vision_config.to_dict(),
-            projection_dim=clip_config.projection_dim,
-            logit_scale_init_value=clip_config.logit_scale_init_value,
-            num_frames=num_frames,
-            **overrides,
-        )
-        loaded = cls.from_pretrained(clip_name_or_path, config=config, **kwargs)
-        model = loaded[0] if isinstance(loaded, tuple) else loaded
+        loaded = super().from_clip(clip_name_or_path, num_frames=num_frames, **kwargs)
+        model = loaded_model(loaded)
         if not freeze_backbone:  # from_pretrained applied the trainable set; unfreeze CLIP too
             model.requires_grad_(True)
         if adapters is not None:

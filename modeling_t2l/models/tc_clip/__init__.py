@@ -27,18 +27,8 @@ FAMILY = Family(
 
 
 def register() -> None:
-    """Register TC-CLIP with the Auto classes (config, models, image processor, processor)."""
-    from transformers import AutoImageProcessor, AutoProcessor
-
-    from ...processing.image_processing_t2l import T2LImageProcessor
-    from ...processing.processing_t2l import T2LProcessor
-
+    """Register TC-CLIP with the family registry and the Auto classes (idempotent)."""
     register_family(FAMILY)
-    AutoImageProcessor.register(
-        TCCLIPConfig, image_processor_classes={"pil": T2LImageProcessor, "torchvision": T2LImageProcessor},
-        exist_ok=True,
-    )
-    AutoProcessor.register(TCCLIPConfig, T2LProcessor, exist_ok=True)
 
 
 __all__ = [

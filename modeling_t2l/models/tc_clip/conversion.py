@@ -25,77 +25,49 @@ from __future__ import annotations
 
 import logging
 import math
-import pickle
-import re
 from collections.abc import Mapping
 from pathlib import Path
 
 import torch
 
+from ..conversion_utils import CLIP_BLOCK_NAMES, ClipLayout, ConversionError, TEXT_LAYERS, VISION_LAYERS
+from ..conversion_utils import build_converted, check_keys, clean_state_dict, clip_config_from_shapes, describe_towers
+from ..conversion_utils import map_block_key, num_blocks, put_converted, read_checkpoint, save_converted
+from ..conversion_utils import strip_module_prefix
 from .configuration_tc_clip import TCCLIPConfig
 
 logger = logging.getLogger(__name__)
 
 CLIP_VOCAB_SIZE = 49408
-TOKEN_EMBEDDING_KEY = "text_encoder.token_embedding.weight"
 DROPPED_KEYS = ("prompt_learner.token_prefix", "prompt_learner.token_suffix")
-ANCHOR_KEYS = (
-    "image_encoder.conv1.weight",
-    "image_encoder.positional_embedding",
-    "image_encoder.proj",
-    "text_encoder.positional_embedding",
-    "text_encoder.text_projection",
-    "prompt_learner.ctx",
-)
+LAYOUT = ClipLayout(vision="image_encoder.", text="text_encoder.")
+TOKEN_EMBEDDING_KEY = LAYOUT.token_embedding  # absent from the released checkpoints
+ANCHOR_KEYS = (*LAYOUT.shape_keys, "prompt_learner.ctx")
 # Names TC-CLIP adds to CLIP; WiSE-FT takes them from the checkpoint as they are.
 TC_CLIP_ONLY_MARKERS = ("local_global_bias", "prompt_context", "video_prompt_layers.")
 
-_TOP_LEVEL = {
-    "logit_scale": "logit_scale",
-    "prompt_learner.ctx": "text_model.prompt_context",
-    "image_encoder.conv1.weight": "vision_model.embeddings.patch_embedding.weight",
-    "image_encoder.class_embedding": "vision_model.embeddings.class_embedding",
-    "image_encoder.positional_embedding": "vision_model.embeddings.position_embedding.weight",
-    "image_encoder.ln_pre.weight": "vision_model.pre_layrnorm.weight",
-    "image_encoder.ln_pre.bias": "vision_model.pre_layrnorm.bias",
-    "image_encoder.ln_post.weight": "vision_model.post_layernorm.weight",
-    "image_encoder.ln_post.bias": "vision_model.post_layernorm.bias",
-    TOKEN_EMBEDDING_KEY: "text_model.embeddings.token_embedding.weight",
-    "text_encoder.positional_embedding": "text_model.embeddings.position_embedding.weight",
-    "text_encoder.ln_final.weight": "text_model.final_layer_norm.weight",
-    "text_encoder.ln_final.bias": "text_model.final_layer_norm.bias",
+_TOP_LEVEL = {**LAYOUT.top_level_names(), "prompt_learner.ctx": "text_model.prompt_context"}
+_TRANSPOSED = LAYOUT.transposed
+# the vision blocks keep separate q/k/v projections and add the local-global bias
+_VISION_BLOCK = {
+    **CLIP_BLOCK_NAMES,
+    **{f"attn.{p}_proj.{t}": f"self_attn.{p}_proj.{t}" for p in ("q", "k", "v") for t in ("weight", "bias")},
+    "attn.local_global_bias_table": "self_attn.local_global_bias",
 }
-_TRANSPOSED = {"image_encoder.proj": "visual_projection.weight", "text_encoder.text_projection": "text_projection.weight"}
-_BLOCK = {
-    "ln_1.weight": "layer_norm1.weight", "ln_1.bias": "layer_norm1.bias",
-    "ln_2.weight": "layer_norm2.weight", "ln_2.bias": "layer_norm2.bias",
-    "mlp.c_fc.weight": "mlp.fc1.weight", "mlp.c_fc.bias": "mlp.fc1.bias",
-    "mlp.c_proj.weight": "mlp.fc2.weight", "mlp.c_proj.bias": "mlp.fc2.bias",
-}
-_VISION_ATTENTION = {
-    f"attn.{p}_proj.{t}": f"self_attn.{p}_proj.{t}" for p in ("q", "k", "v", "out") for t in ("weight", "bias")
-}
-_TEXT_ATTENTION = {"attn.out_proj.weight": "self_attn.out_proj.weight", "attn.out_proj.bias": "self_attn.out_proj.bias"}
+# a prompting block: CLIP's LayerNorms and MLP, a key/value LayerNorm, and cross-attention
 _PROMPT_BLOCK = {
-    "ln_1.weight": "layer_norm1.weight", "ln_1.bias": "layer_norm1.bias",
+    **{name: ours for name, ours in CLIP_BLOCK_NAMES.items() if not name.startswith("attn.")},
     "ln_1_kv.weight": "layer_norm_kv.weight", "ln_1_kv.bias": "layer_norm_kv.bias",
-    "ln_2.weight": "layer_norm2.weight", "ln_2.bias": "layer_norm2.bias",
-    "mlp.c_fc.weight": "mlp.fc1.weight", "mlp.c_fc.bias": "mlp.fc1.bias",
-    "mlp.c_proj.weight": "mlp.fc2.weight", "mlp.c_proj.bias": "mlp.fc2.bias",
     "attn.out_proj.weight": "cross_attn.out_proj.weight", "attn.out_proj.bias": "cross_attn.out_proj.bias",
     # nn.MultiheadAttention keeps separate q/k/v weights when the key width differs from the query width
     "attn.q_proj_weight": "cross_attn.q_proj.weight",
     "attn.k_proj_weight": "cross_attn.k_proj.weight",
     "attn.v_proj_weight": "cross_attn.v_proj.weight",
 }
-_PACKED = {"attn.in_proj_weight": "weight", "attn.in_proj_bias": "bias"}
-_VISION_BLOCKS = "image_encoder.transformer.resblocks."
-_TEXT_BLOCKS = "text_encoder.transformer.resblocks."
+_VISION_BLOCKS = LAYOUT.vision_blocks
+_TEXT_BLOCKS = LAYOUT.text_blocks
 _PROMPT_BLOCKS = "text_encoder.prompt_generation_layer."
-
-
-class ConversionError(ValueError):
-    """The checkpoint cannot be converted; the message names the file (when known) and every offending key."""
+_PROMPT_LAYERS = "text_model.video_prompt_layers."
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -103,62 +75,9 @@ class ConversionError(ValueError):
 # ----------------------------------------------------------------------------------------------------------------
 
 
-class _Placeholder:
-    """Stands in for any pickled object that is not a tensor or a plain container (OmegaConf, optimizer classes)."""
-
-    def __init__(self, *args, **kwargs):
-        pass
-
-    def __setstate__(self, state):
-        pass
-
-    def __call__(self, *args, **kwargs):
-        return _Placeholder()
-
-
-# The globals a tensor state dict needs; everything else becomes a `_Placeholder` and is never called for real.
-_TENSOR_GLOBALS = {
-    ("collections", "OrderedDict"),
-    ("torch._utils", "_rebuild_tensor_v2"),
-    ("torch._utils", "_rebuild_parameter"),
-    ("torch._utils", "_rebuild_tensor"),
-    ("torch", "Size"),
-}
-
-
-class _TensorOnlyUnpickler(pickle.Unpickler):
-    def find_class(self, module, name):
-        if (module, name) in _TENSOR_GLOBALS or (module == "torch" and (name.endswith("Storage") or name in _DTYPES)):
-            return super().find_class(module, name)
-        return _Placeholder
-
-
-_DTYPES = {"float32", "float16", "bfloat16", "float64", "int64", "int32", "uint8", "bool", "int8", "int16"}
-
-
-class _TensorOnlyPickleModule:
-    """A `pickle_module` for `torch.load` that rebuilds only tensors and plain containers."""
-
-    Unpickler = _TensorOnlyUnpickler
-    __name__ = "tensor_only_pickle"
-
-    @staticmethod
-    def load(file, **kwargs):
-        return _TensorOnlyUnpickler(file, **kwargs).load()
-
-
 def load_official_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """Read a released TC-CLIP checkpoint safely and return its model state dict: prefix stripped, fp32."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConversionError(f"{path}: no such checkpoint file")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as safe_error:  # the pickled OmegaConf config: rebuild tensors only
-        try:
-            obj = torch.load(path, map_location="cpu", weights_only=False, pickle_module=_TensorOnlyPickleModule)
-        except Exception as err:
-            raise ConversionError(f"{path}: cannot be read as a checkpoint ({safe_error}; {err})") from err
+    obj = read_checkpoint(path, pickled_objects=True)  # the official files pickle their OmegaConf config
     try:
         return extract_state_dict(obj)
     except ConversionError as err:
@@ -171,22 +90,7 @@ def extract_state_dict(obj) -> dict[str, torch.Tensor]:
     The optimizer and scheduler state, the epoch, the accuracy and the config are ignored; the prompt learner's
     derived buffers are dropped.
     """
-    if isinstance(obj, Mapping) and isinstance(obj.get("model"), Mapping):
-        obj = obj["model"]
-    if not isinstance(obj, Mapping) or not obj:
-        raise ConversionError(f"expected a state dict or {{'model': state_dict, ...}}, got {type(obj).__name__}")
-    not_tensors = sorted(str(k) for k, v in obj.items() if not isinstance(v, torch.Tensor))
-    if not_tensors:
-        raise ConversionError("not a model state dict and no 'model' entry; non-tensor entries: " + ", ".join(not_tensors))
-    state_dict = {}
-    for key, tensor in obj.items():
-        name = key[len("module."):] if key.startswith("module.") else key  # saved from DistributedDataParallel
-        if name in state_dict:
-            raise ConversionError(f"key {name!r} occurs both with and without the 'module.' prefix")
-        if name in DROPPED_KEYS:
-            continue
-        state_dict[name] = tensor.detach().to("cpu", torch.float32) if tensor.is_floating_point() else tensor
-    return state_dict
+    return clean_state_dict(obj, "model", drop=DROPPED_KEYS)
 
 
 def detect_family(keys) -> str | None:
@@ -202,7 +106,7 @@ def detect_family(keys) -> str | None:
             if isinstance(keys.get(wrapper), Mapping):
                 keys = keys[wrapper]
                 break
-    names = {key[len("module."):] if key.startswith("module.") else key for key in keys}
+    names = {strip_module_prefix(key) for key in keys}
     if "visual.conv1.weight" in names:  # OpenAI CLIP's layout: the T2L converter reports any foreign key
         return "t2l"
     has_tc_clip_tensors = any(
@@ -258,23 +162,6 @@ def load_token_embedding(clip: str | Path) -> torch.Tensor:
 # ----------------------------------------------------------------------------------------------------------------
 
 
-def _num_blocks(state_dict: Mapping[str, torch.Tensor], prefix: str) -> int:
-    pattern = re.compile(re.escape(prefix) + r"(\d+)\.")
-    found = [int(m.group(1)) for k in state_dict if (m := pattern.match(k))]
-    return max(found) + 1 if found else 0
-
-
-def _heads(width: int, override: int | None, tower: str, option: str) -> int:
-    heads = width // 64 if override is None else int(override)
-    if heads < 1 or width % heads:
-        how = f"{option}={heads}" if override is not None else f"the official default width // 64 = {heads}"
-        raise ConversionError(
-            f"{tower} width {width} cannot be split into heads with {how}; pass {option}=N with N dividing {width} "
-            f"(head counts are not stored in TC-CLIP checkpoints)"
-        )
-    return heads
-
-
 def infer_config(
     state_dict: Mapping[str, torch.Tensor],
     vocab_size: int = CLIP_VOCAB_SIZE,
@@ -291,27 +178,13 @@ def infer_config(
         hint = {"t2l": " (this is a T2L / OpenAI CLIP checkpoint: use the T2L converter)",
                 "vifi_clip": " (this is a ViFi-CLIP checkpoint, which has no TC-CLIP tensors)"}.get(family, "")
         raise ConversionError("not a TC-CLIP state dict: missing " + ", ".join(missing) + hint)
-    conv = state_dict["image_encoder.conv1.weight"]
-    if conv.ndim != 4 or conv.shape[1] != 3 or conv.shape[2] != conv.shape[3]:
-        raise ConversionError(f"image_encoder.conv1.weight has shape {tuple(conv.shape)}, expected (width, 3, patch, patch)")
-    vision_width, patch = conv.shape[0], conv.shape[-1]
-    positions = state_dict["image_encoder.positional_embedding"].shape[0]
-    grid = math.isqrt(positions - 1)
-    if grid * grid + 1 != positions:
-        raise ConversionError(f"image_encoder.positional_embedding has {positions} positions, not 1 + a square number of patches")
-    embed_dim = state_dict["image_encoder.proj"].shape[1]
-    max_positions, text_width = state_dict["text_encoder.positional_embedding"].shape
-    vision_layers = _num_blocks(state_dict, _VISION_BLOCKS)
-    text_layers = _num_blocks(state_dict, _TEXT_BLOCKS)
-    prompt_layers = _num_blocks(state_dict, _PROMPT_BLOCKS)
+    vision_layers = num_blocks(state_dict, _VISION_BLOCKS)
+    text_layers = num_blocks(state_dict, _TEXT_BLOCKS)
+    prompt_layers = num_blocks(state_dict, _PROMPT_BLOCKS)
     if not vision_layers or not text_layers or not prompt_layers:
         raise ConversionError(
             f"found {vision_layers} vision, {text_layers} text and {prompt_layers} prompting blocks; need at least one of each"
         )
-
-    def mlp_size(prefix, width):
-        key = f"{prefix}0.mlp.c_fc.weight"
-        return state_dict[key].shape[0] if key in state_dict else 4 * width
 
     num_prompt_context = state_dict["prompt_learner.ctx"].shape[0]
     if "prompt_context_init" not in overrides:
@@ -325,29 +198,10 @@ def infer_config(
             f"{prompt_layers} prompting layers: their text levels are not stored in the checkpoint; pass "
             f"vp_levels=[...] (0-based, ascending) as in the training config's prompt_generation_layer_level"
         )
-    common = dict(hidden_act="quick_gelu", layer_norm_eps=1e-5, projection_dim=embed_dim)
-    text_config = dict(
-        vocab_size=vocab_size, hidden_size=text_width, intermediate_size=mlp_size(_TEXT_BLOCKS, text_width),
-        num_hidden_layers=text_layers, num_attention_heads=_heads(text_width, text_heads, "text", "text_heads"),
-        max_position_embeddings=max_positions,
-        # OpenAI's vocabulary ends with <|startoftext|>, <|endoftext|>; pooling is at the end-of-text token
-        bos_token_id=vocab_size - 2, eos_token_id=vocab_size - 1, pad_token_id=vocab_size - 1, **common,
-    )
-    vision_config = dict(
-        hidden_size=vision_width, intermediate_size=mlp_size(_VISION_BLOCKS, vision_width),
-        num_hidden_layers=vision_layers,
-        num_attention_heads=_heads(vision_width, vision_heads, "vision", "vision_heads"),
-        image_size=grid * patch, patch_size=patch, num_channels=3, **common,
-    )
-    use_bias = any(k.endswith("attn.local_global_bias_table") for k in state_dict)
-    logit_scale = state_dict.get("logit_scale")
-    values = dict(
-        text_config=text_config,
-        vision_config=vision_config,
-        projection_dim=embed_dim,
-        logit_scale_init_value=float(logit_scale) if logit_scale is not None else math.log(100.0),
+    values = clip_config_from_shapes(state_dict, LAYOUT, vocab_size, text_heads=text_heads, vision_heads=vision_heads)
+    values.update(
         num_prompt_context=num_prompt_context,
-        use_local_global_bias=use_bias,
+        use_local_global_bias=any(k.endswith("attn.local_global_bias_table") for k in state_dict),
     )
     values.update(overrides)
     try:
@@ -418,23 +272,11 @@ def map_key(key: str) -> str | None:
         return _TOP_LEVEL[key]
     if key in _TRANSPOSED:
         return _TRANSPOSED[key]
-    for prefix, ours, attention, attn_name in (
-        (_VISION_BLOCKS, "vision_model.encoder.layers.", _VISION_ATTENTION, "self_attn"),
-        (_TEXT_BLOCKS, "text_model.encoder.layers.", _TEXT_ATTENTION, "self_attn"),
-        (_PROMPT_BLOCKS, "text_model.video_prompt_layers.", {}, "cross_attn"),
-    ):
-        m = re.fullmatch(re.escape(prefix) + r"(\d+)\.(.+)", key)
-        if not m:
-            continue
-        index, rest = m.groups()
-        names = _PROMPT_BLOCK if prefix == _PROMPT_BLOCKS else {**_BLOCK, **attention}
-        if rest in names:
-            return f"{ours}{index}.{names[rest]}"
-        if rest in _PACKED:
-            return f"{ours}{index}.{attn_name}.{{q,k,v}}_proj.{_PACKED[rest]}"
-        if rest == "attn.local_global_bias_table" and prefix == _VISION_BLOCKS:
-            return f"{ours}{index}.self_attn.local_global_bias"
-    return None
+    return (
+        map_block_key(key, {_VISION_BLOCKS: VISION_LAYERS}, _VISION_BLOCK)
+        or map_block_key(key, {_TEXT_BLOCKS: TEXT_LAYERS}, CLIP_BLOCK_NAMES)
+        or map_block_key(key, {_PROMPT_BLOCKS: _PROMPT_LAYERS}, _PROMPT_BLOCK, attention="cross_attn")
+    )
 
 
 def convert_state_dict(
@@ -471,39 +313,18 @@ def convert_state_dict(
     packed_vision = f"{_VISION_BLOCKS}0.attn.in_proj_weight" in state_dict
     packed_prompts = f"{_PROMPT_BLOCKS}0.attn.in_proj_weight" in state_dict
     expected = expected_official_shapes(config, packed_vision=packed_vision, packed_prompts=packed_prompts)
-    unmapped = sorted(k for k in state_dict if k not in expected)
-    missing = sorted(k for k in expected if k not in state_dict)
-    wrong = sorted(
-        f"{k}: {tuple(state_dict[k].shape)}, expected {expected[k]}"
-        for k in expected if k in state_dict and tuple(state_dict[k].shape) != expected[k]
-    )
-    if unmapped or missing or wrong:
-        parts = []
-        if unmapped:
-            parts.append(f"{len(unmapped)} unmapped key(s) (not part of the official TC-CLIP model):\n  " + "\n  ".join(unmapped))
-        if missing:
-            parts.append(f"{len(missing)} missing key(s):\n  " + "\n  ".join(missing))
-        if wrong:
-            parts.append(f"{len(wrong)} key(s) with the wrong shape:\n  " + "\n  ".join(wrong))
-        raise ConversionError("refusing to convert an incomplete or unknown checkpoint; " + "\n".join(parts))
+    check_keys(state_dict, expected, "TC-CLIP")
 
     converted: dict[str, torch.Tensor] = {"text_model.embeddings.token_embedding.weight": table.clone()}
     width = config.text_config.hidden_size
     for key, tensor in state_dict.items():
         target = map_key(key)
-        if key in _TRANSPOSED:  # official x @ proj; nn.Linear computes x @ weight.T
-            converted[target] = tensor.t().contiguous()
-        elif key.endswith("attn.local_global_bias_table"):  # (H, 1, 2) -> (H, 2): [:, 0] local, [:, 1] global
+        if key.endswith("attn.local_global_bias_table"):  # (H, 1, 2) -> (H, 2): [:, 0] local, [:, 1] global
             converted[target] = tensor[:, 0, :].clone()
-        elif "{q,k,v}" in target:  # nn.MultiheadAttention packs q, k, v in thirds
-            if key.startswith(_VISION_BLOCKS):
-                parts = tensor.chunk(3, dim=0)
-            else:  # text width thirds (the key width of a prompting block equals it when packed)
-                parts = tensor.split(width, dim=0)
-            for name, part in zip("qkv", parts):
-                converted[target.replace("{q,k,v}", name)] = part.clone()
-        else:
-            converted[target] = tensor.clone()
+        else:  # packed text and prompting attention: text width thirds (a packed prompting block's key width
+            # equals it); vision: thirds of its own width
+            put_converted(converted, target, tensor, transpose=key in _TRANSPOSED,
+                          split=None if key.startswith(_VISION_BLOCKS) else width)
     return config, converted
 
 
@@ -539,15 +360,7 @@ def build_model(config: TCCLIPConfig, converted: Mapping[str, torch.Tensor]):
     """A `TCCLIPForVideoClassification` holding exactly the converted weights (eval mode)."""
     from .modeling_tc_clip import TCCLIPForVideoClassification
 
-    model = TCCLIPForVideoClassification(config)
-    result = model.tc_clip.load_state_dict(dict(converted), strict=False)
-    missing = [k for k in result.missing_keys if not k.endswith("position_ids")]
-    if missing or result.unexpected_keys:  # the mapping and the model disagree: a bug, not bad input
-        raise ConversionError(
-            "the converted weights do not fit TCCLIPModel; missing: " + ", ".join(missing)
-            + "; unexpected: " + ", ".join(result.unexpected_keys)
-        )
-    return model.eval()
+    return build_converted(TCCLIPForVideoClassification, config, converted)
 
 
 def convert_checkpoint(
@@ -587,9 +400,7 @@ def convert_checkpoint(
     except ConversionError as err:
         raise ConversionError(f"{checkpoint}: {err}") from None
     model = build_model(config, converted)
-    output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(output_dir)
+    output_dir = save_converted(model, output_dir)
     if save_processor:
         from .processing_defaults import save_tc_clip_processor
 
@@ -599,15 +410,15 @@ def convert_checkpoint(
 
 def describe(config: TCCLIPConfig) -> str:
     """One line per tower, for the CLI."""
-    v, t = config.vision_config, config.text_config
+    towers = describe_towers(
+        config,
+        vision_extra=f"; k {config.context_tokens} context tokens, {config.seeds_per_frame} seeds per frame, "
+                     f"r {config.merge_r}",
+        text_extra=f"; {config.num_prompt_context} prompt vectors, prompting before layers {config.resolved_vp_levels}",
+    )
     return (
-        f"vision: width {v.hidden_size}, {v.num_hidden_layers} layers, {v.num_attention_heads} heads, "
-        f"patch {v.patch_size}, image {v.image_size}; k {config.context_tokens} context tokens, "
-        f"{config.seeds_per_frame} seeds per frame, r {config.merge_r}\n"
-        f"text: width {t.hidden_size}, {t.num_hidden_layers} layers, {t.num_attention_heads} heads, "
-        f"vocab {t.vocab_size}; {config.num_prompt_context} prompt vectors, prompting before layers "
-        f"{config.resolved_vp_levels}\n"
-        f"embed dim {config.projection_dim}, logit scale exp {math.exp(config.logit_scale_init_value):.4g}"
+        towers
+        + f"embed dim {config.projection_dim}, logit scale exp {math.exp(config.logit_scale_init_value):.4g}"
         + (f", WiSE-FT alpha {config.wise_ft_alpha}" if config.wise_ft_alpha is not None else "")
     )
 
@@ -633,12 +444,9 @@ def detect_checkpoint_family(path: str | Path) -> str | None:
     if not path.is_file():
         raise ConversionError(f"{path}: no such checkpoint file")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except Exception:
-        try:
-            obj = torch.load(path, map_location="cpu", weights_only=False, mmap=True, pickle_module=_TensorOnlyPickleModule)
-        except Exception:
-            return None  # unreadable here: let the family's own loader report it
+        obj = read_checkpoint(path, pickled_objects=True, mmap=True)
+    except ConversionError:
+        return None  # unreadable here: let the family's own loader report it
     if not isinstance(obj, Mapping):
         return None
     return detect_family(obj)

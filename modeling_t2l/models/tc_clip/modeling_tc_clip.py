@@ -44,7 +44,7 @@ from transformers.models.clip.modeling_clip import (
 )
 from transformers.utils import ModelOutput
 
-from ...modeling_utils import ZeroShotVideoModelMixin, init_clip_weights
+from ...modeling_utils import ZeroShotVideoModelMixin, init_clip_weights, loaded_model
 from .configuration_tc_clip import TCCLIPConfig, prompt_texts
 from .losses import MixupCutmix, label_smoothing_cross_entropy, soft_target_cross_entropy
 
@@ -811,27 +811,10 @@ class TCCLIPForVideoClassification(TCCLIPPreTrainedModel):
         `TCCLIPConfig` fields override the config; the others go to `from_pretrained`. Local-global biases keep
         their random initialisation, as in the official code.
         """
-        from transformers import CLIPConfig
-
-        config_fields = set(TCCLIPConfig.__dataclass_fields__)
-        overrides = {key: kwargs.pop(key) for key in list(kwargs) if key in config_fields}
-        hub_kwargs = {
-            key: kwargs[key]
-            for key in ("cache_dir", "revision", "token", "local_files_only", "force_download", "subfolder")
-            if key in kwargs
-        }
-        clip_config = CLIPConfig.from_pretrained(clip_name_or_path, **hub_kwargs)
-        config = TCCLIPConfig(
-            text_config=clip_config.text_config.to_dict(),
-            vision_config=clip_config.vision_config.to_dict(),
-            projection_dim=clip_config.projection_dim,
-            logit_scale_init_value=clip_config.logit_scale_init_value,
-            **overrides,
-        )
-        loaded = cls.from_pretrained(clip_name_or_path, config=config, **kwargs)
-        model = loaded[0] if isinstance(loaded, tuple) else loaded
+        loaded = super().from_clip(clip_name_or_path, **kwargs)
+        model = loaded_model(loaded)
         if prompt_context_init_ids is None:
-            prompt_context_init_ids = _prompt_init_ids(clip_name_or_path, config.prompt_context_init)
+            prompt_context_init_ids = _prompt_init_ids(clip_name_or_path, model.config.prompt_context_init)
         model.tc_clip.initialize_prompting_from_clip(prompt_context_init_ids)
         return loaded
 

@@ -26,19 +26,8 @@ FAMILY = Family(
 
 
 def register() -> None:
-    """Register ViFi-CLIP with the family registry and the Auto classes (idempotent): AutoConfig "vifi_clip",
-    AutoModel, AutoModelForVideoClassification, AutoImageProcessor and AutoProcessor (the shared clip processor)."""
-    from transformers import AutoImageProcessor, AutoProcessor
-
-    from ...processing.image_processing_t2l import T2LImageProcessor
-    from ...processing.processing_t2l import T2LProcessor
-
+    """Register ViFi-CLIP with the family registry and the Auto classes (idempotent)."""
     register_family(FAMILY)
-    AutoImageProcessor.register(
-        ViFiCLIPConfig, image_processor_classes={"pil": T2LImageProcessor, "torchvision": T2LImageProcessor},
-        exist_ok=True,
-    )
-    AutoProcessor.register(ViFiCLIPConfig, T2LProcessor, exist_ok=True)
 
 
 __all__ = [

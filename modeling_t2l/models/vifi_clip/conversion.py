@@ -26,13 +26,14 @@ from __future__ import annotations
 
 import logging
 import math
-import pickle
-import re
 from collections.abc import Mapping
 from pathlib import Path
 
 import torch
 
+from ..conversion_utils import ClipLayout, ConversionError, build_converted, check_keys, clean_state_dict
+from ..conversion_utils import clip_config_from_shapes, describe_towers, put_converted, read_checkpoint
+from ..conversion_utils import save_converted, strip_module_prefix
 from .configuration_vifi_clip import ViFiCLIPConfig
 
 logger = logging.getLogger(__name__)
@@ -47,51 +48,10 @@ DROPPED = (PROMPT_BUFFER, "prompt_learner.token_prefix", "prompt_learner.token_s
 # second-stage "bridge and prompt" (VL prompting) tensors and TC-CLIP's: another model, refused by name
 PROMPTING_MARKERS = ("prompt_learner.ctx", "VPT")
 TC_CLIP_MARKERS = ("prompt_generation_layer", "local_global_bias")
-ANCHOR_KEYS = (
-    "image_encoder.conv1.weight",
-    "image_encoder.positional_embedding",
-    "image_encoder.proj",
-    "text_encoder.positional_embedding",
-    "text_encoder.text_projection",
-)
+LAYOUT = ClipLayout(vision="image_encoder.", text="text_encoder.")
+ANCHOR_KEYS = LAYOUT.shape_keys
 
-# official -> transformers names outside the blocks
-_TOP_LEVEL = {
-    "logit_scale": "logit_scale",
-    "image_encoder.conv1.weight": "vision_model.embeddings.patch_embedding.weight",
-    "image_encoder.class_embedding": "vision_model.embeddings.class_embedding",
-    "image_encoder.positional_embedding": "vision_model.embeddings.position_embedding.weight",
-    "image_encoder.ln_pre.weight": "vision_model.pre_layrnorm.weight",
-    "image_encoder.ln_pre.bias": "vision_model.pre_layrnorm.bias",
-    "image_encoder.ln_post.weight": "vision_model.post_layernorm.weight",
-    "image_encoder.ln_post.bias": "vision_model.post_layernorm.bias",
-    "text_encoder.positional_embedding": "text_model.embeddings.position_embedding.weight",
-    "text_encoder.ln_final.weight": "text_model.final_layer_norm.weight",
-    "text_encoder.ln_final.bias": "text_model.final_layer_norm.bias",
-}
-# x @ proj in the official code; nn.Linear computes x @ weight.T
-_TRANSPOSED = {"image_encoder.proj": "visual_projection.weight", "text_encoder.text_projection": "text_projection.weight"}
-_BLOCK = {
-    "attn.out_proj.weight": "self_attn.out_proj.weight",
-    "attn.out_proj.bias": "self_attn.out_proj.bias",
-    "ln_1.weight": "layer_norm1.weight",
-    "ln_1.bias": "layer_norm1.bias",
-    "ln_2.weight": "layer_norm2.weight",
-    "ln_2.bias": "layer_norm2.bias",
-    "mlp.c_fc.weight": "mlp.fc1.weight",
-    "mlp.c_fc.bias": "mlp.fc1.bias",
-    "mlp.c_proj.weight": "mlp.fc2.weight",
-    "mlp.c_proj.bias": "mlp.fc2.bias",
-}
-_IN_PROJ = {"attn.in_proj_weight": "weight", "attn.in_proj_bias": "bias"}  # nn.MultiheadAttention packs q, k, v
-_TOWERS = {
-    "image_encoder.transformer.resblocks.": "vision_model.encoder.layers.",
-    "text_encoder.transformer.resblocks.": "text_model.encoder.layers.",
-}
-
-
-class ConversionError(ValueError):
-    """The checkpoint cannot be converted; the message names the file (when known) and every offending key."""
+_TRANSPOSED = LAYOUT.transposed
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -99,55 +59,9 @@ class ConversionError(ValueError):
 # ----------------------------------------------------------------------------------------------------------------
 
 
-class _Inert(dict):
-    """Stands in for every class a checkpoint names besides tensors (yacs configs, optimizer state types): it
-    takes any arguments and state and runs none of the named class's code."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__()
-        self.arguments = args
-
-    def __setstate__(self, state):
-        self["__state__"] = state
-
-
-class _RestrictedUnpickler(pickle.Unpickler):
-    """An unpickler that resolves only torch's own weights-only globals; any other global becomes `_Inert`."""
-
-    def find_class(self, module, name):
-        allowed = torch._weights_only_unpickler._get_allowed_globals()
-        full_name = f"{module}.{name}"
-        if full_name in allowed:
-            return allowed[full_name]
-        return type(name, (_Inert,), {"__module__": f"inert.{module}"})
-
-
-class _RestrictedPickle:
-    """The `pickle_module` torch.load uses for files that `weights_only=True` refuses."""
-
-    Unpickler = _RestrictedUnpickler
-    __name__ = "restricted_pickle"
-
-    @staticmethod
-    def load(file, **kwargs):
-        return _RestrictedUnpickler(file, **kwargs).load()
-
-
 def load_official_checkpoint(path: str | Path):
     """The object saved in an official checkpoint file, read without executing pickled code."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConversionError(f"{path}: no such checkpoint file")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        pass  # the yacs config (or optimizer state classes): read again with placeholders for them
-    except Exception as err:
-        raise ConversionError(f"{path}: not a torch checkpoint ({err})") from err
-    try:
-        return torch.load(path, map_location="cpu", weights_only=False, pickle_module=_RestrictedPickle)
-    except Exception as err:
-        raise ConversionError(f"{path}: cannot be read as a torch checkpoint: {err}") from err
+    return read_checkpoint(path, pickled_objects=True)  # the yacs config: placeholders for it
 
 
 def extract_state_dict(obj) -> dict[str, torch.Tensor]:
@@ -155,26 +69,13 @@ def extract_state_dict(obj) -> dict[str, torch.Tensor]:
 
     `optimizer`, `lr_scheduler`, `max_accuracy`, `epoch` and `config` are ignored.
     """
-    if isinstance(obj, Mapping) and "model" in obj and isinstance(obj["model"], Mapping):
-        obj = obj["model"]
-    if not isinstance(obj, Mapping) or not obj:
-        raise ConversionError(f"expected a state dict or {{'model': ...}}, got {type(obj).__name__}")
-    not_tensors = sorted(str(k) for k, v in obj.items() if not isinstance(v, torch.Tensor))
-    if not_tensors:
-        raise ConversionError("not a model state dict and no 'model' entry; non-tensor entries: " + ", ".join(not_tensors))
-    state_dict = {}
-    for key, tensor in obj.items():
-        name = key[len("module."):] if key.startswith("module.") else key
-        if name in state_dict:
-            raise ConversionError(f"key {name!r} occurs both with and without the 'module.' prefix")
-        state_dict[name] = tensor.detach().to("cpu", torch.float32) if tensor.is_floating_point() else tensor
-    return state_dict
+    return clean_state_dict(obj, "model")
 
 
 def is_vifi_clip_state_dict(keys) -> bool:
     """Key-based detection (for `t2l convert`): ViFi-CLIP's `image_encoder.` / `text_encoder.` layout with packed
     vision attention and none of TC-CLIP's keys. `module.` prefixes are ignored."""
-    names = {key[len("module."):] if key.startswith("module.") else key for key in keys}
+    names = {strip_module_prefix(key) for key in keys}
     return (
         all(anchor in names for anchor in ANCHOR_KEYS)
         and "image_encoder.transformer.resblocks.0.attn.in_proj_weight" in names
@@ -195,71 +96,14 @@ def is_vifi_clip_checkpoint(path: str | Path) -> bool:
 # ----------------------------------------------------------------------------------------------------------------
 
 
-def _num_blocks(state_dict: Mapping[str, torch.Tensor], prefix: str) -> int:
-    pattern = re.compile(re.escape(prefix) + r"(\d+)\.")
-    found = [int(m.group(1)) for k in state_dict if (m := pattern.match(k))]
-    return max(found) + 1 if found else 0
-
-
-def _heads(width: int, override: int | None, tower: str, option: str) -> int:
-    heads = width // 64 if override is None else int(override)
-    if heads < 1 or width % heads:
-        how = f"{option}={heads}" if override is not None else f"the official width // 64 = {heads}"
-        raise ConversionError(
-            f"{tower} width {width} cannot be split into heads with {how}; pass {option}=N with N dividing {width} "
-            f"(head counts are not stored in official checkpoints)"
-        )
-    return heads
-
-
 def infer_config(state_dict: Mapping[str, torch.Tensor], vocab_size: int = CLIP_VOCAB_SIZE, num_frames: int = 32,
                  text_heads: int | None = None, vision_heads: int | None = None) -> ViFiCLIPConfig:
     """The `ViFiCLIPConfig` of an official state dict, from its tensor shapes."""
     missing = [k for k in ANCHOR_KEYS if k not in state_dict]
     if missing:
         raise ConversionError("not a ViFi-CLIP state dict: missing " + ", ".join(missing))
-    conv = state_dict["image_encoder.conv1.weight"]
-    if conv.ndim != 4 or conv.shape[1] != 3 or conv.shape[2] != conv.shape[3]:
-        raise ConversionError(f"image_encoder.conv1.weight has shape {tuple(conv.shape)}, expected (width, 3, patch, patch)")
-    vision_width, patch = conv.shape[0], conv.shape[-1]
-    positions = state_dict["image_encoder.positional_embedding"].shape[0]
-    grid = math.isqrt(positions - 1)
-    if grid * grid + 1 != positions:
-        raise ConversionError(f"image_encoder.positional_embedding has {positions} positions, not 1 + a square")
-    embed_dim = state_dict["image_encoder.proj"].shape[1]
-    context_length, text_width = state_dict["text_encoder.positional_embedding"].shape
-    vision_layers = _num_blocks(state_dict, "image_encoder.transformer.resblocks.")
-    text_layers = _num_blocks(state_dict, "text_encoder.transformer.resblocks.")
-    if not vision_layers or not text_layers:
-        raise ConversionError(f"found {vision_layers} vision and {text_layers} text blocks; need at least one of each")
-
-    def mlp_size(prefix, width):
-        key = f"{prefix}0.mlp.c_fc.weight"
-        return state_dict[key].shape[0] if key in state_dict else 4 * width
-
-    common = dict(hidden_act="quick_gelu", layer_norm_eps=1e-5, projection_dim=embed_dim)
-    text_config = dict(
-        vocab_size=vocab_size, hidden_size=text_width,
-        intermediate_size=mlp_size("text_encoder.transformer.resblocks.", text_width),
-        num_hidden_layers=text_layers, num_attention_heads=_heads(text_width, text_heads, "text", "text_heads"),
-        max_position_embeddings=context_length,
-        # OpenAI's vocabulary ends with <|startoftext|>, <|endoftext|>; the official code pools at the largest id
-        bos_token_id=vocab_size - 2, eos_token_id=vocab_size - 1, pad_token_id=vocab_size - 1, **common,
-    )
-    vision_config = dict(
-        hidden_size=vision_width, intermediate_size=mlp_size("image_encoder.transformer.resblocks.", vision_width),
-        num_hidden_layers=vision_layers,
-        num_attention_heads=_heads(vision_width, vision_heads, "vision", "vision_heads"),
-        image_size=grid * patch, patch_size=patch, num_channels=3, **common,
-    )
-    logit_scale = state_dict.get("logit_scale")
-    return ViFiCLIPConfig(
-        text_config=text_config,
-        vision_config=vision_config,
-        projection_dim=embed_dim,
-        logit_scale_init_value=float(logit_scale) if logit_scale is not None else math.log(100.0),
-        num_frames=num_frames,
-    )
+    clip = clip_config_from_shapes(state_dict, LAYOUT, vocab_size, text_heads=text_heads, vision_heads=vision_heads)
+    return ViFiCLIPConfig(**clip, num_frames=num_frames)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -268,20 +112,9 @@ def infer_config(state_dict: Mapping[str, torch.Tensor], vocab_size: int = CLIP_
 
 
 def map_key(key: str) -> str | None:
-    """The transformers name of an official key (for `in_proj`, with a `{q,k,v}` placeholder); None if unknown."""
-    if key in _TOP_LEVEL:
-        return _TOP_LEVEL[key]
-    if key in _TRANSPOSED:
-        return _TRANSPOSED[key]
-    for official, ours in _TOWERS.items():
-        m = re.fullmatch(re.escape(official) + r"(\d+)\.(.+)", key)
-        if m:
-            rest = m.group(2)
-            if rest in _BLOCK:
-                return f"{ours}{m.group(1)}.{_BLOCK[rest]}"
-            if rest in _IN_PROJ:
-                return f"{ours}{m.group(1)}.self_attn.{{q,k,v}}_proj.{_IN_PROJ[rest]}"
-    return None
+    """The transformers name of an official key (for `in_proj`, with a `{q,k,v}` placeholder); None if unknown.
+    The token table is never stored by ViFi-CLIP: a checkpoint holding one is not ViFi-CLIP's."""
+    return LAYOUT.map_key(key, token_embedding=False)
 
 
 def _expected_shapes(config: ViFiCLIPConfig) -> dict[str, tuple[int, ...]]:
@@ -372,33 +205,16 @@ def convert_state_dict(
             if tensor.ndim != 2:
                 unmapped.append(f"{key} (shape {tuple(tensor.shape)}, expected a matrix)")
                 continue
-            converted[target] = tensor.t().contiguous()
-        elif "{q,k,v}" in target:
-            if tensor.shape[0] % 3:
-                unmapped.append(f"{key} (shape {tuple(tensor.shape)}, not three packed projections)")
-                continue
-            for name, part in zip("qkv", tensor.chunk(3, dim=0)):
-                converted[target.replace("{q,k,v}", name)] = part.clone()
-        else:
-            converted[target] = tensor.clone()
+        elif "{q,k,v}" in target and tensor.shape[0] % 3:
+            unmapped.append(f"{key} (shape {tuple(tensor.shape)}, not three packed projections)")
+            continue
+        put_converted(converted, target, tensor, transpose=key in _TRANSPOSED)
     # CLIP's rounding of the prompt embeddings to fp16 (a no-op for OpenAI's fp16-born weights)
     converted[TOKEN_EMBEDDING] = token_embedding.half().float() if round_token_embedding else token_embedding.clone()
 
     buffers = {name for name in expected if name.endswith("position_ids")}
-    missing = sorted(k for k in expected if k not in converted and k not in buffers)
-    wrong = sorted(
-        f"{k}: {tuple(converted[k].shape)}, expected {expected[k]}"
-        for k in expected if k in converted and tuple(converted[k].shape) != expected[k]
-    )
-    if unmapped or missing or wrong:
-        parts = []
-        if unmapped:
-            parts.append(f"{len(unmapped)} unmapped key(s) (not part of the ViFi-CLIP model):\n  " + "\n  ".join(unmapped))
-        if missing:
-            parts.append(f"{len(missing)} missing tensor(s) (transformers names):\n  " + "\n  ".join(missing))
-        if wrong:
-            parts.append(f"{len(wrong)} tensor(s) with the wrong shape:\n  " + "\n  ".join(wrong))
-        raise ConversionError("refusing to convert an incomplete or unknown checkpoint; " + "\n".join(parts))
+    check_keys(converted, expected, "ViFi-CLIP", unmapped=unmapped, optional=buffers,
+               kind="tensor(s) (transformers names)")
     return config, converted
 
 
@@ -411,16 +227,7 @@ def build_model(config: ViFiCLIPConfig, converted: Mapping[str, torch.Tensor]):
     """A `ViFiCLIPForVideoClassification` holding exactly the converted weights (eval mode)."""
     from .modeling_vifi_clip import ViFiCLIPForVideoClassification
 
-    model = ViFiCLIPForVideoClassification(config)
-    result = model.vifi_clip.load_state_dict(dict(converted), strict=False)
-    unexpected = list(result.unexpected_keys)
-    missing = [k for k in result.missing_keys if not k.endswith("position_ids")]
-    if missing or unexpected:  # the mapping and the model disagree: a bug, not bad input
-        raise ConversionError(
-            "the converted weights do not fit ViFiCLIPModel; missing: " + ", ".join(missing)
-            + "; unexpected: " + ", ".join(unexpected)
-        )
-    return model.eval()
+    return build_converted(ViFiCLIPForVideoClassification, config, converted)
 
 
 def convert_checkpoint(
@@ -448,9 +255,7 @@ def convert_checkpoint(
     except ConversionError as err:
         raise ConversionError(f"{checkpoint}: {err}") from None
     model = build_model(config, converted)
-    output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(output_dir)
+    output_dir = save_converted(model, output_dir)
     if save_processor and _save_processor(config, output_dir, clip):
         from ...pipelines.zero_shot_video_classification import add_pipeline_to_checkpoint
 
@@ -493,13 +298,9 @@ def _save_processor(config: ViFiCLIPConfig, output_dir: Path, clip_name_or_path:
 
 def describe(config: ViFiCLIPConfig) -> str:
     """One line per tower, for the CLI."""
-    v, t = config.vision_config, config.text_config
     return (
-        f"vision: width {v.hidden_size}, {v.num_hidden_layers} layers, {v.num_attention_heads} heads, "
-        f"patch {v.patch_size}, image {v.image_size}\n"
-        f"text: width {t.hidden_size}, {t.num_hidden_layers} layers, {t.num_attention_heads} heads, "
-        f"vocab {t.vocab_size}, context {t.max_position_embeddings}\n"
-        f"embed dim {config.projection_dim}, T = {config.num_frames} frames (averaged), "
+        describe_towers(config)
+        + f"embed dim {config.projection_dim}, T = {config.num_frames} frames (averaged), "
         f"logit scale exp {math.exp(config.logit_scale_init_value):.4g}"
     )
 

@@ -10,13 +10,13 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from transformers import CLIPConfig, CLIPModel
+from transformers import CLIPModel
 from transformers.modeling_outputs import BaseModelOutputWithPooling
 from transformers.models.clip.modeling_clip import CLIPPreTrainedModel
 from transformers.utils import ModelOutput
 
 from ...losses import soft_target_cross_entropy
-from ...modeling_utils import ZeroShotVideoModelMixin
+from ...modeling_utils import ZeroShotVideoModelMixin, frame_mean_video_features
 from .configuration_vifi_clip import ViFiCLIPConfig
 
 ZERO_SHOT_TEMPLATES = ("a photo of a {}.",)
@@ -89,14 +89,7 @@ class ViFiCLIPModel(ViFiCLIPPreTrainedModel, CLIPModel):
 
     def get_video_features(self, pixel_values: torch.Tensor, **kwargs) -> ViFiCLIPVideoFeaturesOutput:
         """(B, T, 3, H, W) -> `pooler_output` (B, E): the mean over T of CLIP's projected frame features."""
-        if pixel_values.ndim != 5:
-            raise ValueError(
-                f"pixel_values must have shape (batch, frames, 3, height, width); got {tuple(pixel_values.shape)}"
-            )
-        batch_size, num_frames = pixel_values.shape[:2]
-        frames = self.get_image_features(pixel_values=pixel_values.flatten(0, 1), **kwargs)
-        frame_embeds = frames.pooler_output.view(batch_size, num_frames, -1)
-        return ViFiCLIPVideoFeaturesOutput(pooler_output=frame_embeds.mean(dim=1), frame_embeds=frame_embeds)
+        return frame_mean_video_features(self, pixel_values, ViFiCLIPVideoFeaturesOutput, **kwargs)
 
     def get_text_features(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, video_outputs=None, **kwargs
@@ -162,32 +155,13 @@ class ViFiCLIPForVideoClassification(ViFiCLIPPreTrainedModel):
 
     @classmethod
     def from_clip(cls, clip_name_or_path: str, num_frames: int = 32, **kwargs):
-        """Build ViFi-CLIP from any transformers CLIP checkpoint (Hub id or local directory), as T2L's `from_clip`.
+        """Build ViFi-CLIP from any transformers CLIP checkpoint (Hub id or local directory): the mixin's `from_clip`.
 
         Keyword arguments that are `ViFiCLIPConfig` fields override the config; the others go to
         `from_pretrained` (`dtype`, `revision`, `local_files_only`, `output_loading_info`, ...). Every parameter
         is CLIP's and every one is trained.
         """
-        config_fields = set(ViFiCLIPConfig.__dataclass_fields__)
-        overrides = {key: kwargs.pop(key) for key in list(kwargs) if key in config_fields}
-        hub_kwargs = {
-            key: kwargs[key]
-            for key in ("cache_dir", "revision", "token", "local_files_only", "force_download", "subfolder")
-            if key in kwargs
-        }
-        clip_config = CLIPConfig.from_pretrained(clip_name_or_path, **hub_kwargs)
-        config = ViFiCLIPConfig(
-            text_config=clip_config.text_config.to_dict(),
-            vision_config=clip_config.vision_config.to_dict(),
-            projection_dim=clip_config.projection_dim,
-            logit_scale_init_value=clip_config.logit_scale_init_value,
-            num_frames=num_frames,
-            **overrides,
-        )
-        loaded = cls.from_pretrained(clip_name_or_path, config=config, **kwargs)
-        model = loaded[0] if isinstance(loaded, tuple) else loaded
-        model.apply_trainable_set()
-        return loaded
+        return super().from_clip(clip_name_or_path, num_frames=num_frames, **kwargs)
 
 
 __all__ = [
