@@ -51,11 +51,11 @@ class BenchmarkSettings:
     keyframe_intervals: tuple[float, ...] = (1.0, 5.0)  # seconds between key frames
     decode_repeats: int = 5
     pipeline_calls: int = 3  # cached calls after the first one
-    eval_videos: int = 32  # generated clips the evaluation row evaluates (decode_seconds each)
+    eval_videos: int = 16  # generated clips the evaluation row evaluates (decode_seconds each)
     eval_classes: int = 8
     eval_batch_size: int = 8  # `t2l evaluate`'s defaults
     eval_workers: int = 2
-    eval_repeats: int = 3
+    eval_repeats: int = 2
     # a checkout of the official T2L code (its `clip/model.py` is imported from there; needs `einops`): adds its
     # model, on the same weights, to the inference rows
     official_t2l: str | None = None
@@ -104,7 +104,7 @@ class BenchmarkSettings:
         texts of 16 tokens (a class-name prompt) instead of 77 (a full GPT description) and one timed text
         repetition; 3 decoding repetitions; 2 cached pipeline calls; 4 evaluation videos at batch 2, once. The full
         run: inference at batch 1 and 8 with 5 repetitions, training at batch 4 with 2 interleaved subprocess rounds
-        of 3 timed steps each, 32 evaluation videos at batch 8 with 2 workers, 3 times.
+        of 3 timed steps each, 16 evaluation videos at batch 8 with 2 workers, twice.
         """
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         dtype = dtype or ("bfloat16" if device.startswith("cuda") else "float32")
