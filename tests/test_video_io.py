@@ -380,18 +380,6 @@ def test_error_is_picklable_for_dataloader_workers():
     assert str(error) == "Cannot decode video /data/a.mp4: file not found"
 
 
-def test_benchmark_decoding_reports_both_decoders(tmp_path):
-    from modeling_t2l.benchmarking.readers import benchmark_decoding
-
-    path = write_video(tmp_path / "bench.mp4", 40, gop=10)
-    result = benchmark_decoding([path], num_frames=4, repeats=1)
-    assert result["num_clips"] == 1 and result["num_frames"] == 4
-    for key in ("read_video_ms", "transformers_pyav_ms", "read_video_cpu_ms", "transformers_pyav_cpu_ms"):
-        assert result[key] >= 0
-    assert result["speedup"] == pytest.approx(result["transformers_pyav_ms"] / result["read_video_ms"])
-    assert [clip["path"] for clip in result["per_clip"]] == [str(path)]
-
-
 def test_generator_type_is_checked():
     import torch
 
