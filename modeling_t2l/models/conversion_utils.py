@@ -5,11 +5,13 @@ differ in names and extras, not in how CLIP is stored.
   (`clean_state_dict`: a training dict or a bare state dict, `module.` stripped, fp32);
 - OpenAI CLIP's layout under a checkpoint's prefixes (`ClipLayout`) and its transformers `CLIPModel` names;
 - the towers' dimensions and head counts from the tensor shapes (`clip_config_from_shapes`);
-- the refusals that list every unmapped, missing and misshapen key at once (`check_keys`).
+- the refusals that list every unmapped, missing and misshapen key at once (`check_keys`);
+- the value checks (`check_tensor_values`): a converter that checks only names and shapes lets NaN / Inf values
+  (a diverged run, a bad fp16 cast) and integer tensors where weights belong (which `load_state_dict` copies into
+  float parameters without a word) through, so each refuses them too, naming every key.
 
 A family's `conversion.py` keeps its public API (`convert_state_dict`, `convert_checkpoint`, ...) and what only
 its checkpoints have (T2L's temporal prompts, TC-CLIP's prompting blocks, ViFi-CLIP's prompt buffers).
-The value checks (NaN / Inf, integer tensors) are `modeling_t2l.conversion_utils`.
 """
 from __future__ import annotations
 
@@ -25,6 +27,50 @@ import torch
 
 class ConversionError(ValueError):
     """The checkpoint cannot be converted; the message names the file (when known) and every offending key."""
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# values
+# ----------------------------------------------------------------------------------------------------------------
+
+# Keys listed in one message before "... and N more": a whole broken checkpoint would otherwise print thousands.
+MAX_LISTED_KEYS = 20
+
+
+def _listing(keys: list[str]) -> str:
+    shown = ", ".join(keys[:MAX_LISTED_KEYS])
+    return shown + (f", ... and {len(keys) - MAX_LISTED_KEYS} more" if len(keys) > MAX_LISTED_KEYS else "")
+
+
+def tensor_value_problems(state_dict: Mapping[str, torch.Tensor], float_keys: Iterable[str] | None = None) -> list[str]:
+    """One line per kind of problem: keys of `float_keys` (default: every key) that are not floating point, and
+    floating tensors holding NaN or Inf. An empty list means the values are fit to convert."""
+    float_keys = set(state_dict) if float_keys is None else set(float_keys)
+    not_float, not_finite = [], []
+    for key in sorted(state_dict):
+        tensor = state_dict[key]
+        if tensor.is_floating_point() or tensor.is_complex():
+            # fp16 / bf16 checkpoints are checked in their own dtype: a finite fp16 value stays finite in fp32
+            if not bool(torch.isfinite(tensor).all()):
+                count = int((~torch.isfinite(tensor)).sum())
+                not_finite.append(f"{key} ({count} of {tensor.numel()} values)")
+        elif key in float_keys:
+            not_float.append(f"{key} ({str(tensor.dtype).replace('torch.', '')})")
+    problems = []
+    if not_finite:
+        problems.append(f"{len(not_finite)} tensor(s) with NaN or Inf values: {_listing(not_finite)}")
+    if not_float:
+        problems.append(f"{len(not_float)} integer/bool tensor(s) where floating-point weights belong: "
+                        f"{_listing(not_float)}")
+    return problems
+
+
+def check_tensor_values(state_dict: Mapping[str, torch.Tensor], float_keys: Iterable[str] | None = None, *,
+                        error: type[Exception] = ValueError) -> None:
+    """Raise `error` listing every key of `tensor_value_problems`; do nothing when there are none."""
+    problems = tensor_value_problems(state_dict, float_keys)
+    if problems:
+        raise error("refusing to convert tensors with invalid values; " + "; ".join(problems))
 
 
 # ----------------------------------------------------------------------------------------------------------------

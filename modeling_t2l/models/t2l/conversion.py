@@ -14,7 +14,7 @@ its whole `clip.model.CLIP` (frozen backbone included), attention/MLP/adapter/pr
 4. maps the official keys onto this library's names (`in_proj` split into q/k/v, projections transposed,
    `T_prompt_embeddings[i]` to layer i's `temporal_prompt`, `Adapter.D_fc1/2` to `adapter.fc1/2`, ...) and
    refuses, listing every key, when anything is left unmapped, missing or of the wrong shape, and when a tensor
-   holds NaN / Inf or is an integer tensor where a float weight belongs (`modeling_t2l.conversion_utils`);
+   holds NaN / Inf or is an integer tensor where a float weight belongs (`modeling_t2l.models.conversion_utils`);
 5. writes a directory that `T2LForVideoClassification.from_pretrained` (and the Auto classes) load.
 """
 from __future__ import annotations
@@ -26,10 +26,9 @@ from pathlib import Path
 
 import torch
 
-from ...conversion_utils import check_tensor_values
 from ..conversion_utils import CLIP_BLOCK_NAMES, ClipLayout, ConversionError, build_converted, check_keys
 from ..conversion_utils import clean_state_dict, clip_config_from_shapes, describe_towers, put_converted
-from ..conversion_utils import read_checkpoint, save_converted
+from ..conversion_utils import check_tensor_values, read_checkpoint, save_converted
 from .configuration_t2l import T2LConfig, adapter_hidden_size
 
 logger = logging.getLogger(__name__)

@@ -33,7 +33,7 @@ import torch
 from ..conversion_utils import CLIP_BLOCK_NAMES, ClipLayout, ConversionError, TEXT_LAYERS, VISION_LAYERS
 from ..conversion_utils import build_converted, check_keys, clean_state_dict, clip_config_from_shapes, describe_towers
 from ..conversion_utils import map_block_key, num_blocks, put_converted, read_checkpoint, save_converted
-from ..conversion_utils import strip_module_prefix
+from ..conversion_utils import check_tensor_values, strip_module_prefix
 from .configuration_tc_clip import TCCLIPConfig
 
 logger = logging.getLogger(__name__)
@@ -293,9 +293,10 @@ def convert_state_dict(
     """
     state_dict = extract_state_dict(state_dict)  # idempotent: accepts raw input too
     if TOKEN_EMBEDDING_KEY in state_dict:
-        table = state_dict.pop(TOKEN_EMBEDDING_KEY)
+        table = raw_table = state_dict.pop(TOKEN_EMBEDDING_KEY)
     elif token_embedding is not None:
-        table = token_embedding.detach().to("cpu", torch.float32)
+        raw_table = token_embedding.detach()  # its dtype is checked below, before the cast hides an integer table
+        table = raw_table.to("cpu", torch.float32)
     else:
         raise ConversionError(
             "TC-CLIP checkpoints do not hold the token embedding: name the CLIP it was trained from "
@@ -314,6 +315,9 @@ def convert_state_dict(
     packed_prompts = f"{_PROMPT_BLOCKS}0.attn.in_proj_weight" in state_dict
     expected = expected_official_shapes(config, packed_vision=packed_vision, packed_prompts=packed_prompts)
     check_keys(state_dict, expected, "TC-CLIP")
+    # names and shapes are right; the values must be too (every official tensor and the token table are weights)
+    check_tensor_values({**state_dict, TOKEN_EMBEDDING_KEY: raw_table}, float_keys=[*expected, TOKEN_EMBEDDING_KEY],
+                        error=ConversionError)
 
     converted: dict[str, torch.Tensor] = {"text_model.embeddings.token_embedding.weight": table.clone()}
     width = config.text_config.hidden_size

@@ -33,7 +33,7 @@ import torch
 
 from ..conversion_utils import ClipLayout, ConversionError, build_converted, check_keys, clean_state_dict
 from ..conversion_utils import clip_config_from_shapes, describe_towers, put_converted, read_checkpoint
-from ..conversion_utils import save_converted, strip_module_prefix
+from ..conversion_utils import check_tensor_values, save_converted, strip_module_prefix
 from .configuration_vifi_clip import ViFiCLIPConfig
 
 logger = logging.getLogger(__name__)
@@ -186,7 +186,8 @@ def convert_state_dict(
                 f"('bridge and prompt'), which this family does not implement:\n  " + "\n  ".join(refused_prompting)
             )
         raise ConversionError("refusing to convert: " + "\n".join(parts))
-    token_embedding = token_embedding.detach().to("cpu", torch.float32)
+    raw_table = token_embedding.detach()  # its dtype is checked below, before the cast hides an integer table
+    token_embedding = raw_table.to("cpu", torch.float32)
     if token_embedding.ndim != 2:
         raise ConversionError(f"the token embedding must be (vocab, width); got {tuple(token_embedding.shape)}")
     _check_token_embedding(state_dict, token_embedding)
@@ -215,6 +216,10 @@ def convert_state_dict(
     buffers = {name for name in expected if name.endswith("position_ids")}
     check_keys(converted, expected, "ViFi-CLIP", unmapped=unmapped, optional=buffers,
                kind="tensor(s) (transformers names)")
+    # names and shapes are right; the values must be too (named as in the checkpoint)
+    check_tensor_values({**weights, "token embedding": raw_table},
+                        float_keys=[*(k for k in weights if map_key(k) is not None), "token embedding"],
+                        error=ConversionError)
     return config, converted
 
 
