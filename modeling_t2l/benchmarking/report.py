@@ -37,7 +37,8 @@ def format_markdown(report: BenchmarkReport) -> str:
         f"{env.get('transformers')}, {env.get('cpu_count')} CPU cores ({env.get('torch_threads')} torch threads), "
         f"load average {env.get('load_average_start')} at start and {env.get('load_average_end')} at the end. "
         f"ViT-B/16-sized models with random weights, T = {s['num_frames']}, {s['vision']['image_size']}², "
-        f"{'quick mode' if s['quick'] else 'full mode'}: {s['warmup']} warm-up, {s['repeats']} interleaved "
+        f"{'quick mode (a smoke test of the harness: too few repetitions to support a claim)' if s['quick'] else 'full mode'}"
+        f": {s['warmup']} warm-up, {s['repeats']} interleaved "
         f"repetitions, medians (± half the inter-quartile range) of "
         f"{'process CPU time with one torch thread (decoding: wall time)' if s.get('clock') == 'cpu' else 'wall time'}.",
         "",
