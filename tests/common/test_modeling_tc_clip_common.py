@@ -1,0 +1,80 @@
+"""transformers' common model and config tests (ModelTesterMixin, ConfigTester) on TCCLIPModel and
+TCCLIPForVideoClassification, in the style of transformers' tests/models/x_clip/test_modeling_x_clip.py.
+
+They come from the sdist of the installed transformers (tests/common/transformers_suite.py); without it this
+module is skipped with the reason. Each skipped common test says why below.
+
+Where TC-CLIP's towers differ in shape from T2L's (the hooks of ZeroShotVideoModelTestMixin):
+
+* the text is conditioned on the video, so every text hidden state is (B, K, L, D), one copy per video;
+* the vision tower runs the frames of a video together, its hidden states (B, T*N, D) frame-major;
+* each frame's attention has the video's context tokens as extra keys from the second layer on: (N, N + K')
+  per frame, K' = min(context_tokens, T * seeds_per_frame).
+"""
+import unittest
+
+from modeling_t2l.models.tc_clip import TCCLIPConfig, TCCLIPForVideoClassification, TCCLIPModel
+from tests.common.transformers_suite import common_module
+from tests.common.zero_shot_video_tester import ZeroShotVideoModelTester, ZeroShotVideoModelTestMixin
+
+modeling_common = common_module("test_modeling_common")
+configuration_common = common_module("test_configuration_common")
+
+
+class TCCLIPModelTester(ZeroShotVideoModelTester):
+    context_tokens = 3  # fewer than the T * s = 2 * 4 seeds: one round of bipartite merging per layer
+
+    def get_config(self) -> TCCLIPConfig:
+        return TCCLIPConfig(
+            text_config=self.get_text_config().to_dict(),
+            vision_config=self.get_vision_config().to_dict(),
+            projection_dim=self.projection_dim,
+            num_frames=self.num_frames,
+            context_tokens=self.context_tokens,
+            merge_r=2,
+            vp_init="random",
+        )
+
+
+class _Common:
+    ConfigTester = configuration_common.ConfigTester
+
+
+class TCCLIPModelTest(ZeroShotVideoModelTestMixin, modeling_common.ModelTesterMixin, unittest.TestCase):
+    all_model_classes = (TCCLIPModel, TCCLIPForVideoClassification)
+    model_tester_class = TCCLIPModelTester
+    config_class = TCCLIPConfig
+    common_tests = _Common
+
+    def text_hidden_shape(self) -> list[int]:
+        tester = self.model_tester
+        return [tester.batch_size, tester.batch_size, tester.seq_length, tester.hidden_size]
+
+    def vision_hidden_shape(self) -> list[int]:
+        tester = self.model_tester
+        return [tester.batch_size, tester.num_frames * tester.vision_seq_length, tester.hidden_size]
+
+    def vision_attention_shape(self, layer: int) -> list[int]:
+        tester = self.model_tester
+        config = tester.get_config()
+        context = 0 if layer == 0 else min(config.context_tokens, tester.num_frames * config.seeds_per_frame)
+        return [tester.num_attention_heads, tester.vision_seq_length, tester.vision_seq_length + context]
+
+    @unittest.skip(reason="TC-CLIP has no input/output token embeddings to get or set: its text tower embeds the "
+                          "prompt vectors in place of the first words, so a token table alone is not its input")
+    def test_model_get_set_embeddings(self):
+        pass
+
+    @unittest.skip(reason="TC-CLIP does not take inputs_embeds: the text tower pools at the end-of-text token id "
+                          "and writes its learned prompt vectors at positions 1..n of the token ids")
+    def test_inputs_embeds(self):
+        pass
+
+    @unittest.skip(reason="TC-CLIP does not take inputs_embeds: the text tower pools at the end-of-text token id "
+                          "and writes its learned prompt vectors at positions 1..n of the token ids")
+    def test_inputs_embeds_matches_input_ids(self):
+        pass
+
+    @unittest.skip(reason="TC-CLIP does not support feedforward chunking")
+    def test_feed_forward_chunking(self):
+        pass
