@@ -99,11 +99,6 @@ class TCCLIPModelTest(ZeroShotVideoModelTestMixin, modeling_common.ModelTesterMi
         keys = tester.vision_seq_length + self._num_context_tokens(layer)
         return [tester.num_attention_heads, tester.vision_seq_length, keys]
 
-    @unittest.skip(reason="TC-CLIP has no input/output token embeddings to get or set: its text tower embeds the "
-                          "prompt vectors in place of the first words, so a token table alone is not its input")
-    def test_model_get_set_embeddings(self):
-        pass
-
     @unittest.skip(reason="TC-CLIP does not take inputs_embeds: the text tower pools at the end-of-text token id "
                           "and writes its learned prompt vectors at positions 1..n of the token ids")
     def test_inputs_embeds(self):

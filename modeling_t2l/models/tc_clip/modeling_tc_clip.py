@@ -758,6 +758,13 @@ class TCCLIPModel(TCCLIPPreTrainedModel):
             block.layer_norm_kv.load_state_dict(source.layer_norm1.state_dict())
             block.layer_norm2.load_state_dict(source.layer_norm2.state_dict())
 
+    def get_input_embeddings(self) -> nn.Embedding:
+        """The text tower's token table (frozen: the prompt vectors take the place of its first words' rows)."""
+        return self.text_model.embeddings.token_embedding
+
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.text_model.embeddings.token_embedding = value
+
     def _project_visual(self, states: torch.Tensor) -> torch.Tensor:
         return self.visual_projection(self.vision_model.post_layernorm(states))
 
