@@ -121,6 +121,24 @@ class ZeroShotVideoModelTestMixin:
     def test_config(self):
         self.config_tester.run_common_tests()
 
+    # -- where a family's towers differ in shape (the defaults are T2L's and CLIP's) -------------------------
+
+    def text_hidden_shape(self) -> list[int]:
+        """Shape of each text hidden state: (K, L, D), one row per text."""
+        tester = self.model_tester
+        return [tester.batch_size, tester.seq_length, tester.hidden_size]
+
+    def vision_hidden_shape(self) -> list[int]:
+        """Shape of each vision hidden state: (B*T, N, D), the tower run per frame."""
+        tester = self.model_tester
+        return [tester.batch_size * tester.num_frames, tester.vision_seq_length, tester.hidden_size]
+
+    def vision_attention_shape(self, layer: int) -> list[int]:
+        """(heads, queries, keys) of the vision attention of `layer`: CLS + patches + `extra_vision_tokens`."""
+        tester = self.model_tester
+        tokens = tester.vision_seq_length + self.extra_vision_tokens
+        return [tester.num_attention_heads, tokens, tokens]
+
     def _prepare_for_class(self, inputs_dict, model_class, return_labels=False):
         inputs_dict = copy.deepcopy(inputs_dict)
         if return_labels:
@@ -138,18 +156,15 @@ class ZeroShotVideoModelTestMixin:
     def test_hidden_states_output(self):
         config, inputs = self.model_tester.prepare_config_and_inputs_for_common()
         tester = self.model_tester
-        batch_frames = tester.batch_size * tester.num_frames
         for model_class in self.all_model_classes:
             for flags, cfg in (({"output_hidden_states": True}, config), ({}, _with(config, output_hidden_states=True))):
                 text, vision = self._tower_outputs(model_class, cfg, inputs, **flags)
                 self.assertEqual(len(text.hidden_states), tester.num_hidden_layers + 1)
                 self.assertEqual(len(vision.hidden_states), tester.num_hidden_layers + 1)
-                self.assertEqual(
-                    list(text.hidden_states[0].shape), [tester.batch_size, tester.seq_length, tester.hidden_size]
-                )
-                self.assertEqual(
-                    list(vision.hidden_states[-1].shape), [batch_frames, tester.vision_seq_length, tester.hidden_size]
-                )
+                self.assertEqual(list(text.hidden_states[0].shape), self.text_hidden_shape())
+                self.assertEqual(list(text.hidden_states[-1].shape), self.text_hidden_shape())
+                self.assertEqual(list(vision.hidden_states[0].shape), self.vision_hidden_shape())
+                self.assertEqual(list(vision.hidden_states[-1].shape), self.vision_hidden_shape())
                 torch.testing.assert_close(text.hidden_states[-1], text.hidden_states[-1])  # finite, comparable
                 self.assertIsNone(text.attentions)
             text, vision = self._tower_outputs(model_class, config, inputs, output_hidden_states=False)
@@ -170,10 +185,10 @@ class ZeroShotVideoModelTestMixin:
                     list(text.attentions[0].shape[-3:]),
                     [tester.num_attention_heads, tester.seq_length, tester.seq_length],
                 )
-                keys = tester.vision_seq_length + self.extra_vision_tokens
-                self.assertEqual(list(vision.attentions[0].shape[-3:]), [tester.num_attention_heads, keys, keys])
-                # rows are probability distributions over the keys
-                torch.testing.assert_close(vision.attentions[0].sum(-1), torch.ones_like(vision.attentions[0][..., 0]))
+                for layer, weights in enumerate(vision.attentions):
+                    self.assertEqual(list(weights.shape[-3:]), self.vision_attention_shape(layer), f"layer {layer}")
+                    # rows are probability distributions over the keys
+                    torch.testing.assert_close(weights.sum(-1), torch.ones_like(weights[..., 0]))
                 self.assertIsNone(vision.hidden_states)
 
     def test_retain_grad_hidden_states_attentions(self):

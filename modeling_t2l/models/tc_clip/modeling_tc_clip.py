@@ -79,6 +79,10 @@ class TCCLIPVisionOutput(BaseModelOutputWithPooling):
     hidden_states (`tuple(torch.FloatTensor)`, returned with `output_hidden_states=True`):
         The embeddings after `pre_layrnorm`, then the frame tokens after every layer, each
         `(batch_size, num_frames * tokens_per_frame, hidden_size)`.
+    attentions (`tuple(torch.FloatTensor)`, returned with `output_attentions=True` and eager attention):
+        Each layer's attention probabilities per frame, `(batch_size * num_frames, heads, tokens_per_frame,
+        tokens_per_frame + K')` (video-major, as CLIP's vision tower gives them per image): the frame's queries over
+        its own tokens, then the previous layer's K' context tokens (none in the first layer).
     """
 
     frame_embeds: torch.FloatTensor | None = None
@@ -98,6 +102,13 @@ class TCCLIPTextOutput(BaseModelOutputWithPooling):
         Text states after `final_layer_norm`.
     prompt_tokens (`torch.FloatTensor` of shape `(batch_size, num_texts, num_prompt_context, hidden_size)`):
         The prompt vectors after the last video-conditional prompting block.
+    hidden_states (`tuple(torch.FloatTensor)`, returned with `output_hidden_states=True`):
+        The embeddings (prompt vectors in place), then the states after every text layer, each
+        `(batch_size, num_texts, sequence_length, hidden_size)`; the layers before the first prompting level do not
+        depend on the video, so their states are the same for every video (one tensor, expanded).
+    attentions (`tuple(torch.FloatTensor)`, returned with `output_attentions=True` and eager attention):
+        Each text layer's attention probabilities, `(batch_size, num_texts, heads, sequence_length,
+        sequence_length)`, expanded over the videos in the same way (views of the tensors the layers computed).
     """
 
     prompt_tokens: torch.FloatTensor | None = None
@@ -244,9 +255,10 @@ class TCCLIPVisionAttention(CLIPAttention):
 
     def forward(
         self, hidden_states: torch.Tensor, context_states: torch.Tensor | None, num_frames: int
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """hidden_states (B, T*N, D) and context_states (B, K', D) after layer_norm1 ->
-        attention output (B, T*N, D) and seed scores (B, T, N - 1)."""
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """hidden_states (B, T*N, D) and context_states (B, K', D) after layer_norm1 -> attention output
+        (B, T*N, D), seed scores (B, T, N - 1) and the attention probabilities (B*T, H, N, N + K'), or None
+        (backends other than eager do not compute them)."""
         batch_size, seq_length, width = hidden_states.shape
         tokens_per_frame = seq_length // num_frames
         frames = hidden_states.reshape(batch_size * num_frames, tokens_per_frame, width)
@@ -269,12 +281,12 @@ class TCCLIPVisionAttention(CLIPAttention):
         attention_interface: Callable = ALL_ATTENTION_FUNCTIONS.get_interface(
             self.config._attn_implementation, eager_attention_forward
         )
-        attn_output, _ = attention_interface(
+        attn_output, attn_weights = attention_interface(
             self, queries, keys, values, bias, scaling=self.scale, dropout=0.0 if not self.training else self.dropout,
         )
         attn_output = self.out_proj(attn_output.reshape(batch_size, seq_length, width))
         seed_scores = self._cls_patch_probabilities(queries, keys, tokens_per_frame, num_context)
-        return attn_output, seed_scores.view(batch_size, num_frames, tokens_per_frame - 1)
+        return attn_output, seed_scores.view(batch_size, num_frames, tokens_per_frame - 1), attn_weights
 
     def _cls_patch_probabilities(self, queries, keys, tokens_per_frame: int, num_context: int) -> torch.Tensor:
         """Post-softmax attention of each frame's [CLS] query on its own patches, mean over heads, in fp32.
@@ -311,12 +323,14 @@ class TCCLIPVisionEncoderLayer(GradientCheckpointingLayer):
         self.merge_r = config.merge_r
 
     def forward(self, hidden_states: torch.Tensor, context_states: torch.Tensor | None, num_frames: int):
-        """(B, T*N, D) frame tokens, (B, K', D) context tokens or None ->
-        (frame tokens, new context tokens, their sizes (B, K'), seed indices (B, T, s), seed scores (B, T, N - 1))."""
+        """(B, T*N, D) frame tokens, (B, K', D) context tokens or None -> (frame tokens, new context tokens, their
+        sizes (B, K'), seed indices (B, T, s), seed scores (B, T, N - 1), attention probabilities or None)."""
         batch_size, seq_length, width = hidden_states.shape
         residual = hidden_states
         context_normed = self.layer_norm1(context_states) if context_states is not None else None
-        attn_output, seed_scores = self.self_attn(self.layer_norm1(hidden_states), context_normed, num_frames)
+        attn_output, seed_scores, attn_weights = self.self_attn(
+            self.layer_norm1(hidden_states), context_normed, num_frames
+        )
         hidden_states = residual + attn_output  # context tokens get no residual: they are rebuilt below
 
         seed_index = _descending_order(seed_scores)[..., : self.seeds_per_frame]  # (B, T, s)
@@ -328,11 +342,13 @@ class TCCLIPVisionEncoderLayer(GradientCheckpointingLayer):
 
         hidden_states = hidden_states + self.mlp(self.layer_norm2(hidden_states))
         context_states = context_states + self.mlp(self.layer_norm2(context_states))
-        return hidden_states, context_states, context_sizes, seed_index, seed_scores
+        return hidden_states, context_states, context_sizes, seed_index, seed_scores, attn_weights
 
 
 class TCCLIPVisionTransformer(nn.Module):
     """CLIP's vision tower on every frame of the video, with Temporal Contextualization in every layer."""
+
+    _supports_sdpa = True  # read by transformers' composite-model checks, as on CLIP's tower classes
 
     def __init__(self, config: TCCLIPConfig):
         super().__init__()
@@ -346,21 +362,28 @@ class TCCLIPVisionTransformer(nn.Module):
         )
         self.post_layernorm = nn.LayerNorm(vision_config.hidden_size, eps=vision_config.layer_norm_eps)
 
-    def forward(self, pixel_values: torch.Tensor, output_hidden_states: bool = False):
-        """(B, T, 3, H, W) -> (frame tokens (B, T*N, D), per-layer outputs, hidden states or None)."""
+    def forward(self, pixel_values: torch.Tensor, output_attentions: bool = False, output_hidden_states: bool = False):
+        """(B, T, 3, H, W) -> (frame tokens (B, T*N, D), per-layer outputs, hidden states or None, attention
+        probabilities per layer (B*T, H, N, N + K') or None)."""
         batch_size, num_frames = pixel_values.shape[:2]
         hidden_states = self.pre_layrnorm(self.embeddings(pixel_values.flatten(0, 1)))  # (B*T, N, D), no time embedding
         hidden_states = hidden_states.reshape(batch_size, -1, hidden_states.shape[-1])  # frame-major (B, T*N, D)
         all_hidden_states = (hidden_states,) if output_hidden_states else None
+        all_attentions = () if output_attentions else None
         context_states = None
         per_layer = {"context_tokens": [], "context_token_sizes": [], "seed_indices": [], "seed_scores": []}
         for layer in self.encoder.layers:
-            hidden_states, context_states, sizes, seed_index, seed_scores = layer(hidden_states, context_states, num_frames)
+            hidden_states, context_states, sizes, seed_index, seed_scores, weights = layer(
+                hidden_states, context_states, num_frames
+            )
             for name, value in zip(per_layer, (context_states, sizes, seed_index, seed_scores)):
                 per_layer[name].append(value)
             if output_hidden_states:
                 all_hidden_states += (hidden_states,)
-        return hidden_states, {name: tuple(values) for name, values in per_layer.items()}, all_hidden_states
+            if output_attentions:
+                all_attentions += (weights,)
+        per_layer = {name: tuple(values) for name, values in per_layer.items()}
+        return hidden_states, per_layer, all_hidden_states, all_attentions
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -414,12 +437,28 @@ class TCCLIPVideoPromptLayer(nn.Module):
         return prompts + self.mlp(self.layer_norm2(prompts))
 
 
+class TCCLIPTextEncoderLayer(CLIPEncoderLayer):
+    """CLIP's text layer (same parameters, same computation) that also returns its attention probabilities."""
+
+    def forward(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None, **kwargs):
+        """(C, L, W) -> (C, L, W) and the attention probabilities (C, H, L, L), or None (non-eager backends)."""
+        residual = hidden_states
+        hidden_states, attn_weights = self.self_attn(
+            hidden_states=self.layer_norm1(hidden_states), attention_mask=attention_mask, **kwargs
+        )
+        hidden_states = residual + hidden_states
+        hidden_states = hidden_states + self.mlp(self.layer_norm2(hidden_states))
+        return hidden_states, attn_weights
+
+
 class TCCLIPTextTransformer(nn.Module):
     """CLIP's text tower with learnable prompt vectors and video-conditional prompting blocks.
 
     Text positions 1..n (n = `num_prompt_context`, the words of "a photo of a") are replaced by `prompt_context`.
     The layers before the first prompting level do not depend on the video and run once for all videos.
     """
+
+    _supports_sdpa = True  # read by transformers' composite-model checks, as on CLIP's tower classes
 
     def __init__(self, config: TCCLIPConfig):
         super().__init__()
@@ -428,7 +467,9 @@ class TCCLIPTextTransformer(nn.Module):
         self.embeddings = CLIPTextEmbeddings(text_config)
         self.prompt_context = nn.Parameter(torch.zeros(config.num_prompt_context, text_config.hidden_size))
         self.encoder = nn.Module()
-        self.encoder.layers = nn.ModuleList([CLIPEncoderLayer(text_config) for _ in range(text_config.num_hidden_layers)])
+        self.encoder.layers = nn.ModuleList(
+            [TCCLIPTextEncoderLayer(text_config) for _ in range(text_config.num_hidden_layers)]
+        )
         self.video_prompt_layers = nn.ModuleList([TCCLIPVideoPromptLayer(config) for _ in config.resolved_vp_levels])
         self.final_layer_norm = nn.LayerNorm(text_config.hidden_size, eps=text_config.layer_norm_eps)
         self.vp_levels = config.resolved_vp_levels
@@ -456,11 +497,20 @@ class TCCLIPTextTransformer(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The text layers before the first prompting level, which do not depend on the video:
         (C, L) ids -> (C, L, W) states and the attention mask the later layers use."""
+        return self._encode_shared(input_ids, attention_mask, None)
+
+    def _encode_shared(self, input_ids, attention_mask, record: Callable | None):
+        """`encode_shared`, calling `record(states, None)` after the embeddings and `record(states, attention
+        probabilities)` after every layer when `record` is given."""
         hidden_states = self.embed_prompts(input_ids)
+        if record is not None:
+            record(hidden_states, None, is_layer=False)
         # the cache is passed by position: transformers 5.23 names it past_key_values, later versions cache
         causal_mask = create_causal_mask(self.config, hidden_states, attention_mask, None)
         for layer in self.encoder.layers[: self.vp_levels[0]]:
-            hidden_states = layer(hidden_states, causal_mask, is_causal=True)
+            hidden_states, weights = layer(hidden_states, causal_mask, is_causal=True)
+            if record is not None:
+                record(hidden_states, weights)
         return hidden_states, causal_mask
 
     def forward(
@@ -469,16 +519,48 @@ class TCCLIPTextTransformer(nn.Module):
         attention_mask: torch.Tensor | None,
         context_embeds: torch.Tensor,
         shared: tuple[torch.Tensor, torch.Tensor | None] | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(C, L) ids and (B, R, K', E) context embeddings -> pooled (B, C, W), final states (B, C, L, W), and the
-        last prompting block's output (B, C, n, W). `shared`: what `encode_shared` returned for these ids."""
+        output_attentions: bool = False,
+        output_hidden_states: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, tuple | None, tuple | None]:
+        """(C, L) ids and (B, R, K', E) context embeddings -> pooled (B, C, W), final states (B, C, L, W), the
+        last prompting block's output (B, C, n, W), and with `output_hidden_states` / `output_attentions` the
+        per-layer states (B, C, L, W) and attention probabilities (B, C, H, L, L), else None.
+        `shared`: what `encode_shared` returned for these ids."""
         num_texts, seq_length = input_ids.shape
         batch_size = context_embeds.shape[0]
         num_prompts = self.prompt_context.shape[0]
+        if shared is not None and (output_attentions or output_hidden_states):
+            raise ValueError(
+                "shared_text_states skip the text layers before the first prompting level, so their hidden states "
+                "and attentions are not available: call get_text_features without shared_text_states"
+            )
         if self.detach_context_tokens:
             context_embeds = context_embeds.detach()
-        hidden_states, causal_mask = shared if shared is not None else self.encode_shared(input_ids, attention_mask)
+        all_hidden_states = () if output_hidden_states else None
+        all_attentions = () if output_attentions else None
         per_video = False
+
+        def record(states: torch.Tensor, weights: torch.Tensor | None, is_layer: bool = True) -> None:
+            """Keep a layer's outputs as (B, C, ...): the shared ones (C, ...) expanded over the videos."""
+            nonlocal all_hidden_states, all_attentions
+
+            def view(tensor):
+                if tensor is None:  # attention probabilities of a backend that does not compute them
+                    return None
+                if per_video:  # (B*C, ...) video-major
+                    return tensor.view(batch_size, num_texts, *tensor.shape[1:])
+                return tensor[None].expand(batch_size, *tensor.shape)
+
+            if output_hidden_states:  # states are (C, L, W) shared, or (B, C, L, W) per video already
+                all_hidden_states += (states if states.ndim == 4 else view(states),)
+            if output_attentions and is_layer:
+                all_attentions += (view(weights),)
+
+        if shared is not None:
+            hidden_states, causal_mask = shared
+        else:
+            recorder = record if output_attentions or output_hidden_states else None
+            hidden_states, causal_mask = self._encode_shared(input_ids, attention_mask, recorder)
         prompts = None
         for index, layer in enumerate(self.encoder.layers):
             if index < self.vp_levels[0]:
@@ -497,7 +579,12 @@ class TCCLIPTextTransformer(nn.Module):
                     # a per-text (padding) mask: one copy per video, video-major as the states
                     causal_mask = causal_mask.repeat(batch_size, *([1] * (causal_mask.ndim - 1)))
                 per_video = True
-            hidden_states = layer(hidden_states, causal_mask, is_causal=True)
+            hidden_states, weights = layer(hidden_states, causal_mask, is_causal=True)
+            if output_attentions or output_hidden_states:
+                # the (B, C, L, W) view is what the next layer reads, so gradients reach the recorded states
+                hidden_states = hidden_states.view(batch_size, num_texts, seq_length, -1)
+                record(hidden_states, weights)
+                hidden_states = hidden_states.flatten(0, 1)
         hidden_states = self.final_layer_norm(hidden_states).view(batch_size, num_texts, seq_length, -1)
 
         if self.eos_token_id == 2:
@@ -507,7 +594,7 @@ class TCCLIPTextTransformer(nn.Module):
         else:
             eos_positions = (input_ids == self.eos_token_id).int().argmax(dim=-1)  # the first end-of-text token
         pooled = hidden_states[:, torch.arange(num_texts, device=input_ids.device), eos_positions]
-        return pooled, hidden_states, prompts
+        return pooled, hidden_states, prompts, all_hidden_states, all_attentions
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -521,7 +608,9 @@ class TCCLIPPreTrainedModel(ZeroShotVideoModelMixin, PreTrainedModel):
     main_input_name = "pixel_values"
     input_modalities = ("video", "text")
     supports_gradient_checkpointing = True
-    _no_split_modules = ["CLIPTextEmbeddings", "CLIPVisionEmbeddings", "TCCLIPVisionEncoderLayer", "CLIPEncoderLayer"]
+    _no_split_modules = [
+        "CLIPTextEmbeddings", "CLIPVisionEmbeddings", "TCCLIPVisionEncoderLayer", "TCCLIPTextEncoderLayer"
+    ]
     _supports_sdpa = True
     _supports_flash_attn = False  # the local-global bias is an additive attention mask
     _supports_flex_attn = False
@@ -627,8 +716,13 @@ class TCCLIPModel(TCCLIPPreTrainedModel):
 
     def __init__(self, config: TCCLIPConfig):
         super().__init__(config)
-        # Plain nn.Module towers get no attention backend of their own: hand the resolved one to the sub-configs.
-        config._attn_implementation = config._attn_implementation
+        # Plain nn.Module towers get no attention backend of their own: a tower whose sub-config names none takes
+        # the resolved top-level one; a tower that names one (e.g. `text_config._attn_implementation = "eager"`,
+        # or a dict `attn_implementation`) keeps it.
+        for key in config.sub_configs:
+            sub_config = getattr(config, key, None)
+            if sub_config is not None and sub_config._attn_implementation is None:
+                sub_config._attn_implementation = config._attn_implementation
         self.text_model = TCCLIPTextTransformer(config)
         self.vision_model = TCCLIPVisionTransformer(config)
         self.visual_projection = nn.Linear(config.vision_config.hidden_size, config.projection_dim, bias=False)
@@ -664,29 +758,55 @@ class TCCLIPModel(TCCLIPPreTrainedModel):
             block.layer_norm_kv.load_state_dict(source.layer_norm1.state_dict())
             block.layer_norm2.load_state_dict(source.layer_norm2.state_dict())
 
+    def get_input_embeddings(self) -> nn.Embedding:
+        """The text tower's token table (frozen: the prompt vectors take the place of its first words' rows)."""
+        return self.text_model.embeddings.token_embedding
+
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.text_model.embeddings.token_embedding = value
+
     def _project_visual(self, states: torch.Tensor) -> torch.Tensor:
         return self.visual_projection(self.vision_model.post_layernorm(states))
 
+    def _output_flags(self, output_attentions: bool | None, output_hidden_states: bool | None) -> tuple[bool, bool]:
+        config = self.config
+        attentions = config.output_attentions if output_attentions is None else output_attentions
+        hidden_states = config.output_hidden_states if output_hidden_states is None else output_hidden_states
+        return bool(attentions), bool(hidden_states)
+
     def get_video_features(
-        self, pixel_values: torch.Tensor, output_hidden_states: bool = False, **kwargs
-    ) -> TCCLIPVisionOutput:
-        """(B, T, 3, H, W) normalised pixels, any T >= 1 -> `TCCLIPVisionOutput` (`.pooler_output` (B, E))."""
+        self,
+        pixel_values: torch.Tensor,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+    ) -> TCCLIPVisionOutput | tuple:
+        """(B, T, 3, H, W) normalised pixels, any T >= 1 -> `TCCLIPVisionOutput` (`.pooler_output` (B, E)).
+
+        With `output_hidden_states` / `output_attentions` (or the config's), the vision tower's per-layer tensors.
+        """
         if pixel_values.ndim != 5:
             raise ValueError(f"pixel_values must have shape (batch, frames, 3, height, width); got {tuple(pixel_values.shape)}")
         batch_size, num_frames = pixel_values.shape[:2]
-        hidden_states, per_layer, all_hidden_states = self.vision_model(pixel_values, output_hidden_states)
+        output_attentions, output_hidden_states = self._output_flags(output_attentions, output_hidden_states)
+        hidden_states, per_layer, all_hidden_states, all_attentions = self.vision_model(
+            pixel_values, output_attentions, output_hidden_states
+        )
         cls_states = hidden_states.view(batch_size, num_frames, -1, hidden_states.shape[-1])[:, :, 0]
         frame_embeds = self._project_visual(cls_states)  # (B, T, E)
         levels = self.config.resolved_vp_levels
         context_embeds = torch.stack([self._project_visual(per_layer["context_tokens"][i]) for i in levels], dim=1)
-        return TCCLIPVisionOutput(
+        output = TCCLIPVisionOutput(
             last_hidden_state=hidden_states,
             pooler_output=frame_embeds.mean(dim=1),
             hidden_states=all_hidden_states,
+            attentions=all_attentions,
             frame_embeds=frame_embeds,
             context_embeds=context_embeds,
             **per_layer,
         )
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        return output if return_dict else output.to_tuple()
 
     @torch.no_grad()
     def encode_shared_text(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None):
@@ -700,24 +820,33 @@ class TCCLIPModel(TCCLIPPreTrainedModel):
         attention_mask: torch.Tensor | None = None,
         video_outputs: TCCLIPVisionOutput | None = None,
         shared_text_states: tuple | None = None,
-        **kwargs,
-    ) -> TCCLIPTextOutput:
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+    ) -> TCCLIPTextOutput | tuple:
         """(C, L) prompt ids ("a photo of a {class}." tokenised) and the videos' `get_video_features` output ->
         `TCCLIPTextOutput` with `.pooler_output` (B, C, E): one text embedding per video and class.
 
         `shared_text_states` (`encode_shared_text(input_ids, attention_mask)`) skips the text layers before the
-        first prompting level, which are the same for every video."""
+        first prompting level, which are the same for every video (then no per-layer tensors can be returned).
+        With `output_hidden_states` / `output_attentions` (or the config's), the text tower's per-layer tensors."""
         if video_outputs is None or getattr(video_outputs, "context_embeds", None) is None:
             raise ValueError(
                 "TC-CLIP's text embeddings depend on the video (text_depends_on_video): pass "
                 "video_outputs=model.get_video_features(pixel_values)"
             )
-        pooled, hidden_states, prompt_tokens = self.text_model(
-            input_ids, attention_mask, video_outputs.context_embeds, shared=shared_text_states
+        if shared_text_states is None:
+            output_attentions, output_hidden_states = self._output_flags(output_attentions, output_hidden_states)
+        pooled, hidden_states, prompt_tokens, all_hidden_states, all_attentions = self.text_model(
+            input_ids, attention_mask, video_outputs.context_embeds, shared=shared_text_states,
+            output_attentions=bool(output_attentions), output_hidden_states=bool(output_hidden_states),
         )
-        return TCCLIPTextOutput(
-            last_hidden_state=hidden_states, pooler_output=self.text_projection(pooled), prompt_tokens=prompt_tokens
+        output = TCCLIPTextOutput(
+            last_hidden_state=hidden_states, pooler_output=self.text_projection(pooled),
+            hidden_states=all_hidden_states, attentions=all_attentions, prompt_tokens=prompt_tokens,
         )
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        return output if return_dict else output.to_tuple()
 
     def forward(
         self,
@@ -725,18 +854,24 @@ class TCCLIPModel(TCCLIPPreTrainedModel):
         input_ids: torch.Tensor,
         attention_mask: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
-        output_hidden_states: bool = False,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
-        **kwargs,
     ) -> TCCLIPOutput | tuple:
         r"""
         pixel_values (`(batch_size, num_frames, 3, height, width)`): the clips, any number of frames.
         input_ids (`(num_texts, sequence_length)`): the prompt of every class ("a photo of a {class}.").
         labels (`(batch_size,)` class indices, or `(batch_size, num_texts)` soft targets from mixup/cutmix):
             returns the loss.
+        output_attentions, output_hidden_states (*optional*): per-layer tensors of each tower, in
+            `text_model_output` and `vision_model_output` (as CLIP's output carries them). Attention weights
+            exist only with the eager backend (`attn_implementation="eager"`); other backends give None per layer.
+
+        Unknown keyword arguments raise TypeError: a misspelt option is never silently ignored.
         """
-        video_outputs = self.get_video_features(pixel_values, output_hidden_states=output_hidden_states)
-        text_outputs = self.get_text_features(input_ids, attention_mask, video_outputs=video_outputs)
+        flags = dict(output_attentions=output_attentions, output_hidden_states=output_hidden_states, return_dict=True)
+        video_outputs = self.get_video_features(pixel_values, **flags)
+        text_outputs = self.get_text_features(input_ids, attention_mask, video_outputs=video_outputs, **flags)
         video_embeds = F.normalize(video_outputs.pooler_output, dim=-1)
         text_embeds = F.normalize(text_outputs.pooler_output, dim=-1)  # (B, C, E)
         logits_per_video = self.logit_scale.exp() * torch.einsum("be,bce->bc", video_embeds, text_embeds)
@@ -773,20 +908,39 @@ class TCCLIPForVideoClassification(TCCLIPPreTrainedModel):
         self.tc_clip = TCCLIPModel(config)
         self.post_init()
 
-    def get_video_features(self, pixel_values: torch.Tensor, **kwargs) -> TCCLIPVisionOutput:
-        return self.tc_clip.get_video_features(pixel_values, **kwargs)
+    def get_video_features(
+        self, pixel_values, output_attentions=None, output_hidden_states=None, return_dict=None
+    ) -> TCCLIPVisionOutput | tuple:
+        """See `TCCLIPModel.get_video_features`."""
+        return self.tc_clip.get_video_features(pixel_values, output_attentions, output_hidden_states, return_dict)
 
-    def get_text_features(self, input_ids, attention_mask=None, video_outputs=None, **kwargs) -> TCCLIPTextOutput:
-        return self.tc_clip.get_text_features(input_ids, attention_mask, video_outputs=video_outputs, **kwargs)
+    def get_text_features(
+        self, input_ids, attention_mask=None, video_outputs=None, shared_text_states=None, output_attentions=None,
+        output_hidden_states=None, return_dict=None,
+    ) -> TCCLIPTextOutput | tuple:
+        """See `TCCLIPModel.get_text_features`."""
+        return self.tc_clip.get_text_features(
+            input_ids, attention_mask, video_outputs, shared_text_states, output_attentions, output_hidden_states,
+            return_dict,
+        )
 
     def encode_shared_text(self, input_ids, attention_mask=None):
         return self.tc_clip.encode_shared_text(input_ids, attention_mask)
 
-    def forward(self, pixel_values, input_ids, attention_mask=None, labels=None, output_hidden_states=False,
-                return_dict=None, **kwargs):
+    def forward(
+        self,
+        pixel_values: torch.Tensor,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+    ) -> TCCLIPOutput | tuple:
+        """See `TCCLIPModel.forward`."""
         return self.tc_clip(
-            pixel_values, input_ids, attention_mask, labels=labels, output_hidden_states=output_hidden_states,
-            return_dict=return_dict,
+            pixel_values, input_ids, attention_mask, labels=labels, output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states, return_dict=return_dict,
         )
 
     @classmethod
