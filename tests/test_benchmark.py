@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 
 import numpy as np
 import pytest
@@ -371,7 +372,9 @@ def test_official_code_is_read_from_a_checkout_with_clear_errors(tmp_path):
     with pytest.raises(ImportError, match="needs 'a_module_nobody_has'"):
         load_official_module(tmp_path)
     (tmp_path / "clip" / "model.py").write_text("import cv2\nVALUE = 3\n")  # cv2 stands in when OpenCV is absent
+    had_cv2 = "cv2" in sys.modules
     assert load_official_module(tmp_path).VALUE == 3
+    assert ("cv2" in sys.modules) == had_cv2  # the stand-in does not outlive the import
 
 
 def test_official_ratio_is_reported_when_its_row_exists():

@@ -29,16 +29,20 @@ def load_official_module(checkout) -> types.ModuleType:
     path = Path(checkout) / "clip" / "model.py"
     if not path.is_file():
         raise FileNotFoundError(f"{checkout}: not a checkout of the official T2L code (no clip/model.py)")
-    try:
-        import cv2  # noqa: F401
-    except ImportError:
-        sys.modules.setdefault("cv2", types.ModuleType("cv2"))
     spec = importlib.util.spec_from_file_location("official_t2l_clip_model", path)
     module = importlib.util.module_from_spec(spec)
+    # the placeholder is there only while the module is imported: left in sys.modules it would tell transformers
+    # (and anything else) that OpenCV is installed
+    placeholder = importlib.util.find_spec("cv2") is None and "cv2" not in sys.modules
+    if placeholder:
+        sys.modules["cv2"] = types.ModuleType("cv2")
     try:
         spec.loader.exec_module(module)
     except ImportError as error:
         raise ImportError(f"{path}: the official code needs {error.name!r} (pip install {error.name})") from error
+    finally:
+        if placeholder:
+            del sys.modules["cv2"]
     return module
 
 
