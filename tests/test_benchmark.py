@@ -385,3 +385,13 @@ def test_official_ratio_is_reported_when_its_row_exists():
     ratios = {ratio.name: ratio for ratio in bm.compute_ratios(report)}
     official = ratios["inference time T2L / the official T2L code, batch 1"]
     assert official.value == pytest.approx(0.95) and official.passed is True and official.target == "<= 0.97"
+
+
+def test_cli_names_a_wrong_official_checkout_in_one_line(tmp_path, capsys):
+    code = main(["benchmark", "--tiny", "--sections", "inference", "--official-t2l", str(tmp_path),
+                 "--out", str(tmp_path / "out")])
+    assert code == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert error == [f"t2l benchmark: --official-t2l: {tmp_path}: not a checkout of the official T2L code "
+                     f"(no clip/model.py)"]
+    assert not (tmp_path / "out").exists()

@@ -121,6 +121,15 @@ def run(args) -> int:
         print(f"t2l benchmark: {error}", file=sys.stderr)
         return 2
 
+    if settings.official_t2l and "inference" in settings.sections:
+        from ..benchmarking.official import load_official_module
+
+        try:  # before minutes of measuring: a wrong folder or a missing package is one line now
+            load_official_module(settings.official_t2l)
+        except (FileNotFoundError, ImportError) as error:
+            print(f"t2l benchmark: --official-t2l: {error}", file=sys.stderr)
+            return 2
+
     progress_bar = tqdm(total=len(settings.sections), desc="benchmark", unit="section", file=sys.stderr)
     seen = set()
 
