@@ -10,15 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-import torch
-
-from ..data import VideoCollator, make_transform
-from ..evaluation.evaluate import _tokenizer_of, evaluate_videos
-from ..models.registry import get_family
-from ..processing.processing_t2l import T2LProcessor
+from ..evaluation.evaluate import _tokenizer_of, evaluate_videos, evaluation_loader, videos_dataset
 from ..zero_shot.classifier import build_zero_shot_classifier
 from .decoding import write_test_clip
-from .models import build_family
+from .models import build_family, family_processor
 from .rows import EvaluationRow
 from .settings import BenchmarkSettings
 from .timing import measure_interleaved, synchronizer
@@ -29,9 +24,6 @@ EVALUATE_WORKERS = 2
 
 
 def run_evaluation(settings: BenchmarkSettings, workdir: Path, report_row: Callable = print) -> list[EvaluationRow]:
-    import datasets
-
-    family = get_family("t2l")
     num_videos = settings.eval_videos
     batch_size = min(settings.eval_batch_size, num_videos)
     paths = [write_test_clip(Path(workdir) / "evaluation" / f"video_{index:03d}.mp4", settings.decode_seconds,
@@ -40,24 +32,18 @@ def run_evaluation(settings: BenchmarkSettings, workdir: Path, report_row: Calla
     labels = [index % settings.eval_classes for index in range(num_videos)]
     class_texts = [f"a video of a person doing action {index}." for index in range(settings.eval_classes)]
     model = build_family(settings, "t2l", head=True).to(settings.device, settings.torch_dtype).eval()
-    image_kwargs = {k: v for k, v in family.processor_defaults.items() if k in ("image_mean", "image_std")}
-    processor = T2LProcessor.from_clip_tokenizer(num_frames=settings.num_frames, crop_size=settings.image_size,
-                                                 shortest_edge=settings.image_size * 256 // 224, **image_kwargs)
+    processor = family_processor(settings, "t2l", shortest_edge=settings.image_size * 256 // 224)
     classifier = build_zero_shot_classifier(model, _tokenizer_of(processor), class_texts)  # labels encoded once
 
     def end_to_end():
         evaluate_videos(model, processor, paths, labels, class_texts, batch_size=batch_size,
                         num_workers=settings.eval_workers, progress=False, classifier=classifier)
 
-    dataset = datasets.Dataset.from_dict(
-        {"video": [{"path": str(path), "bytes": None} for path in paths], "label": labels},
-        features=datasets.Features({"video": datasets.Video(decode=False), "label": datasets.Value("int64")}),
-    ).with_transform(make_transform(processor.image_processor, train=False))
-    collator = VideoCollator(processor, [[text] for text in class_texts], train=False)
+    dataset = videos_dataset(paths, labels)
 
     def loader():
-        return torch.utils.data.DataLoader(dataset, batch_size=batch_size, num_workers=settings.eval_workers,
-                                           collate_fn=collator)
+        return evaluation_loader(processor, dataset, class_texts, batch_size=batch_size,
+                                 num_workers=settings.eval_workers)
 
     def data_alone():
         for _ in loader():

@@ -26,6 +26,17 @@ def build_family(settings: BenchmarkSettings, model_type: str, head: bool = Fals
     return model_class(config).apply_trainable_set()
 
 
+def family_processor(settings: BenchmarkSettings, model_type: str, shortest_edge: int | None = None):
+    """The processor a family's checkpoint would carry, at the settings' frames and crop: the bundled CLIP
+    tokenizer and the family's image normalisation (`shortest_edge`: the resize before the crop, default the crop)."""
+    from ..processing.processing_t2l import T2LProcessor
+
+    defaults = get_family(model_type).processor_defaults
+    normalisation = {key: defaults[key] for key in ("image_mean", "image_std") if key in defaults}
+    return T2LProcessor.from_clip_tokenizer(num_frames=settings.num_frames, crop_size=settings.image_size,
+                                            shortest_edge=shortest_edge or settings.image_size, **normalisation)
+
+
 def build_t2l(settings: BenchmarkSettings, head: bool = False):
     """T2L, the model every ratio of the report is about."""
     return build_family(settings, "t2l", head=head)

@@ -9,23 +9,19 @@ import torch
 
 from ..models.registry import families
 from .decoding import write_test_clip
-from .models import _random_pixels, build_family
+from .models import _random_pixels, build_family, family_processor
 from .rows import PipelineRow
 from .settings import BenchmarkSettings
 from .timing import measure_interleaved, synchronizer, time_call
 
 
-def _build_pipeline(settings: BenchmarkSettings, model, processor_defaults=None):
-    """`pipeline("zero-shot-video-classification")` around `model`, with the bundled tokenizer and an image
-    processor with the family's normalisation at the settings' frames and size."""
+def _build_pipeline(settings: BenchmarkSettings, model, model_type: str):
+    """`pipeline("zero-shot-video-classification")` around `model`, with the processor of its family."""
     from transformers import pipeline
 
     from ..pipelines import zero_shot_video_classification as zero_shot
-    from ..processing.processing_t2l import T2LProcessor
 
-    image_kwargs = {k: v for k, v in (processor_defaults or {}).items() if k in ("image_mean", "image_std")}
-    processor = T2LProcessor.from_clip_tokenizer(num_frames=settings.num_frames, crop_size=settings.image_size,
-                                                 shortest_edge=settings.image_size, **image_kwargs)
+    processor = family_processor(settings, model_type)
     zero_shot.register_pipeline()
     return pipeline(zero_shot.TASK, model=model, tokenizer=processor.tokenizer,
                     image_processor=processor.image_processor, device=settings.device)
@@ -50,7 +46,7 @@ def run_pipeline(settings: BenchmarkSettings, workdir: Path, report_row: Callabl
     rows = []
     for family in families().values():
         model = build_family(settings, family.model_type, head=True).to(settings.device, settings.torch_dtype).eval()
-        pipe = _build_pipeline(settings, model, family.processor_defaults)
+        pipe = _build_pipeline(settings, model, family.model_type)
 
         def call():
             return pipe(str(clip), candidate_labels=labels, **options)

@@ -69,6 +69,30 @@ def _tokenizer_of(processor):
 
 
 # ------------------------------------------------------------------------------------------------- datasets
+def evaluation_loader(processor, dataset, class_texts, *, batch_size: int = 8, num_workers: int = 0,
+                      num_clips: int = 1, num_crops: int = 1, clip_sampling: str = "uniform",
+                      seed: int = 0) -> torch.utils.data.DataLoader:
+    """The DataLoader `evaluate_dataset` reads: the eval transform with its views, the collator (which counts the
+    videos it skips, `loader.collate_fn.skipped`), in order, no batch dropped."""
+    image_processor = getattr(processor, "image_processor", processor)
+    dataset = dataset.with_transform(make_transform(image_processor, train=False, num_clips=num_clips, num_crops=num_crops,
+                                                    clip_sampling=clip_sampling, seed=seed))
+    collator = VideoCollator(processor, template_groups(class_texts), train=False)
+    return torch.utils.data.DataLoader(
+        dataset, batch_size=batch_size, shuffle=False, drop_last=False, num_workers=num_workers, collate_fn=collator
+    )
+
+
+def videos_dataset(videos: Sequence, labels: Sequence[int]) -> datasets.Dataset:
+    """A dataset of video files (paths) and their class ids, in the layout `evaluate_dataset` reads."""
+    if len(videos) != len(labels):
+        raise ValueError(f"{len(videos)} videos but {len(labels)} labels")
+    return datasets.Dataset.from_dict(
+        {"video": [{"path": str(path), "bytes": None} for path in videos], "label": [int(label) for label in labels]},
+        features=datasets.Features({"video": datasets.Video(decode=False), "label": datasets.Value("int64")}),
+    )
+
+
 def evaluate_dataset(
     model,
     processor,
@@ -105,13 +129,9 @@ def evaluate_dataset(
     model.eval()
     if classifier is None:
         classifier = build_zero_shot_classifier(model, _tokenizer_of(processor), groups, scale=scale)
-    image_processor = getattr(processor, "image_processor", processor)
-    dataset = dataset.with_transform(make_transform(image_processor, train=False, num_clips=num_clips, num_crops=num_crops,
-                                                    clip_sampling=clip_sampling, seed=seed))
-    collator = VideoCollator(processor, groups, train=False)
-    loader = torch.utils.data.DataLoader(
-        dataset, batch_size=batch_size, shuffle=False, drop_last=False, num_workers=num_workers, collate_fn=collator
-    )
+    loader = evaluation_loader(processor, dataset, groups, batch_size=batch_size, num_workers=num_workers,
+                               num_clips=num_clips, num_crops=num_crops, clip_sampling=clip_sampling, seed=seed)
+    collator = loader.collate_fn
     metric = load_topk_accuracy()
     confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
     scored = 0
@@ -152,13 +172,8 @@ def evaluate_dataset(
 def evaluate_videos(model, processor, videos: Sequence, labels: Sequence[int], class_texts, *,
                     class_names: Sequence[str] | None = None, **kwargs) -> SplitResult:
     """`evaluate_dataset` for a plain list of video files (paths) and their class ids."""
-    if len(videos) != len(labels):
-        raise ValueError(f"{len(videos)} videos but {len(labels)} labels")
-    dataset = datasets.Dataset.from_dict(
-        {"video": [{"path": str(path), "bytes": None} for path in videos], "label": [int(label) for label in labels]},
-        features=datasets.Features({"video": datasets.Video(decode=False), "label": datasets.Value("int64")}),
-    )
-    return evaluate_dataset(model, processor, dataset, class_texts, class_names=class_names, **kwargs)
+    return evaluate_dataset(model, processor, videos_dataset(videos, labels), class_texts, class_names=class_names,
+                            **kwargs)
 
 
 # ------------------------------------------------------------------------------------------------ protocols
