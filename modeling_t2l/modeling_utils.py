@@ -56,6 +56,11 @@ class ZeroShotVideoModelMixin:
             return float(fixed)
         return float(self.get_logit_scale().exp())
 
+    def get_video_embeddings(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """(B, T, 3, H, W) -> (B, E) video embeddings alone, not normalised: `get_video_features(...).pooler_output`.
+        A family overrides it when the embedding alone takes less work than the whole output."""
+        return self.get_video_features(pixel_values).pooler_output
+
     def get_logit_scale(self) -> torch.Tensor:
         """The learned log-temperature (a scalar tensor)."""
         for name, parameter in self.named_parameters():
@@ -262,9 +267,12 @@ def init_clip_weights(module: torch.nn.Module, factor: float) -> None:
         init.normal_(module.fc2.weight, std=width**-0.5 * (2 * module.config.num_hidden_layers) ** -0.5 * factor)
 
 
-def video_embeddings(model, pixel_values: torch.Tensor, **kwargs) -> torch.Tensor:
-    """(B, T, 3, H, W) -> (B, E): `get_video_features(...).pooler_output`, not normalised."""
-    return model.get_video_features(pixel_values, **kwargs).pooler_output
+def video_embeddings(model, pixel_values: torch.Tensor) -> torch.Tensor:
+    """(B, T, 3, H, W) -> (B, E): `get_video_features(...).pooler_output`, not normalised (the model's
+    `get_video_embeddings` where it has one: the same values, maybe for less work)."""
+    if hasattr(model, "get_video_embeddings"):
+        return model.get_video_embeddings(pixel_values)
+    return model.get_video_features(pixel_values).pooler_output
 
 
 def text_embeddings(model, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, video_outputs=None):

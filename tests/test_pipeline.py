@@ -142,9 +142,9 @@ def test_batch_size_one_and_two_give_the_same_scores(pipe):
 
 def test_videos_of_a_batch_share_one_vision_forward(pipe, model, monkeypatch):
     calls = []
-    original = model.get_video_features
+    original = model.get_video_embeddings  # the contract's video entry point for text that ignores the video
     monkeypatch.setattr(
-        model, "get_video_features", lambda pixel_values, **kw: calls.append(len(pixel_values)) or original(pixel_values)
+        model, "get_video_embeddings", lambda pixel_values: calls.append(len(pixel_values)) or original(pixel_values)
     )
     pipe([random_video(seed) for seed in (3, 4, 5, 6)], candidate_labels=LABELS, hypothesis_template="{}", batch_size=4)
     assert calls == [4]

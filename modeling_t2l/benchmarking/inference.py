@@ -23,8 +23,9 @@ XCLIP_NAME = "X-CLIP video features"
 
 
 def family_name(name: str, num_frames: int | None = None) -> str:
-    """The inference row of a family: "<Family> get_video_features", with its frames when not the settings'."""
-    return f"{name} get_video_features" + (f" ({num_frames} frames)" if num_frames else "")
+    """The inference row of a family: "<Family> get_video_embeddings" (the contract's `video_embeddings`: what
+    the pipeline and evaluation call), with its frames when not the settings'."""
+    return f"{name} get_video_embeddings" + (f" ({num_frames} frames)" if num_frames else "")
 
 
 T2L_NAME = family_name("T2L")

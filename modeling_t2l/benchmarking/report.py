@@ -72,11 +72,13 @@ def format_markdown(report: BenchmarkReport) -> str:
         if recomputation:
             lines += ["**What activation checkpointing does to each method** (the same transformers mechanism, "
                       "`GradientCheckpointingLayer`, on every encoder layer of both towers; the recomputed forwards "
-                      "run inside backward, so `backward added` is the recomputation's cost)", ""]
-            lines += _table(["method", "backward added (ms)", "÷ its forward", "saved activations freed (MiB)",
-                             "peak memory freed (MiB)"],
-                            [[r["method"], _ms(r["backward_added_s"]), f"{r['recompute_per_forward']:.2f}",
-                              f"{r['saved_freed_mb']:,.0f}", f"{r['peak_freed_mb']:,.0f}"] for r in recomputation])
+                      "run inside backward, so `backward added` is the recomputation's cost; a recomputation stops "
+                      "once the last tensor autograd saved is back, so the MLP's last matmul is not rerun)", ""]
+            lines += _table(["method", "linear layers recomputed (per name in a layer: layers)", "backward added (ms)",
+                             "÷ its forward", "saved activations freed (MiB)", "peak memory freed (MiB)"],
+                            [[r["method"], _by_count(r["recomputed_linears"]), _ms(r["backward_added_s"]),
+                              f"{r['recompute_per_forward']:.2f}", f"{r['saved_freed_mb']:,.0f}",
+                              f"{r['peak_freed_mb']:,.0f}"] for r in recomputation])
             lines.append("")
     if report.text:
         lines += ["**Text cost per training step** (T2L text tower forward + backward, adapters trained)", ""]
@@ -117,6 +119,16 @@ def format_markdown(report: BenchmarkReport) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def _by_count(recomputed: str) -> str:
+    """"mlp.fc1 24/24, mlp.fc2 0/24, ..." -> "24/24: mlp.fc1, ...; 0/24: mlp.fc2", most recomputed first."""
+    groups: dict[str, list[str]] = {}
+    for item in filter(None, recomputed.split(", ")):
+        name, count = item.rsplit(" ", 1)
+        groups.setdefault(count, []).append(name)
+    order = sorted(groups, key=lambda count: -int(count.split("/")[0]))
+    return "; ".join(f"{count}: {', '.join(groups[count])}" for count in order) or "-"
+
+
 def recomputation_rows(report: BenchmarkReport) -> list[dict]:
     """Per method measured with and without checkpointing: the backward time checkpointing adds (the recomputed
     forward; ÷ the method's forward ≈ 1 when every layer is recomputed once), and the memory it frees."""
@@ -127,7 +139,7 @@ def recomputation_rows(report: BenchmarkReport) -> list[dict]:
         if not row.checkpointing or base is None:
             continue
         added = row.backward_s - base.backward_s
-        rows.append(dict(method=row.method, backward_added_s=added,
+        rows.append(dict(method=row.method, recomputed_linears=row.recomputed_linears, backward_added_s=added,
                          recompute_per_forward=added / base.forward_s if base.forward_s > 0 else float("nan"),
                          saved_freed_mb=base.saved_activations_mb - row.saved_activations_mb,
                          peak_freed_mb=base.peak_memory_mb - row.peak_memory_mb))

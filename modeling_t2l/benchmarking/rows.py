@@ -41,6 +41,7 @@ class TrainingRow:
     optimizer_s: float = float("nan")
     saved_activations_mb: float = float("nan")  # what autograd keeps from forward to backward
     checkpointed_layers: str = ""  # "24 / 24": encoder layers that recompute their forward in backward
+    recomputed_linears: str = ""  # "mlp.fc1 24/24, mlp.fc2 0/24, ...": linear layers that ran again in backward
 
 
 @dataclass

@@ -120,6 +120,36 @@ def checkpointed_layers(model) -> tuple[int, int]:
     return sum(bool(getattr(m, "gradient_checkpointing", False)) for m in layers), len(layers)
 
 
+def recomputed_linears(model, backward: Callable[[], None]) -> str:
+    """Run `backward` and say which linear layers of the encoder layers ran again inside it: per name within a
+    layer (`self_attn.q_proj`, `mlp.fc2`, an adapter's), in how many layers, e.g. "mlp.fc1 24/24, mlp.fc2 0/24".
+
+    The check that compared methods recompute alike: the recomputation of a checkpointed layer stops as soon as
+    the last tensor autograd saved is back, so which matmuls it skips depends on what a layer saves after them.
+    A forward hook fires only when a linear layer's forward completes, so a recomputation stopped inside it
+    counts as not run.
+    """
+    from transformers.modeling_layers import GradientCheckpointingLayer
+
+    layers = [m for m in model.modules() if isinstance(m, GradientCheckpointingLayer)]
+    present: dict[str, int] = {}
+    ran: dict[str, set[int]] = {}
+    handles = []
+    for index, layer in enumerate(layers):
+        for name, module in layer.named_modules():
+            if isinstance(module, torch.nn.Linear):
+                present[name] = present.get(name, 0) + 1
+                ran.setdefault(name, set())
+                handles.append(module.register_forward_hook(
+                    lambda module, args, output, name=name, index=index: ran[name].add(index)))
+    try:
+        backward()
+    finally:
+        for handle in handles:
+            handle.remove()
+    return ", ".join(f"{name} {len(ran[name])}/{present[name]}" for name in sorted(present))
+
+
 def build_training_model(method: str, settings: BenchmarkSettings, attention_dropout: float | None = None):
     """The model a training configuration trains: CLIP (every parameter) for full fine-tuning, else a registered
     family with its declared trainable set. `attention_dropout` replaces a family's attention-probability dropout
@@ -185,10 +215,10 @@ def _train_probe(task: dict, baseline_rss_mb: float) -> dict:
     sync, timer = synchronizer(device), settings.timer()
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
-    saved_mb = None
+    saved_mb, recomputed = None, ""
     for _ in range(settings.train_warmup):  # the first step also allocates AdamW's state
         loss, saved_mb = saved_activation_mb(forward)
-        loss.backward()
+        recomputed = recomputed_linears(model, loss.backward)
         optimizer_step()
     phases = {"forward_s": [], "backward_s": [], "optimizer_s": [], "step_s": []}
     for _ in range(settings.train_steps):
@@ -199,7 +229,7 @@ def _train_probe(task: dict, baseline_rss_mb: float) -> dict:
         phases["step_s"].append(phases["forward_s"][-1] + phases["backward_s"][-1] + phases["optimizer_s"][-1])
     done, total = checkpointed_layers(model)
     result = dict(phases, params_trainable=sum(p.numel() for p in parameters), saved_activations_mb=saved_mb,
-                  checkpointed_layers=done, encoder_layers=total)
+                  checkpointed_layers=done, encoder_layers=total, recomputed_linears=recomputed)
     if device.startswith("cuda"):
         result.update(peak_memory_mb=torch.cuda.max_memory_allocated() / 2**20, baseline_memory_mb=0.0,
                       memory_source="CUDA max_memory_allocated")
@@ -262,6 +292,7 @@ def run_training(settings: BenchmarkSettings, report_row: Callable = print) -> l
             optimizer_s=median_of("optimizer_s"),
             saved_activations_mb=statistics.median(run["saved_activations_mb"] for run in runs),
             checkpointed_layers=f"{runs[0]['checkpointed_layers']} / {runs[0]['encoder_layers']}",
+            recomputed_linears=runs[0]["recomputed_linears"],
         )
         rows.append(row)
         report_row(row)

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from ..modeling_utils import video_embeddings
+
 TEXT_BATCH_SIZE = 256
 """Texts encoded per forward pass of the text tower (bounds memory for large vocabularies)."""
 
@@ -81,8 +83,11 @@ class ZeroShotClassifier:
             views = pixel_values.shape[1]
             pixel_values = pixel_values.flatten(0, 1)
         device, dtype = _model_device_dtype(model)
-        video_outputs = model.get_video_features(pixel_values.to(device, dtype))
-        video_embeds = video_outputs.pooler_output.float()
+        if self.tokens is None:  # text independent of the video: the embeddings are all that is needed
+            video_embeds = video_embeddings(model, pixel_values.to(device, dtype)).float()
+        else:
+            video_outputs = model.get_video_features(pixel_values.to(device, dtype))
+            video_embeds = video_outputs.pooler_output.float()
         per_template = []
         for template in range(self.num_templates):
             text = self.text_embeds[template] if self.tokens is None else self._video_text(model, video_outputs, template)
