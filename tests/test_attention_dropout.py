@@ -1,13 +1,14 @@
-"""`dropout_attention`: SDPA's math kernel with dropout, bit for bit in its mask, without storing the attention
-matrices; and T2L's attention using it in CPU training only."""
+"""`dropout_attention`: SDPA's math kernel with dropout (the same computation, the same distribution of masks,
+drawn faster), without storing the attention matrices; and T2L's attention using it in CPU training only."""
 import copy
 
 import pytest
 import torch
 import torch.nn.functional as F
 
+import modeling_t2l.attention_dropout as attention_dropout
 from modeling_t2l import T2LConfig, T2LForVideoClassification
-from modeling_t2l.attention_dropout import dropout_attention, uses_dropout_attention
+from modeling_t2l.attention_dropout import dropout_attention, dropped_scores, uses_dropout_attention
 
 
 def _inputs(batch=2, heads=3, queries=7, keys=7, dim=8, dtype=torch.float64, seed=0):
@@ -19,51 +20,92 @@ def _inputs(batch=2, heads=3, queries=7, keys=7, dim=8, dtype=torch.float64, see
 def _run(function, tensors, seed):
     torch.manual_seed(seed)
     output = function(*tensors)
-    grad = torch.randn(output.shape, generator=torch.Generator().manual_seed(99), dtype=output.dtype)
+    grad = torch.randn(output.shape, generator=torch.Generator().manual_seed(99), dtype=torch.float64)
+    grad = grad.to(output.dtype)  # the same numbers in either precision
     grads = torch.autograd.grad(output, tensors, grad)
     return output, grads
+
+
+def naive_dropout_attention(q, k, v, mask, scale, p, is_causal=False):
+    """The math kernel's formula through autograd, with the mask `dropout_attention` draws (the same call, first)."""
+    dropped = dropped_scores((q.shape[0], q.shape[1], q.shape[2], k.shape[2]), p, q.device)
+    scores = q @ k.transpose(-2, -1) * scale
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf")) if mask.dtype == torch.bool else scores + mask
+    elif is_causal:
+        scores = scores.masked_fill(torch.ones(scores.shape[-2:], dtype=torch.bool).triu(1), float("-inf"))
+    return torch.softmax(scores, dim=-1).masked_fill(dropped, 0) @ v / (1 - p)
 
 
 MASKS = {
     "none": lambda q, k: None,
     "bool": lambda q, k: torch.rand(q, k, generator=torch.Generator().manual_seed(3)) > 0.3,
     "additive": lambda q, k: torch.randn(1, 1, q, k, generator=torch.Generator().manual_seed(4), dtype=torch.float64),
+    "per sample": lambda q, k: torch.randn(2, 1, q, k, generator=torch.Generator().manual_seed(5), dtype=torch.float64),
 }
 
 
+@pytest.mark.parametrize("chunk_bytes", [8, attention_dropout.CHUNK_BYTES])  # a plane per chunk, and whole
 @pytest.mark.parametrize("mask_kind", list(MASKS))
 @pytest.mark.parametrize("causal", [False, True])
-def test_same_values_mask_and_gradients_as_sdpa_math(mask_kind, causal):
+def test_same_values_and_gradients_as_the_math_formula_with_its_mask(mask_kind, causal, chunk_bytes, monkeypatch):
+    monkeypatch.setattr(attention_dropout, "CHUNK_BYTES", chunk_bytes)
     q, k, v = _inputs(queries=6, keys=6)
     mask = MASKS[mask_kind](6, 6)
     if mask is not None and mask.dtype == torch.bool:
         mask[:, 0] = True  # no row fully masked
     scale, p = 0.3, 0.25
-
-    def ours(q, k, v):
-        return dropout_attention(q, k, v, mask, scale, p, is_causal=causal)
-
-    def sdpa(q, k, v):
-        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p, scale=scale,
-                                              is_causal=causal and mask is None)
-
     for seed in (0, 1):
-        out, grads = _run(ours, (q, k, v), seed)
-        ref_out, ref_grads = _run(sdpa, (q, k, v), seed)
-        torch.testing.assert_close(out, ref_out, rtol=1e-12, atol=1e-12)  # same mask: same numbers
+        out, grads = _run(lambda *t: dropout_attention(*t, mask, scale, p, is_causal=causal), (q, k, v), seed)
+        ref_out, ref_grads = _run(lambda *t: naive_dropout_attention(*t, mask, scale, p, causal), (q, k, v), seed)
+        torch.testing.assert_close(out, ref_out, rtol=1e-12, atol=1e-12)
         for grad, ref in zip(grads, ref_grads):
             torch.testing.assert_close(grad, ref, rtol=1e-10, atol=1e-10)
     # a different random state draws a different mask (the dropout is real)
-    assert not torch.allclose(_run(ours, (q, k, v), 0)[0], _run(ours, (q, k, v), 1)[0])
+    assert not torch.allclose(_run(lambda *t: dropout_attention(*t, None, scale, p), (q, k, v), 0)[0],
+                              _run(lambda *t: dropout_attention(*t, None, scale, p), (q, k, v), 1)[0])
 
 
-def test_float32_matches_sdpa_math_within_tolerance_and_passes_gradcheck():
+@pytest.mark.parametrize("p", [0.01, 0.1, 0.5])
+def test_each_score_is_dropped_independently_with_probability_p(p):
+    torch.manual_seed(0)
+    dropped = dropped_scores((1000, 1001), p).double()  # odd: the last 64-bit draw is half used
+    assert dropped.shape == (1000, 1001)
+    n = dropped.numel()
+
+    def near(value, expected, count):
+        assert abs(value - expected) < 6 * (expected * (1 - expected) / count) ** 0.5
+
+    near(dropped.mean().item(), p, n)
+    flat = dropped.flatten()
+    near(flat[0::2].mean().item(), p, n // 2)  # both halves of each 64-bit draw
+    near(flat[1::2].mean().item(), p, n // 2)
+    near((flat[:-1] * flat[1:]).mean().item(), p * p, n - 1)  # neighbours independent
+    near((dropped[:-1] * dropped[1:]).mean().item(), p * p, n - 1001)
+    assert not dropped_scores((10, 10), 0.0).any()
+
+
+def test_outputs_have_the_math_kernels_distribution():
+    """Over many seeds, the mean and spread of every output element match SDPA's math kernel with dropout."""
+    q, k, v = (t.detach() for t in _inputs(batch=1, heads=1, queries=3, keys=4, dim=2))
+    draws = 4000
+    ours = torch.stack([dropout_attention(q, k, v, None, 0.5, 0.3) for _ in range(draws)])
+    sdpa = torch.stack([F.scaled_dot_product_attention(q, k, v, dropout_p=0.3, scale=0.5) for _ in range(draws)])
+    standard_error = (ours.var(dim=0) / draws + sdpa.var(dim=0) / draws).sqrt()
+    assert ((ours.mean(dim=0) - sdpa.mean(dim=0)).abs() < 5 * standard_error).all()
+    torch.testing.assert_close(ours.std(dim=0), sdpa.std(dim=0), rtol=0.1, atol=0)
+    without = F.scaled_dot_product_attention(q, k, v, scale=0.5)  # the expectation: attention without dropout
+    assert ((ours.mean(dim=0) - without).abs() < 5 * ours.std(dim=0) / draws ** 0.5).all()
+
+
+def test_float32_matches_the_float64_formula_within_tolerance_and_passes_gradcheck():
     q, k, v = _inputs(queries=9, keys=5, dtype=torch.float32)
     out, grads = _run(lambda *t: dropout_attention(*t, None, 0.125, 0.1), (q, k, v), 5)
-    ref, ref_grads = _run(lambda *t: F.scaled_dot_product_attention(*t, dropout_p=0.1, scale=0.125), (q, k, v), 5)
-    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-6)
+    as64 = [t.detach().double().requires_grad_() for t in (q, k, v)]
+    ref, ref_grads = _run(lambda *t: naive_dropout_attention(*t, None, 0.125, 0.1), as64, 5)
+    torch.testing.assert_close(out, ref.float(), rtol=1e-5, atol=1e-6)
     for grad, ref_grad in zip(grads, ref_grads):
-        torch.testing.assert_close(grad, ref_grad, rtol=1e-4, atol=1e-6)
+        torch.testing.assert_close(grad, ref_grad.float(), rtol=1e-4, atol=1e-6)
     q64, k64, v64 = _inputs(batch=1, heads=2, queries=4, keys=3)
 
     def seeded(q, k, v):  # gradcheck calls the function many times: the same mask each time
@@ -94,16 +136,16 @@ def _batch():
                 attention_mask=attention_mask, labels=torch.tensor([0, 1]))
 
 
-def test_t2l_training_step_equals_the_sdpa_math_kernel_with_the_same_seed():
-    """The whole model in training with attention dropout 0.3: loss and every trained gradient as with SDPA's own
-    (math) kernel, the same random stream drawing the same masks."""
+def test_t2l_training_step_equals_the_math_formula_with_the_same_seed(monkeypatch):
+    """The whole model in training with attention dropout 0.3: loss and every trained gradient as with the math
+    kernel's formula through autograd, the same random stream drawing the same masks."""
+    import modeling_t2l.models.t2l.modeling_t2l as t2l_modeling
+
     model = _tiny_t2l(dropout=0.3).train()
     reference = copy.deepcopy(model)
-    for module in reference.modules():  # the plain CLIP attention path: SDPA decides (math kernel, with dropout)
-        if hasattr(module, "self_attn"):
-            module.self_attn.forward = super(type(module.self_attn), module.self_attn).forward
     results = []
-    for net in (model, reference):
+    for net, attention in ((model, dropout_attention), (reference, naive_dropout_attention)):
+        monkeypatch.setattr(t2l_modeling, "dropout_attention", attention)
         torch.manual_seed(11)
         loss = net(**_batch()).loss
         loss.backward()
@@ -115,6 +157,7 @@ def test_t2l_training_step_equals_the_sdpa_math_kernel_with_the_same_seed():
         scale = ref_grads[name].abs().max()
         torch.testing.assert_close(grads[name], ref_grads[name], rtol=0, atol=1e-4 * float(scale) + 1e-12, msg=name)
     # and the dropout mattered: another seed gives another loss
+    monkeypatch.setattr(t2l_modeling, "dropout_attention", dropout_attention)
     torch.manual_seed(12)
     assert not torch.isclose(model(**_batch()).loss, loss)
 
