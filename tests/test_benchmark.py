@@ -241,6 +241,18 @@ def test_ratios_pass_miss_and_unmeasured():
                            ratios=list(ratios.values())))
 
 
+def test_inference_models_select_the_rows_built(capsys):
+    settings = bm.BenchmarkSettings.tiny(sections=("inference",), batch_sizes=(1,), inference_models=("t2l", "clip"))
+    report = bm.run_benchmark(settings, report_row=lambda row: None)
+    assert {row.model.split(" get_video")[0] for row in report.inference} == {"T2L", bm.CLIP_NAME}
+    measured = [r.name for r in report.ratios if r.passed is not None]
+    assert measured == ["inference time T2L / CLIP frame averaging, batch 1"]  # the rest: "not measured"
+    with pytest.raises(ValueError, match="unknown inference model"):
+        bm.BenchmarkSettings.tiny(inference_models=("t2l", "resnet"))
+    assert main(["benchmark", "--tiny", "--inference-models", "t2l,resnet"]) == 2
+    assert "unknown inference model(s) ['resnet']" in capsys.readouterr().err
+
+
 def test_settings_validate_sections_and_batch_sizes():
     with pytest.raises(ValueError, match="unknown section"):
         bm.BenchmarkSettings.tiny(sections=("inference", "speed"))

@@ -41,6 +41,8 @@ def inference_models(settings: BenchmarkSettings, notes: list[str] | None = None
     """
     models = {}
     for family in families().values():
+        if not settings.wants(family.model_type):
+            continue
         model = build_family(settings, family.model_type)
         forward = (lambda model: lambda x: video_embeddings(model, x))(model)
         models[family_name(family.name)] = (model, forward, count_parameters(model))
@@ -49,7 +51,7 @@ def inference_models(settings: BenchmarkSettings, notes: list[str] | None = None
             model = build_family(settings, family.model_type, num_frames=native)
             forward = (lambda model, native: lambda x: video_embeddings(model, _with_frames(x, native)))(model, native)
             models[family_name(family.name, native)] = (model, forward, count_parameters(model))
-    if settings.official_t2l:
+    if settings.official_t2l and settings.wants("official"):
         # the T2L row then runs the weights converted from the official model, so both compute the same function
         official, ours, difference = build_official_pair(settings)
         official_counts = count_parameters(official, lambda name, p: "prompt" in name or "Adapter" in name)
@@ -58,13 +60,15 @@ def inference_models(settings: BenchmarkSettings, notes: list[str] | None = None
         models[OFFICIAL_NAME] = (official, lambda x: official_video_embeddings(official, x), official_counts)
         (notes if notes is not None else []).append(f"official T2L code vs this library on the same (converted) weights: largest relative "
                               f"difference of the video embeddings {difference:.1e}")
-    clip = build_clip(settings)
-    xclip = build_xclip(settings)
-    # ViFi-CLIP trains every CLIP parameter.
-    models[CLIP_NAME] = (clip, lambda x: clip_frame_average(clip, x), count_parameters(clip))
-    # X-CLIP keeps its text encoder frozen (FIX_TEXT) and trains everything else.
-    xclip_counts = count_parameters(xclip, lambda name, p: not name.startswith(("text_model.", "text_projection")))
-    models[XCLIP_NAME] = (xclip, lambda x: _pooled(xclip.get_video_features(pixel_values=x)), xclip_counts)
+    if settings.wants("clip"):
+        clip = build_clip(settings)
+        # ViFi-CLIP trains every CLIP parameter.
+        models[CLIP_NAME] = (clip, lambda x: clip_frame_average(clip, x), count_parameters(clip))
+    if settings.wants("xclip"):
+        xclip = build_xclip(settings)
+        # X-CLIP keeps its text encoder frozen (FIX_TEXT) and trains everything else.
+        xclip_counts = count_parameters(xclip, lambda name, p: not name.startswith(("text_model.", "text_projection")))
+        models[XCLIP_NAME] = (xclip, lambda x: _pooled(xclip.get_video_features(pixel_values=x)), xclip_counts)
     for model, _, _ in models.values():
         model.to(settings.device, settings.torch_dtype).eval()
     return models

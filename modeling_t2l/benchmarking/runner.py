@@ -70,7 +70,7 @@ def run_benchmark(settings: BenchmarkSettings, out_dir=None, *, report_row: Call
             report.inference = run_inference(settings, models, report_row)
         if "text" in settings.sections:
             progress("text cost")
-            t2l = models[T2L_NAME][0] if models else None
+            t2l = models[T2L_NAME][0] if models and T2L_NAME in models else None
             report.text = run_text_cost(settings, t2l, report_row)
         del models
         gc.collect()

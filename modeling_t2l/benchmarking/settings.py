@@ -59,6 +59,9 @@ class BenchmarkSettings:
     # a checkout of the official T2L code (its `clip/model.py` is imported from there; needs `einops`): adds its
     # model, on the same weights, to the inference rows
     official_t2l: str | None = None
+    # which inference rows to build: registered model types, "clip", "xclip" (and "official" with official_t2l);
+    # empty: all of them
+    inference_models: tuple[str, ...] = ()
     sections: tuple[str, ...] = SECTIONS
     quick: bool = False
     # "wall": wall-clock time with torch's default threads (what a user sees on an idle machine). "cpu": process
@@ -76,6 +79,18 @@ class BenchmarkSettings:
         if self.repeats < 1 or self.train_steps < 1 or self.train_rounds < 1:
             raise ValueError("benchmarking: repeats, train_steps and train_rounds must be at least 1")
         self.batch_sizes = tuple(int(b) for b in self.batch_sizes)
+        self.inference_models = tuple(self.inference_models)
+        if self.inference_models:
+            from ..models.registry import families
+
+            known = (*families(), "clip", "xclip", "official")
+            unknown = [m for m in self.inference_models if m not in known]
+            if unknown:
+                raise ValueError(f"benchmarking: unknown inference model(s) {unknown}; choose from {', '.join(known)}")
+
+    def wants(self, inference_model: str) -> bool:
+        """Whether the inference section builds this model ("t2l", "clip", "xclip", "official", ...)."""
+        return not self.inference_models or inference_model in self.inference_models
 
     @property
     def torch_dtype(self) -> torch.dtype:

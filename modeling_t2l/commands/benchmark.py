@@ -38,6 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--official-t2l", default=None, metavar="DIR",
                         help="a checkout of github.com/Shahzadnit/T2L: adds the official model, on the same weights, "
                              "to the inference rows (its clip/model.py needs einops)")
+    parser.add_argument("--inference-models", default=None, metavar="NAMES",
+                        help="comma-separated inference rows to build: model types (t2l, tc_clip, vifi_clip), clip, "
+                             "xclip, official (with --official-t2l); default all")
     parser.add_argument("--out", default="benchmark", help="directory for benchmark.md, benchmark.json, benchmark.png")
     check = parser.add_argument_group(
         "device check", "--device-check runs the accelerator check instead: every family against CPU fp32, the "
@@ -106,6 +109,8 @@ def run(args) -> int:
         overrides["train_batch_size"] = args.train_batch_size
     if args.repeats:
         overrides["repeats"] = args.repeats
+    if args.inference_models:
+        overrides["inference_models"] = tuple(part.strip() for part in args.inference_models.split(",") if part.strip())
     if args.sections:
         overrides["sections"] = tuple(part.strip() for part in args.sections.split(",") if part.strip())
     batch_sizes = _int_list(args.batch_sizes, "--batch-sizes") if args.batch_sizes else None

@@ -36,8 +36,8 @@ class T2LConfig(PreTrainedConfig):
             (shared across the batch) because its tensors are sequence-first; `"per_sample"` is the usual one.
         attention_dropout (`float`, *optional*): attention-probability dropout in training. `None` (official) uses
             each layer's drop-path rate. On CPU it is computed without storing the attention matrices (the SDPA
-            math kernel's values and dropout mask, `modeling_t2l/attention_dropout.py`); on CUDA SDPA's fused
-            kernels apply it. 0.0 switches it off (no random mask to draw: the fastest, not the official recipe).
+            math kernel's computation and distribution of masks, `modeling_t2l/attention_dropout.py`); on CUDA
+            SDPA's fused kernels apply it. 0.0 switches it off (no random mask to draw: the fastest, not the official recipe).
         tfd_loss_weight (`float`, defaults to 1.0): weight of the temporal feature diversity (TFD) loss.
         contrastive_loss (`str`, defaults to `"kl"`): `"kl"` (official: symmetric KL to soft label-equality
             targets on the B x B video-text matrix) or `"cross_entropy"` (paper eq. 1: over the text rows).

@@ -177,9 +177,10 @@ class _ScaleByMask(torch.autograd.Function):
 
 class T2LAttention(CLIPAttention):
     """CLIP's attention (same parameters, same results) that, in training on CPU with attention-probability
-    dropout, computes the attention with `dropout_attention` instead of SDPA's unfused math kernel: the same values
-    and the same dropout mask from the same random stream, without keeping three attention matrices per layer for
-    backward (`modeling_t2l/attention_dropout.py`). Everywhere else it is `CLIPAttention.forward`."""
+    dropout, computes the attention with `dropout_attention` instead of SDPA's unfused math kernel: the same
+    computation with masks of the same distribution, without keeping three attention matrices per layer for
+    backward (`modeling_t2l/attention_dropout.py`). Everywhere else it is `CLIPAttention.forward`, except that
+    `num_queries` (inference) lets only the first positions attend."""
 
     def forward(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 num_queries: int | None = None, **kwargs):
