@@ -221,6 +221,7 @@ state = {n: p.detach().contiguous() for n, p in model.named_parameters() if p.re
 save_file(state, f"{trainer.args.output_dir}/rank{rank}.safetensors")
 with open(f"{trainer.args.output_dir}/rank{rank}.json", "w") as handle:
     json.dump({"world_size": trainer.args.world_size, "step": trainer.state.global_step}, handle)
+trainer.accelerator.end_training()  # what run_training does: the process group is destroyed before exit
 """
 
 

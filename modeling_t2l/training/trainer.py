@@ -463,6 +463,9 @@ def run_training(recipe: Recipe, resume: bool | str = False) -> dict:
     if trainer.is_world_process_zero():
         for target in summary["target_protocols"]:
             logger.info("evaluate with: t2l evaluate --model %s --protocol %s --data-root <videos>", args.output_dir, target)
+    # a distributed run's process group is destroyed before the interpreter exits: left to teardown, its gloo
+    # threads can abort the process (SIGABRT) after a run that succeeded
+    trainer.accelerator.end_training()
     return summary
 
 
