@@ -369,6 +369,8 @@ def test_pipeline_rows_for_every_family_with_and_without_a_label_cache(tiny, tmp
         assert video.call.startswith("video forward") and all(r.median_s > 0 for r in (first, later, video))
         model = bm.build_family(tiny, family.model_type)
         assert later.label_cache is (not model.text_depends_on_video)
+        # the forward the pipeline itself runs for the video
+        assert ("get_video_features" if model.text_depends_on_video else "get_video_embeddings") in video.call
     assert by_model["TC-CLIP"][1].call == "later call (labels encoded with the video)"
     ratios = [r.name for r in bm.compute_ratios(bm.BenchmarkReport(settings={}, environment={}, pipeline=rows))]
     # a ratio for each family with a label cache; TC-CLIP encodes its labels with every video
