@@ -9,7 +9,8 @@ most of what a frozen backbone would otherwise save.
 `dropout_attention` computes what the math kernel computes, `softmax(q k^T * scale + mask) * keep / (1 - p) @ v`,
 with the same distribution of dropout masks, drawn faster: each score is dropped independently with probability
 p (to 2^-32), from 32 random bits of torch's CPU generator (`torch.randint` on 64-bit integers, two scores per
-draw), where `bernoulli_` takes 2.7x as long and was the largest part of the attention's cost. The masks are
+draw), where `bernoulli_` takes 2.7x as long (50 against 19 ms for one ViT-B/16 layer's 7.5 M scores, one
+thread) and was the largest single operation of the attention's forward. The masks are
 therefore not the math kernel's for a given seed (a seeded run is reproducible, and checkpointing's recomputation
 replays it, but it does not draw what SDPA would). The 1 / (1 - p) goes on the (queries, head_dim) output rather
 than on the (queries, keys) matrix. What it keeps for backward is q, k, v and the mask as one byte per score;
@@ -60,8 +61,9 @@ def dropped_scores(shape: tuple[int, ...], dropout: float, device=None) -> torch
 
 CHUNK_BYTES = 4 * 2**20
 """Attention matrices are computed a few (queries, keys) planes at a time, about this many bytes of them at once,
-so that the softmax, the masking and the second matmul find them in cache: on a ViT-B/16 layer this takes 30 %
-off the forward and the backward of computing them whole."""
+so that the softmax, the masking and the matmuls find them in cache. Measured on a ViT-B/16 layer (16 frames, 12
+heads, 198 tokens, one thread, interleaved): backward 120 ms against 148 ms computing them whole; the forward is
+the same either way (72 ms)."""
 
 
 def _chunks(batch_size: int, plane_bytes: int):

@@ -241,12 +241,21 @@ def test_ratios_pass_miss_and_unmeasured():
                            ratios=list(ratios.values())))
 
 
-def test_inference_models_select_the_rows_built(capsys):
-    settings = bm.BenchmarkSettings.tiny(sections=("inference",), batch_sizes=(1,), inference_models=("t2l", "clip"))
-    report = bm.run_benchmark(settings, report_row=lambda row: None)
-    assert {row.model.split(" get_video")[0] for row in report.inference} == {"T2L", bm.CLIP_NAME}
-    measured = [r.name for r in report.ratios if r.passed is not None]
+def test_inference_models_select_the_rows_built(tmp_path, capsys):
+    """The README's batch-8 command: only the named rows are built and timed (with the text section after them)."""
+    threads = torch.get_num_threads()
+    try:
+        code = main(["benchmark", "--tiny", "--sections", "inference,text", "--batch-sizes", "1", "--clock", "cpu",
+                     "--inference-models", "t2l, clip", "--out", str(tmp_path)])
+    finally:
+        torch.set_num_threads(threads)
+    assert code == 0
+    data = json.loads((tmp_path / "benchmark.json").read_text())
+    assert {row["model"].split(" get_video")[0] for row in data["inference"]} == {"T2L", bm.CLIP_NAME}
+    assert data["text"] and data["settings"]["inference_models"] == ["t2l", "clip"]
+    measured = [r["name"] for r in data["ratios"] if r["passed"] is not None]
     assert measured == ["inference time T2L / CLIP frame averaging, batch 1"]  # the rest: "not measured"
+    capsys.readouterr()
     with pytest.raises(ValueError, match="unknown inference model"):
         bm.BenchmarkSettings.tiny(inference_models=("t2l", "resnet"))
     assert main(["benchmark", "--tiny", "--inference-models", "t2l,resnet"]) == 2

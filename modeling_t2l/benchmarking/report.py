@@ -44,7 +44,8 @@ def format_markdown(report: BenchmarkReport) -> str:
         "",
     ]
     if report.inference:
-        lines += ["**Inference** (video embeddings: each family's `get_video_embeddings`, what the pipeline calls; FLOPs from `torch.utils.flop_counter`,"
+        lines += ["**Inference** (video embeddings: each family's `get_video_embeddings`, what the pipeline calls; "
+                  "FLOPs from `torch.utils.flop_counter`,"
                   " FLOPs = 2 × MACs; trainable = what each method trains: T2L temporal tokens + adapters, "
                   "ViFi-CLIP everything, X-CLIP everything but its frozen text encoder)", ""]
         lines += _table(

@@ -54,6 +54,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="folder of official T2L fixtures for the parity section (tests/fixtures/official_t2l)")
 
 
+def _names(text: str) -> tuple[str, ...]:
+    """"a, b,,c" -> ("a", "b", "c")."""
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
 def _int_list(text: str, option: str) -> tuple[int, ...]:
     try:
         values = tuple(int(part) for part in text.split(",") if part.strip())
@@ -77,7 +82,7 @@ def run_device_check(args) -> int:
     if args.repeats:
         overrides["repeats"] = args.repeats
     if args.sections:
-        overrides["sections"] = tuple(part.strip() for part in args.sections.split(",") if part.strip())
+        overrides["sections"] = _names(args.sections)
     if args.dtype:
         overrides["dtype"] = args.dtype
     if args.time_budget is not None:
@@ -110,9 +115,9 @@ def run(args) -> int:
     if args.repeats:
         overrides["repeats"] = args.repeats
     if args.inference_models:
-        overrides["inference_models"] = tuple(part.strip() for part in args.inference_models.split(",") if part.strip())
+        overrides["inference_models"] = _names(args.inference_models)
     if args.sections:
-        overrides["sections"] = tuple(part.strip() for part in args.sections.split(",") if part.strip())
+        overrides["sections"] = _names(args.sections)
     batch_sizes = _int_list(args.batch_sizes, "--batch-sizes") if args.batch_sizes else None
     try:
         if args.tiny:
