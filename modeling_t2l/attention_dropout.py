@@ -8,13 +8,14 @@ most of what a frozen backbone would otherwise save.
 
 `dropout_attention` computes what the math kernel computes, `softmax(q k^T * scale + mask) * keep / (1 - p) @ v`,
 with the same distribution of dropout masks, drawn faster: each score is dropped independently with probability
-p (to 2^-32), from 32 random bits of torch's CPU generator (`torch.randint` on 64-bit integers, two scores per
-draw), where `bernoulli_` takes 2.7x as long (50 against 19 ms for one ViT-B/16 layer's 7.5 M scores, one
-thread) and was the largest single operation of the attention's forward. The masks are
-therefore not the math kernel's for a given seed (a seeded run is reproducible, and checkpointing's recomputation
-replays it, but it does not draw what SDPA would). The 1 / (1 - p) goes on the (queries, head_dim) output rather
-than on the (queries, keys) matrix. What it keeps for backward is q, k, v and the mask as one byte per score;
-backward recomputes the softmax from them (one extra q k^T matmul per layer), as fused attention kernels do.
+p (`dropped_positions`). At T2L's rates (p <= 0.1) the drops are drawn as the gaps between them, one random number
+per dropped score instead of one per score, and only the dropped entries are written; `bernoulli_` over every score
+was the largest single operation of the attention's forward. The masks are therefore not the math kernel's for a
+given seed (a seeded run is reproducible, and checkpointing's recomputation replays it, but it does not draw what
+SDPA would). The 1 / (1 - p) goes on the (queries, head_dim) output rather than on the (queries, keys) matrix.
+What it keeps for backward is q, k, v and the dropped scores' indices (4 bytes per dropped score: 0.4 bytes per
+score at p = 0.1); backward recomputes the softmax from them (one extra q k^T matmul per layer), as fused
+attention kernels do.
 
 Used only where it is the cheaper exact path: training on CPU with dropout > 0 and float32/float64 inputs. On
 CUDA, SDPA's flash and memory-efficient kernels implement dropout themselves (with their own Philox generator,
@@ -44,19 +45,66 @@ def _probabilities(query, key, attention_mask, scaling, is_causal) -> torch.Tens
     return torch.softmax(scores, dim=-1)
 
 
-def dropped_scores(shape: tuple[int, ...], dropout: float, device=None) -> torch.Tensor:
-    """A boolean mask of `shape`, True where a score is dropped: independent entries, each True with probability
-    `dropout` (to within 2^-32), from the default generator of `device`.
+GEOMETRIC_UP_TO = 0.125
+"""Up to this dropout rate the dropped scores are drawn as the gaps between them (one draw per dropped score, about
+p of them), above it as 32 random bits per score; both give independent Bernoulli(p) entries. Measured on one
+ViT-B/16 layer's 7.5 M scores (one thread, 2026-12-01): 7 ms at p = 0.1 and 5 ms at 0.05 against 19 ms for the bits,
+and the masking then writes only the dropped entries (2 against 11 ms per pass at p = 0.1)."""
 
-    Each 64-bit draw of `torch.randint` gives two scores their 32 uniform bits (`randint` over the whole int64 range
-    is uniform to 2^-64); a score is kept when its bits, read as int32, fall below round((1 - p) 2^32) - 2^31.
+
+def dropped_positions(numel: int, dropout: float, device=None) -> torch.Tensor:
+    """The sorted flat indices, in `[0, numel)`, of the scores dropout drops: each index independently with
+    probability `dropout`, from the default generator of `device`. int32 where the indices fit (it is what backward
+    keeps), int64 otherwise.
+
+    Up to `GEOMETRIC_UP_TO`: a Bernoulli(p) sequence is the sequence whose gaps between successive drops are
+    independent geometric variables, P(gap > k) = (1 - p)^k, drawn by inversion from float64 uniforms (exact to
+    float64 rounding). Enough gaps for `numel` scores plus eight standard deviations are drawn at once (more in the
+    rare case that was short), so a seeded call always draws the same. Above it: 32 uniform bits per score
+    (`torch.randint` over the whole int64 range is uniform to 2^-64, two scores per draw); a score is dropped when
+    its bits, read as int32, reach round((1 - p) 2^32) - 2^31 (exact to 2^-32).
     """
+    index_dtype = torch.int32 if numel < 2**31 else torch.int64
+    if dropout <= 0.0 or numel == 0:
+        return torch.empty(0, dtype=index_dtype, device=device)
+    if dropout > GEOMETRIC_UP_TO:
+        bits = torch.randint(-(2**63), 2**63 - 1, ((numel + 1) // 2,), dtype=torch.int64, device=device)
+        threshold = round((1.0 - dropout) * 2**32) - 2**31
+        dropped = bits.view(torch.int32)[:numel] >= threshold
+        return torch.nonzero(dropped).squeeze(1).to(index_dtype)
+    draws = _gap_draws(numel, dropout)
+    log_keep = math.log1p(-dropout)
+    pieces, last = [], -1
+    while last < numel - 1:
+        uniform = torch.rand(draws, dtype=torch.float64, device=device)  # [0, 1): 1 - u is in (0, 1]
+        gaps = torch.log1p(-uniform).div_(log_keep).floor_().add_(1).to(torch.int64)
+        positions = gaps.cumsum_(0).add_(last)
+        pieces.append(positions)
+        last = int(positions[-1])
+    positions = pieces[0] if len(pieces) == 1 else torch.cat(pieces)
+    return positions[: int(torch.searchsorted(positions, numel))].to(index_dtype)
+
+
+def _gap_draws(numel: int, dropout: float) -> int:
+    """Gaps drawn per round: the expected number of drops plus eight standard deviations, so one round nearly
+    always covers `numel` scores (a short round draws another; the result is the same sequence either way)."""
+    expected = numel * dropout
+    return int(expected + 8.0 * math.sqrt(expected * (1.0 - dropout)) + 64)
+
+
+def dropped_scores(shape: tuple[int, ...], dropout: float, device=None) -> torch.Tensor:
+    """`dropped_positions` as a boolean mask of `shape` (True = dropped): the same draw, so a call after the same
+    seed gives the mask `dropout_attention` applies."""
     numel = math.prod(shape)
-    bits = torch.randint(-(2**63), 2**63 - 1, ((numel + 1) // 2,), dtype=torch.int64, device=device)
-    threshold = round((1.0 - dropout) * 2**32) - 2**31
-    if threshold >= 2**31:  # nothing is dropped (and the bound is not an int32)
-        return torch.zeros(shape, dtype=torch.bool, device=device)
-    return bits.view(torch.int32)[:numel].view(shape) >= threshold
+    mask = torch.zeros(numel, dtype=torch.bool, device=device)
+    mask[dropped_positions(numel, dropout, device).long()] = True
+    return mask.view(shape)
+
+
+def _zero_at(matrices: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+    """Set the entries at flat `positions` of contiguous `matrices` to zero, in place: only the dropped entries are
+    written, not the whole (queries, keys) matrices."""
+    return matrices.view(-1).index_fill_(0, positions, 0).view(matrices.shape)
 
 
 CHUNK_BYTES = 4 * 2**20
@@ -78,34 +126,51 @@ def _rows(tensor: torch.Tensor | None, rows: slice) -> torch.Tensor | None:
     return tensor[rows]
 
 
+def _chunk_positions(positions: torch.Tensor, chunks: list[slice], plane: int, batch_size: int):
+    """For each chunk of the batch, its dropped positions relative to the chunk's first score (int64 for indexing)."""
+    starts = torch.tensor([rows.start * plane for rows in chunks] + [batch_size * plane], dtype=positions.dtype,
+                          device=positions.device)
+    bounds = torch.searchsorted(positions, starts).tolist()
+    return [positions[bounds[i]:bounds[i + 1]].long() - chunks[i].start * plane for i in range(len(chunks))]
+
+
 class _DropoutAttention(torch.autograd.Function):
     @staticmethod
     def forward(ctx, query, key, value, attention_mask, scaling: float, dropout: float, is_causal: bool):
+        # the projections arrive as (batch, heads) views of (batch, positions, heads * dim): batched matmuls would
+        # copy them on every call (twice here, five times in backward); once here, and these copies are what is kept
+        query, key, value = query.contiguous(), key.contiguous(), value.contiguous()
         batch, heads, length_q = query.shape[:3]
         length_k = key.shape[2]
-        # the whole mask in one draw: the random stream does not depend on the chunking
-        dropped = dropped_scores((batch, heads, length_q, length_k), dropout, query.device)
+        plane = heads * length_q * length_k  # scores per batch row
+        # the whole draw at once: the random stream does not depend on the chunking
+        dropped = dropped_positions(batch * plane, dropout, query.device)
         output = query.new_empty(batch, heads, length_q, value.shape[-1])
-        for rows in _chunks(batch, heads * length_q * length_k * query.element_size()):
+        chunks = _chunks(batch, plane * query.element_size())
+        for rows, positions in zip(chunks, _chunk_positions(dropped, chunks, plane, batch)):
             probabilities = _probabilities(query[rows], key[rows], _rows(attention_mask, rows), scaling, is_causal)
-            torch.matmul(probabilities.masked_fill_(dropped[rows], 0), value[rows], out=output[rows])
+            torch.matmul(_zero_at(probabilities, positions), value[rows], out=output[rows])
         output.mul_(1.0 / (1.0 - dropout))
         ctx.save_for_backward(query, key, value, dropped, attention_mask)
-        ctx.scaling, ctx.dropout, ctx.is_causal = scaling, dropout, is_causal
+        ctx.scaling, ctx.dropout, ctx.is_causal, ctx.length_k = scaling, dropout, is_causal, length_k
         return output
 
     @staticmethod
     def backward(ctx, grad_output):
         query, key, value, dropped, attention_mask = ctx.saved_tensors
+        grad_output = grad_output.contiguous()  # a (batch, heads) view, like the projections
         grad_query, grad_key, grad_value = torch.empty_like(query), torch.empty_like(key), torch.empty_like(value)
-        heads, length_q, length_k = dropped.shape[1:]
-        for rows in _chunks(query.shape[0], heads * length_q * length_k * query.element_size()):
+        batch, heads, length_q = query.shape[:3]
+        plane = heads * length_q * ctx.length_k
+        chunks = _chunks(batch, plane * query.element_size())
+        for rows, positions in zip(chunks, _chunk_positions(dropped, chunks, plane, batch)):
             probabilities = _probabilities(query[rows], key[rows], _rows(attention_mask, rows), ctx.scaling,
                                            ctx.is_causal)
-            kept = dropped[rows]
-            torch.matmul(probabilities.masked_fill(kept, 0).transpose(-2, -1), grad_output[rows], out=grad_value[rows])
-            grad_kept = torch.matmul(grad_output[rows], value[rows].transpose(-2, -1)).masked_fill_(kept, 0)
+            grad_kept = _zero_at(torch.matmul(grad_output[rows], value[rows].transpose(-2, -1)), positions)
             grad_scores = torch.ops.aten._softmax_backward_data(grad_kept, probabilities, -1, probabilities.dtype)
+            # the softmax's backward needed the probabilities before dropout; the value gradient needs them after
+            kept = _zero_at(probabilities, positions)
+            torch.matmul(kept.transpose(-2, -1), grad_output[rows], out=grad_value[rows])
             torch.matmul(grad_scores, key[rows], out=grad_query[rows])
             torch.matmul(grad_scores.transpose(-2, -1), query[rows], out=grad_key[rows])
         # the 1 / (1 - p) factors go on the (positions, head_dim) products, not on the (queries, keys) matrices

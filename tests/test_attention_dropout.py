@@ -8,7 +8,8 @@ import torch.nn.functional as F
 
 import modeling_t2l.attention_dropout as attention_dropout
 from modeling_t2l import T2LConfig, T2LForVideoClassification
-from modeling_t2l.attention_dropout import dropout_attention, dropped_scores, uses_dropout_attention
+from modeling_t2l.attention_dropout import (dropout_attention, dropped_positions, dropped_scores,
+                                           uses_dropout_attention)
 
 
 def _inputs(batch=2, heads=3, queries=7, keys=7, dim=8, dtype=torch.float64, seed=0):
@@ -66,23 +67,60 @@ def test_same_values_and_gradients_as_the_math_formula_with_its_mask(mask_kind, 
                               _run(lambda *t: dropout_attention(*t, None, scale, p), (q, k, v), 1)[0])
 
 
-@pytest.mark.parametrize("p", [0.01, 0.1, 0.5])
+def _near(value, expected, count):
+    """Within six standard errors of a mean of `count` Bernoulli(`expected`) draws."""
+    assert abs(value - expected) < 6 * (expected * (1 - expected) / count) ** 0.5, (value, expected)
+
+
+# both samplers (gaps up to GEOMETRIC_UP_TO, 32 bits per score above it), on either side of the switch
+@pytest.mark.parametrize("p", [0.01, 0.1, attention_dropout.GEOMETRIC_UP_TO, 0.13, 0.5])
 def test_each_score_is_dropped_independently_with_probability_p(p):
     torch.manual_seed(0)
-    dropped = dropped_scores((1000, 1001), p).double()  # odd: the last 64-bit draw is half used
+    dropped = dropped_scores((1000, 1001), p).double()  # odd: the last 64-bit draw of the bits is half used
     assert dropped.shape == (1000, 1001)
     n = dropped.numel()
-
-    def near(value, expected, count):
-        assert abs(value - expected) < 6 * (expected * (1 - expected) / count) ** 0.5
-
-    near(dropped.mean().item(), p, n)
+    _near(dropped.mean().item(), p, n)
     flat = dropped.flatten()
-    near(flat[0::2].mean().item(), p, n // 2)  # both halves of each 64-bit draw
-    near(flat[1::2].mean().item(), p, n // 2)
-    near((flat[:-1] * flat[1:]).mean().item(), p * p, n - 1)  # neighbours independent
-    near((dropped[:-1] * dropped[1:]).mean().item(), p * p, n - 1001)
+    _near(flat[0::2].mean().item(), p, n // 2)  # both halves of each 64-bit draw
+    _near(flat[1::2].mean().item(), p, n // 2)
+    _near(flat[-1000:].mean().item() if p >= 0.1 else flat[-100_000:].mean().item(), p,
+          1000 if p >= 0.1 else 100_000)  # the end of the range is covered like the rest
+    _near((flat[:-1] * flat[1:]).mean().item(), p * p, n - 1)  # neighbours independent
+    _near((flat[:-2] * flat[2:]).mean().item(), p * p, n - 2)
+    _near((dropped[:-1] * dropped[1:]).mean().item(), p * p, n - 1001)
+    # the gaps between drops are geometric: P(gap > k) = (1 - p)^k
+    gaps = torch.diff(torch.nonzero(flat).squeeze(1)).double()
+    for k in (1, 2, 5, round(1 / p)):
+        _near((gaps > k).double().mean().item(), (1 - p) ** k, gaps.numel())
     assert not dropped_scores((10, 10), 0.0).any()
+
+
+@pytest.mark.parametrize("p", [0.05, 0.5])
+def test_dropped_positions_are_sorted_unique_indices_and_a_seed_repeats_them(p):
+    torch.manual_seed(3)
+    positions = dropped_positions(50_000, p)
+    assert positions.dtype == torch.int32 and positions.dim() == 1
+    assert (torch.diff(positions) > 0).all() and positions[0] >= 0 and positions[-1] < 50_000
+    torch.manual_seed(3)
+    assert torch.equal(dropped_positions(50_000, p), positions)
+    torch.manual_seed(3)
+    assert torch.equal(torch.nonzero(dropped_scores((50, 1000), p).flatten()).squeeze(1), positions.long())
+    assert dropped_positions(10, 0.0).numel() == 0 and dropped_positions(0, 0.1).numel() == 0
+
+
+def test_a_short_round_of_gaps_draws_more_and_keeps_the_distribution(monkeypatch):
+    monkeypatch.setattr(attention_dropout, "_gap_draws", lambda numel, p: 7)  # many rounds of 7 gaps
+    torch.manual_seed(0)
+    positions = dropped_positions(200_000, 0.1).long()
+    assert (torch.diff(positions) > 0).all() and positions[-1] < 200_000
+    _near(positions.numel() / 200_000, 0.1, 200_000)
+    _near(positions[positions >= 190_000].numel() / 10_000, 0.1, 10_000)
+
+
+def test_indices_past_int32_are_int64():
+    torch.manual_seed(0)
+    positions = dropped_positions(2**31 + 5, 1e-9)  # about two drops in 2^31 scores: a few dozen draws
+    assert positions.dtype == torch.int64 and (positions < 2**31 + 5).all()
 
 
 def test_outputs_have_the_math_kernels_distribution():
@@ -199,4 +237,5 @@ def test_keeps_less_for_backward_than_the_math_kernel():
     math = saved_bytes(lambda: F.scaled_dot_product_attention(q, k, v, dropout_p=0.1, scale=0.25))
     scores = 2 * 4 * 64 * 64
     assert math >= 9 * scores  # softmax output + dropout noise + dropped probabilities, fp32 each (+ q, k, v)
-    assert ours <= 1 * scores + 4 * (3 * q.numel() + 2 * 4 * 64) + 1024  # a byte per score + q, k, v, log-sum-exp
+    # q, k, v and the dropped scores' int32 indices: about 4 p bytes per score
+    assert ours <= 4 * 0.1 * scores * 1.2 + 4 * 3 * q.numel() + 1024
