@@ -290,6 +290,39 @@ def test_cli_tiny_run_writes_the_report(tmp_path, capsys):
     assert all(row["median_s"] > 0 for row in data["inference"] + data["text"])
 
 
+def test_training_profile_tables_each_step_and_its_difference_from_full_finetuning(tiny):
+    text = bm.profile_training(tiny, row_limit=200)
+    assert "== t2l, one training step at batch 2, with checkpointing ==" in text
+    assert "== full_ft, one training step at batch 2, with checkpointing ==" in text
+    difference = text.split("== t2l - full fine-tuning, self time per operator, with checkpointing")[1]
+    rows = {}
+    for line in difference.splitlines()[2:-1]:
+        name, delta, ours, base, calls = line.rsplit(maxsplit=4)
+        assert float(delta) == pytest.approx(float(ours) - float(base), abs=0.11), line  # printed to 0.1 ms
+        rows[name.strip()] = calls
+    # T2L's attention with probability dropout runs only in T2L's step; only full fine-tuning convolves the
+    # patch embedding's weight gradient
+    assert rows["_DropoutAttention"].startswith("0->") and rows["aten::convolution_backward"].endswith("->0")
+    assert "total (self time of every operator)" in difference.splitlines()[-1]
+
+
+def test_cli_profile_writes_the_tables_of_the_sections_run(tmp_path, monkeypatch, capsys):
+    import modeling_t2l.benchmarking.runner as runner
+
+    monkeypatch.setattr(runner, "run_training", lambda settings, report_row: [])  # the rows are tested above
+    out = tmp_path / "bench"
+    threads = torch.get_num_threads()
+    try:
+        assert main(["benchmark", "--tiny", "--sections", "training", "--profile", "--out", str(out)]) == 0
+        assert (out / "profile_training.txt").is_file() and not (out / "profile.txt").exists()
+        assert "t2l - full fine-tuning" in (out / "profile_training.txt").read_text()
+        assert main(["benchmark", "--tiny", "--sections", "text", "--profile", "--out", str(tmp_path / "text")]) == 0
+        assert not any(p.name.startswith("profile") for p in (tmp_path / "text").iterdir())
+    finally:
+        torch.set_num_threads(threads)
+    assert "profile written to" in capsys.readouterr().out
+
+
 def test_cpu_clock_measures_process_time_not_waiting():
     import time as time_module
 

@@ -96,6 +96,7 @@ from .training import (  # noqa: F401
     training_configurations,
     run_training,
 )
+from .training_profile import profile_training  # noqa: F401
 from .text import (  # noqa: F401
     run_text_cost,
 )
@@ -167,6 +168,7 @@ __all__ = [
     "inference_models",
     "run_inference",
     "profile_inference",
+    "profile_training",
     "peak_rss_mb",
     "run_probe",
     "_probe_main",

@@ -34,7 +34,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "with --device-check of correctness,parity,sdpa,inference,training,data,"
                              "inference_compiled")
     parser.add_argument("--profile", action="store_true",
-                        help="also write torch.profiler tables of one batch-1 forward of each model to OUT/profile.txt")
+                        help="also write torch.profiler tables: with the inference section, of one batch-1 forward "
+                             "of each inference model (OUT/profile.txt); with the training section, of one "
+                             "checkpointed training step of T2L and of full fine-tuning, with their per-operator "
+                             "difference (OUT/profile_training.txt)")
     parser.add_argument("--official-t2l", default=None, metavar="DIR",
                         help="a checkout of github.com/Shahzadnit/T2L: adds the official model, on the same weights, "
                              "to the inference rows (its clip/model.py needs einops)")
@@ -107,7 +110,7 @@ def run_device_check(args) -> int:
 def run(args) -> int:
     if args.device_check:
         return run_device_check(args)
-    from ..benchmarking import BenchmarkSettings, profile_inference, run_benchmark
+    from ..benchmarking import BenchmarkSettings, profile_inference, profile_training, run_benchmark
 
     overrides = {"clock": args.clock, "official_t2l": args.official_t2l}
     if args.train_batch_size:
@@ -157,9 +160,13 @@ def run(args) -> int:
     progress_bar.update(progress_bar.total - progress_bar.n)
     progress_bar.close()
     if args.profile:
-        profile_path = Path(args.out) / "profile.txt"
-        profile_path.write_text(profile_inference(settings), encoding="utf-8")
-        print(f"profile written to {profile_path}")
+        profiles = {"profile.txt": lambda: profile_inference(settings)} if "inference" in settings.sections else {}
+        if "training" in settings.sections:
+            profiles["profile_training.txt"] = lambda: profile_training(settings)
+        for name, make in profiles.items():
+            profile_path = Path(args.out) / name
+            profile_path.write_text(make(), encoding="utf-8")
+            print(f"profile written to {profile_path}")
     print()
     print(report.to_markdown())
     print(f"written: {Path(args.out) / 'benchmark.md'}, benchmark.json, benchmark.png")
