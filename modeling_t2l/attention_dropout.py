@@ -77,7 +77,9 @@ def dropped_positions(numel: int, dropout: float, device=None) -> torch.Tensor:
     pieces, last = [], -1
     while last < numel - 1:
         uniform = torch.rand(draws, dtype=torch.float64, device=device)  # [0, 1): 1 - u is in (0, 1]
-        gaps = torch.log1p(-uniform).div_(log_keep).floor_().add_(1).to(torch.int64)
+        gaps = torch.log1p(-uniform).div_(log_keep).floor_().add_(1)
+        # any gap past the end ends the range the same way; clamped, a vanishing p cannot overflow int64
+        gaps = gaps.clamp_(max=numel + 1.0).to(torch.int64)
         positions = gaps.cumsum_(0).add_(last)
         pieces.append(positions)
         last = int(positions[-1])

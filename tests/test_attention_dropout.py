@@ -117,6 +117,12 @@ def test_a_short_round_of_gaps_draws_more_and_keeps_the_distribution(monkeypatch
     _near(positions[positions >= 190_000].numel() / 10_000, 0.1, 10_000)
 
 
+def test_vanishing_rates_drop_nothing_without_overflowing():
+    torch.manual_seed(0)
+    for p in (1e-30, 1e-300):  # gaps of about 1e31 and 1e301 scores: past the end of the range, not wrapped around
+        assert dropped_positions(10_000, p).numel() == 0
+
+
 def test_indices_past_int32_are_int64():
     torch.manual_seed(0)
     positions = dropped_positions(2**31 + 5, 1e-9)  # about two drops in 2^31 scores: a few dozen draws
