@@ -71,6 +71,7 @@ def profile_training(settings: BenchmarkSettings, methods=("t2l",), checkpointin
     With `checkpointing` every method recomputes its encoder layers as in the section's checkpointed rows. One step
     each, so the table shows where the time goes, not a ratio to claim (the section's rows are that).
     """
+    settings.apply_threads()  # the rows' thread count (one thread under the CPU clock)
     key = _self_time_key(settings.device)
     averages = {method: _profiled_step(settings, method, checkpointing) for method in (*methods, BASELINE)}
     mode = "with" if checkpointing else "without"
