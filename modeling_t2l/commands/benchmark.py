@@ -165,6 +165,7 @@ def run(args) -> int:
             profiles["profile_training.txt"] = lambda: profile_training(settings)
         for name, make in profiles.items():
             profile_path = Path(args.out) / name
+            print(f"profiling for {profile_path} (one profiled call per model) ...", flush=True)
             profile_path.write_text(make(), encoding="utf-8")
             print(f"profile written to {profile_path}")
     print()
