@@ -188,15 +188,15 @@ def saved_activation_mb(function: Callable[[], torch.Tensor]) -> tuple[torch.Ten
     return output, saved[0] / 2**20
 
 
-def _train_probe(task: dict, baseline_rss_mb: float) -> dict:
-    settings = _settings_from_task(task)
-    settings.apply_threads()
+def training_step_parts(settings: BenchmarkSettings, method: str, checkpointing: bool,
+                        attention_dropout: float | None = None):
+    """(model, trained parameters, forward returning the loss, AdamW step) of one training configuration: the one
+    setup of the timed rows and of the training profile."""
     torch.manual_seed(0)
-    device, dtype, method = settings.device, settings.torch_dtype, task["method"]
-    batch_size = settings.train_batch_size
-    model = build_training_model(method, settings, task.get("attention_dropout"))
-    model.to(device, dtype).train()
-    if task["checkpointing"]:
+    device, batch_size = settings.device, settings.train_batch_size
+    model = build_training_model(method, settings, attention_dropout)
+    model.to(device, settings.torch_dtype).train()
+    if checkpointing:
         enable_activation_checkpointing(model)
     parameters = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(parameters, lr=1e-5, weight_decay=0.2)
@@ -212,6 +212,15 @@ def _train_probe(task: dict, baseline_rss_mb: float) -> dict:
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
 
+    return model, parameters, forward, optimizer_step
+
+
+def _train_probe(task: dict, baseline_rss_mb: float) -> dict:
+    settings = _settings_from_task(task)
+    settings.apply_threads()
+    device = settings.device
+    model, parameters, forward, optimizer_step = training_step_parts(
+        settings, task["method"], task["checkpointing"], task.get("attention_dropout"))
     sync, timer = synchronizer(device), settings.timer()
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import torch
 
-from .models import _random_pixels, _random_text
 from .settings import BenchmarkSettings
-from .training import build_training_model, enable_activation_checkpointing, training_loss
+from .training import training_step_parts
 
 BASELINE = "full_ft"
 
@@ -20,20 +19,12 @@ def _profiled_step(settings: BenchmarkSettings, method: str, checkpointing: bool
     """(the profiler's averages of one step, after one unprofiled step) for `method` at the section's batch size."""
     from torch.profiler import ProfilerActivity, profile
 
-    torch.manual_seed(0)
-    device, batch_size = settings.device, settings.train_batch_size
-    model = build_training_model(method, settings).to(device, settings.torch_dtype).train()
-    if checkpointing:
-        enable_activation_checkpointing(model)
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-5, weight_decay=0.2)
-    pixels = _random_pixels(settings, batch_size, seed=1)
-    input_ids, attention_mask = _random_text(settings, batch_size, seed=1)
-    labels = torch.arange(batch_size, device=device)
+    device = settings.device
+    _, _, forward, optimizer_step = training_step_parts(settings, method, checkpointing)
 
     def step():
-        training_loss(method, model, pixels, input_ids, attention_mask, labels).backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
+        forward().backward()
+        optimizer_step()
         if device.startswith("cuda"):
             torch.cuda.synchronize()
 
