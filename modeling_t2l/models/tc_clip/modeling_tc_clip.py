@@ -45,6 +45,7 @@ from transformers.models.clip.modeling_clip import (
 from transformers.utils import ModelOutput
 
 from ...modeling_utils import ZeroShotVideoModelMixin, init_clip_weights, loaded_model
+from ...quick_gelu import use_lean_quick_gelu
 from .configuration_tc_clip import TCCLIPConfig, prompt_texts
 from .losses import MixupCutmix, label_smoothing_cross_entropy, soft_target_cross_entropy
 
@@ -316,7 +317,7 @@ class TCCLIPVisionEncoderLayer(GradientCheckpointingLayer):
         self.embed_dim = vision_config.hidden_size
         self.self_attn = TCCLIPVisionAttention(vision_config, layer_idx, config.use_local_global_bias)
         self.layer_norm1 = nn.LayerNorm(self.embed_dim, eps=vision_config.layer_norm_eps)
-        self.mlp = CLIPMLP(vision_config)
+        self.mlp = use_lean_quick_gelu(CLIPMLP(vision_config))  # same values, less memory (quick_gelu.py)
         self.layer_norm2 = nn.LayerNorm(self.embed_dim, eps=vision_config.layer_norm_eps)
         self.seeds_per_frame = config.seeds_per_frame
         self.num_context_tokens = config.context_tokens
@@ -430,7 +431,7 @@ class TCCLIPVideoPromptLayer(nn.Module):
         self.layer_norm_kv = nn.LayerNorm(config.projection_dim, eps=text_config.layer_norm_eps)
         self.cross_attn = TCCLIPVideoPromptAttention(text_config, config.projection_dim)
         self.layer_norm2 = nn.LayerNorm(text_config.hidden_size, eps=text_config.layer_norm_eps)
-        self.mlp = CLIPMLP(text_config)
+        self.mlp = use_lean_quick_gelu(CLIPMLP(text_config))
 
     def forward(self, prompts: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
         prompts = prompts + self.cross_attn(self.layer_norm1(prompts), self.layer_norm_kv(context))
@@ -439,6 +440,10 @@ class TCCLIPVideoPromptLayer(nn.Module):
 
 class TCCLIPTextEncoderLayer(CLIPEncoderLayer):
     """CLIP's text layer (same parameters, same computation) that also returns its attention probabilities."""
+
+    def __init__(self, config):
+        super().__init__(config)
+        use_lean_quick_gelu(self.mlp)
 
     def forward(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None, **kwargs):
         """(C, L, W) -> (C, L, W) and the attention probabilities (C, H, L, L), or None (non-eager backends)."""
