@@ -3,7 +3,8 @@
 Reads top to bottom: output dataclass, losses, the two T2L pieces (adapter, drop-path), the vision layer with
 temporal tokens, the text layer, the two towers, the pre-trained base, `T2LModel`, `T2LForVideoClassification`.
 CLIP's attention, MLP and embeddings are transformers' own, under CLIP's parameter names, so any CLIP checkpoint
-loads with only the T2L tensors reported as new. The defaults reproduce the official T2L code
+loads with only the T2L tensors reported as new (the MLP's QuickGELU is computed in place, `quick_gelu.py`: the same
+values and gradients with less memory). The defaults reproduce the official T2L code
 (spec: t2l_reference.md); paper variants are config options.
 """
 
