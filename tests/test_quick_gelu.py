@@ -10,6 +10,7 @@ from modeling_t2l import T2LForVideoClassification
 from modeling_t2l.models.tc_clip import TCCLIPForVideoClassification
 from modeling_t2l.quick_gelu import LeanQuickGELU, use_lean_quick_gelu
 
+from .test_activation_checkpointing import _batch as checkpointing_batch
 from .test_tc_clip_modeling import tiny_config as tiny_tc_clip_config
 from .tiny import tiny_t2l_config
 
@@ -103,11 +104,7 @@ def test_a_t2l_training_step_is_the_same_as_with_transformers_activation():
     for mlp in _mlps(stock):
         mlp.activation_fn = QuickGELUActivation()
     assert lean.state_dict().keys() == stock.state_dict().keys()
-    generator = torch.Generator().manual_seed(1)
-    input_ids = torch.randint(1, 49000, (2, 7), generator=generator)
-    input_ids[:, 0], input_ids[:, -1] = 49406, 49407
-    batch = dict(pixel_values=torch.randn(2, 4, 3, 32, 32, generator=generator), input_ids=input_ids,
-                 attention_mask=torch.ones_like(input_ids), labels=torch.tensor([0, 1]))
+    batch = checkpointing_batch()
     results = []
     for model in (lean, stock):
         torch.manual_seed(5)  # the same dropout and drop-path draws for both
@@ -119,3 +116,17 @@ def test_a_t2l_training_step_is_the_same_as_with_transformers_activation():
     assert lean_grads.keys() == stock_grads.keys() and lean_grads
     for name in lean_grads:
         assert torch.equal(lean_grads[name], stock_grads[name]), name
+
+
+def test_the_one_process_comparison_script_runs_on_tiny_models():
+    import importlib.util
+    from pathlib import Path
+
+    from modeling_t2l.benchmarking import BenchmarkSettings
+
+    path = Path(__file__).resolve().parent.parent / "scripts" / "activation_ab.py"
+    spec = importlib.util.spec_from_file_location("activation_ab", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    medians = script.main(["--rounds", "1"], settings=BenchmarkSettings.tiny())
+    assert set(medians) == {"t2l", "t2l_transformers_gelu", "full_ft"} and all(v > 0 for v in medians.values())

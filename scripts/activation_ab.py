@@ -1,0 +1,56 @@
+"""T2L's training step with its in-place QuickGELU, with transformers' QuickGELU swapped back, and full fine-tuning
+of CLIP, timed in one process, interleaved step by step (process CPU time, one thread), so that the machine's drift
+cancels within a round. What the README's one-process table reports:
+
+    python scripts/activation_ab.py --rounds 4              # with checkpointing (ViT-B/16, batch 2)
+    python scripts/activation_ab.py --rounds 4 --no-checkpointing
+"""
+import argparse
+import statistics
+import time
+
+from transformers.activations import QuickGELUActivation
+
+from modeling_t2l.benchmarking import BenchmarkSettings
+from modeling_t2l.benchmarking.training import training_step_parts
+
+
+def main(argv=None, settings: BenchmarkSettings | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--no-checkpointing", action="store_true")
+    args = parser.parse_args(argv)
+    settings = settings or BenchmarkSettings.vit_b16(train_batch_size=2, clock="cpu")
+    settings.apply_threads()
+    steps = {}
+    for name, method in (("t2l", "t2l"), ("t2l_transformers_gelu", "t2l"), ("full_ft", "full_ft")):
+        model, _, forward, optimizer_step = training_step_parts(settings, method, not args.no_checkpointing)
+        if name == "t2l_transformers_gelu":
+            for module_name, module in model.named_modules():
+                if module_name.endswith("mlp"):
+                    module.activation_fn = QuickGELUActivation()
+        steps[name] = (forward, optimizer_step)
+    names, times = list(steps), {name: [] for name in steps}
+
+    def step(name):
+        forward, optimizer_step = steps[name]
+        start = time.process_time()
+        forward().backward()
+        optimizer_step()
+        return time.process_time() - start
+
+    for name in names:  # warm-up (allocates AdamW's state)
+        step(name)
+    for round_index in range(args.rounds):
+        shift = round_index % len(names)
+        for name in names[shift:] + names[:shift]:
+            times[name].append(step(name))
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    for name in names:
+        print(f"{name}: {medians[name]:.2f} s / step, / full_ft {medians[name] / medians['full_ft']:.3f}")
+    print(f"t2l / t2l_transformers_gelu: {medians['t2l'] / medians['t2l_transformers_gelu']:.3f}")
+    return medians
+
+
+if __name__ == "__main__":
+    main()
