@@ -118,15 +118,9 @@ def test_a_t2l_training_step_is_the_same_as_with_transformers_activation():
         assert torch.equal(lean_grads[name], stock_grads[name]), name
 
 
-def test_the_one_process_comparison_script_runs_on_tiny_models():
-    import importlib.util
-    from pathlib import Path
-
+def test_the_one_process_comparison_runs_on_tiny_models():
     from modeling_t2l.benchmarking import BenchmarkSettings
+    from modeling_t2l.benchmarking.activation_ab import main
 
-    path = Path(__file__).resolve().parent.parent / "scripts" / "activation_ab.py"
-    spec = importlib.util.spec_from_file_location("activation_ab", path)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    medians = script.main(["--rounds", "1"], settings=BenchmarkSettings.tiny())
+    medians = main(["--rounds", "1"], settings=BenchmarkSettings.tiny())
     assert set(medians) == {"t2l", "t2l_transformers_gelu", "full_ft"} and all(v > 0 for v in medians.values())

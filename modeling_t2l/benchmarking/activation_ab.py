@@ -2,8 +2,8 @@
 of CLIP, timed in one process, interleaved step by step (process CPU time, one thread), so that the machine's drift
 cancels within a round. What the README's one-process table reports:
 
-    python scripts/activation_ab.py --rounds 4              # with checkpointing (ViT-B/16, batch 2)
-    python scripts/activation_ab.py --rounds 4 --no-checkpointing
+    python -m modeling_t2l.benchmarking.activation_ab --rounds 4              # with checkpointing (ViT-B/16, batch 2)
+    python -m modeling_t2l.benchmarking.activation_ab --rounds 4 --no-checkpointing
 """
 import argparse
 import statistics
@@ -11,8 +11,8 @@ import time
 
 from transformers.activations import QuickGELUActivation
 
-from modeling_t2l.benchmarking import BenchmarkSettings
-from modeling_t2l.benchmarking.training import training_step_parts
+from .settings import BenchmarkSettings
+from .training import training_step_parts
 
 
 def main(argv=None, settings: BenchmarkSettings | None = None) -> dict:
