@@ -111,14 +111,70 @@ def test_memory_probe_in_a_fresh_process_trains_one_tiny_t2l_step(tiny):
     task = {"kind": "train", "method": "t2l", "checkpointing": True, "settings": bm.asdict(tiny)}
     result = bm.run_probe(task)
     assert result["peak_memory_mb"] > result["baseline_memory_mb"] > 0
-    assert len(result["step_s"]) == tiny.train_steps and all(t > 0 for t in result["step_s"])
-    for phase in ("forward_s", "backward_s", "optimizer_s"):
-        assert len(result[phase]) == tiny.train_steps
-    assert result["step_s"][0] == pytest.approx(result["forward_s"][0] + result["backward_s"][0]
-                                                + result["optimizer_s"][0])
+    assert result["saved_activations_mb"] > 0 and result["checkpointed_layers"] == result["encoder_layers"]
+    assert "step_s" not in result  # time is the timing probe's, where configurations run side by side
     model = bm.build_t2l(tiny, head=True)
     assert result["params_trainable"] == sum(
         p.numel() for n, p in model.named_parameters() if n in set(model.trainable_parameter_names()))
+
+
+def test_timing_probe_interleaves_configurations_in_one_fresh_process_and_reports_progress(tiny):
+    from dataclasses import asdict
+
+    from modeling_t2l.benchmarking.training import TrainingConfiguration
+
+    configurations = [TrainingConfiguration(bm.T2L_TRAIN, "t2l", False), TrainingConfiguration(bm.FULL_FT_TRAIN, "full_ft", False)]
+    messages = []
+    task = {"kind": "train_timing", "label": "training: time", "settings": bm.asdict(tiny),
+            "configurations": [asdict(c) for c in configurations]}
+    result = bm.run_probe(task, timeout=None, progress=messages.append)
+    assert messages == [f"training: time: round {i}/{tiny.train_steps}" for i in range(1, tiny.train_steps + 1)]
+    assert set(result) == {bm.T2L_TRAIN, bm.FULL_FT_TRAIN}
+    for times in result.values():  # the warm-up step's phases are not among the timed ones
+        assert all(len(times[key]) == tiny.train_steps for key in ("step_s", "forward_s", "backward_s", "optimizer_s"))
+        for i, step in enumerate(times["step_s"]):  # a step is its three phases (plus the timer's own calls)
+            phases = times["forward_s"][i] + times["backward_s"][i] + times["optimizer_s"][i]
+            assert phases > 0 and phases <= step + 1e-6 and step < phases + 0.05
+
+
+def test_a_failing_probe_names_its_task_and_shows_the_error():
+    with pytest.raises(RuntimeError, match=r"probe 'nonsense' failed with exit code 1:(.|\n)*unknown task kind"):
+        bm.run_probe({"kind": "nonsense"})
+
+
+def test_training_rows_take_memory_from_each_probe_and_times_side_by_side(tiny, monkeypatch):
+    """The section's orchestration, its probes run in this process: one memory probe per configuration, one timing
+    probe per checkpointing setting, every configuration of a setting in it; the rows pair the timed steps."""
+    from modeling_t2l.benchmarking import training
+
+    calls = []
+
+    def in_process(task, timeout=1800, progress=None):
+        calls.append((task["kind"], task.get("checkpointing"), len(task.get("configurations", [])), timeout))
+        if task["kind"] == "train":
+            return bm._train_probe(task, baseline_rss_mb=bm.peak_rss_mb())
+        return bm._timing_probe(task)
+
+    monkeypatch.setattr(training, "run_probe", in_process)
+    configurations = training.training_configurations()
+    messages = []
+    rows = bm.run_training(tiny, report_row=lambda row: None, progress=messages.append)
+    per_setting = len(configurations) // 2
+    assert sorted(c for c in calls if c[0] == "train_timing") == [("train_timing", None, per_setting, None)] * 2
+    assert sum(c[0] == "train" for c in calls) == len(configurations)
+    assert [(r.method, r.checkpointing) for r in rows] == [(c.name, c.checkpointing) for c in configurations]
+    for row in rows:
+        assert len(row.step_samples_s) == tiny.train_steps and row.median_step_s > 0
+        assert row.peak_memory_mb > 0 and row.checkpointed_layers.endswith(f"/ {row.checkpointed_layers.split()[-1]}")
+        assert row.forward_s > 0 and row.backward_s > 0
+    assert any("memory, 1/" in m for m in messages) and any("time with checkpointing" in m for m in messages)
+    report = bm.BenchmarkReport(settings=bm.asdict(tiny), environment={}, training=rows)
+    ratios = {ratio.name: ratio for ratio in bm.compute_ratios(report)}
+    step = ratios["training step time T2L / full fine-tuning, with checkpointing"]
+    assert math.isfinite(step.spread)  # timed side by side: the ratio has a round-by-round spread
+    assert math.isnan(ratios["training peak memory T2L / full fine-tuning, with checkpointing"].spread)
+    report.ratios = list(ratios.values())
+    assert f"| {step.name} | {step.value:.3f} ± {step.spread:.3f} |" in bm.format_markdown(report)
 
 
 def test_checkpointing_is_configured_alike_for_t2l_and_full_finetuning(tiny):
@@ -239,6 +295,17 @@ def test_ratios_pass_miss_and_unmeasured():
     assert "not measured" in bm.format_markdown(
         bm.BenchmarkReport(settings=bm.asdict(bm.BenchmarkSettings.tiny()), environment={},
                            ratios=list(ratios.values())))
+    assert math.isnan(clip_ratio.spread)  # no samples: nothing to pair
+
+
+def test_a_ratio_of_rows_timed_side_by_side_has_the_spread_of_its_round_by_round_ratios():
+    t2l = bm.InferenceRow(bm.T2L_NAME, 1, 2.0, 0, 0.5, 10, 1, 1.0, samples_s=[1.0, 2.0, 3.0, 4.0, 5.0])
+    clip = bm.InferenceRow(bm.CLIP_NAME, 1, 4.0, 0, 0.25, 10, 10, 1.0, samples_s=[2.0, 4.0, 6.0, 8.0, 9.0])
+    ratio = bm.compute_ratios(bm.BenchmarkReport(settings={}, environment={}, inference=[t2l, clip]))[0]
+    # drift that moves both sides cancels: the round-by-round ratios are 0.5, 0.5, 0.5, 0.5, 0.556
+    assert ratio.value == pytest.approx(0.5) and ratio.spread == pytest.approx(0.0)
+    clip.samples_s = [2.0, 4.0, 6.0, 8.0]  # not the same rounds: no pairing
+    assert math.isnan(bm.compute_ratios(bm.BenchmarkReport(settings={}, environment={}, inference=[t2l, clip]))[0].spread)
 
 
 def test_inference_models_select_the_rows_built(tmp_path, capsys):
@@ -309,7 +376,7 @@ def test_training_profile_tables_each_step_and_its_difference_from_full_finetuni
 def test_cli_profile_writes_the_tables_of_the_sections_run(tmp_path, monkeypatch, capsys):
     import modeling_t2l.benchmarking.runner as runner
 
-    monkeypatch.setattr(runner, "run_training", lambda settings, report_row: [])  # the rows are tested above
+    monkeypatch.setattr(runner, "run_training", lambda settings, report_row, progress: [])  # the rows are tested above
     out = tmp_path / "bench"
     threads = torch.get_num_threads()
     try:

@@ -93,6 +93,7 @@ from .training import (  # noqa: F401
     _settings_from_task,
     _vifi_clip_loss,
     _train_probe,
+    _timing_probe,
     training_configurations,
     run_training,
 )
@@ -177,6 +178,7 @@ __all__ = [
     "_settings_from_task",
     "_vifi_clip_loss",
     "_train_probe",
+    "_timing_probe",
     "training_configurations",
     "run_training",
     "run_text_cost",

@@ -99,7 +99,7 @@ def run_inference(settings: BenchmarkSettings, models=None, report_row: Callable
             for name, (_, _, (total, trainable)) in models.items():
                 timing = timings[name]
                 row = InferenceRow(name, batch_size, timing.median, timing.spread, batch_size / timing.median,
-                                   total, trainable, flops_per_video[name] / 1e9)
+                                   total, trainable, flops_per_video[name] / 1e9, samples_s=list(timing.samples))
                 rows.append(row)
                 report_row(row)
     return rows

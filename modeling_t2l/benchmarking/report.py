@@ -56,9 +56,11 @@ def format_markdown(report: BenchmarkReport) -> str:
         lines.append("")
     if report.training:
         lines += [f"**Training step** (forward + backward + AdamW step, batch {report.training[0].batch_size} videos "
-                  f"with their {report.training[0].batch_size} class texts of {s['text_length']} tokens; each "
-                  f"configuration in a fresh process; memory = {report.training[0].memory_source}, runtime "
-                  "baseline before building the model in brackets)", ""]
+                  f"with their {report.training[0].batch_size} class texts of {s['text_length']} tokens; "
+                  f"{s['train_warmup']} warm-up and {s['train_steps']} timed steps per configuration, the "
+                  "configurations of one checkpointing setting timed in one process, interleaved step by step; "
+                  f"memory = {report.training[0].memory_source} per configuration, runtime baseline before "
+                  "building the model in brackets)", ""]
         lines += _table(
             ["method", "activation checkpointing (layers)", "ms / step", "forward / backward / AdamW ms",
              "saved activations (MiB)", "peak memory (MiB)", "params trained"],
@@ -110,14 +112,22 @@ def format_markdown(report: BenchmarkReport) -> str:
                          for r in report.evaluation])
         lines.append("")
     if report.ratios:
-        lines += ["**Targets** (ratios within this run)", ""]
+        lines += ["**Targets** (ratios within this run: of the medians; ± half the inter-quartile range of the "
+                  "ratio taken round by round, where both sides were timed side by side)", ""]
         lines += _table(["ratio", "measured", "target", "result"],
-                        [[r.name, f"{r.value:.3f}" if math.isfinite(r.value) else "n/a", r.target,
+                        [[r.name, _ratio_value(r), r.target,
                           {True: "pass", False: "**miss**", None: "not measured"}[r.passed]] for r in report.ratios])
         lines.append("")
     for note in report.notes:
         lines.append(f"- {note}")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _ratio_value(ratio) -> str:
+    if not math.isfinite(ratio.value):
+        return "n/a"
+    spread = getattr(ratio, "spread", float("nan"))
+    return f"{ratio.value:.3f} ± {spread:.3f}" if math.isfinite(spread) else f"{ratio.value:.3f}"
 
 
 def _by_count(recomputed: str) -> str:
@@ -178,7 +188,8 @@ def write_chart(report: BenchmarkReport, path) -> Path | None:
     if measured:
         panels.append(BarPanel(
             [_ratio_label(r.name) for r in measured], [r.value for r in measured], "Ratios (red dashes: targets)",
-            "ratio", markers=[float(r.target.split()[-1]) for r in measured]))
+            "ratio", markers=[float(r.target.split()[-1]) for r in measured],
+            errors=[r.spread if math.isfinite(r.spread) else 0.0 for r in measured]))
     if report.training:
         labels = [f"{short.get(r.method, r.method)}{' +ckpt' if r.checkpointing else ''}" for r in report.training]
         panels.append(BarPanel(labels, [r.median_step_s for r in report.training],

@@ -21,6 +21,9 @@ class InferenceRow:
     params_total: int
     params_trainable: int
     gflops_per_video: float  # torch.utils.flop_counter: FLOPs = 2 x MACs
+    # every repetition, in round order: the rows of one batch size are interleaved round by round, so the i-th
+    # samples of two rows were taken side by side (what a ratio's spread pairs)
+    samples_s: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -42,6 +45,9 @@ class TrainingRow:
     saved_activations_mb: float = float("nan")  # what autograd keeps from forward to backward
     checkpointed_layers: str = ""  # "24 / 24": encoder layers that recompute their forward in backward
     recomputed_linears: str = ""  # "mlp.fc1 24/24, mlp.fc2 0/24, ...": linear layers that ran again in backward
+    # every timed step, in round order: the configurations of one checkpointing setting are timed in one process,
+    # interleaved step by step, so the i-th steps of two rows were taken side by side
+    step_samples_s: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -91,6 +97,9 @@ class RatioRow:
     value: float
     target: str  # e.g. "<= 1.08"
     passed: bool | None  # None when the ratio could not be measured
+    # half the inter-quartile range of the ratio taken round by round (samples measured side by side), nan where
+    # the two sides were not measured in the same rounds
+    spread: float = float("nan")
 
 
 @dataclass

@@ -75,8 +75,7 @@ def run_benchmark(settings: BenchmarkSettings, out_dir=None, *, report_row: Call
         del models
         gc.collect()
         if "training" in settings.sections:
-            progress("training: one fresh process per configuration")
-            report.training = run_training(settings, report_row)
+            report.training = run_training(settings, report_row, progress)
         if "decoding" in settings.sections:
             progress("decoding")
             report.decoding = _optional("decoding", report, lambda: run_decoding(settings, workdir, report_row))

@@ -35,10 +35,12 @@ class BenchmarkSettings:
     batch_sizes: tuple[int, ...] = (1, 8)  # inference batch sizes (videos)
     train_batch_size: int = 4  # videos per training step, each of its own class
     warmup: int = 1  # untimed calls per function before the timed rounds (the FLOP-counting call warms batch 1)
-    train_warmup: int = 1  # untimed training steps per subprocess (the first one also allocates AdamW's state)
+    # untimed training steps per configuration before the timed ones (the first also allocates AdamW's state)
+    train_warmup: int = 1
     repeats: int = 5  # timed, interleaved rounds
-    train_rounds: int = 2  # fresh subprocesses per training configuration (interleaved across configurations)
-    train_steps: int = 3  # timed steps per subprocess, after `warmup` untimed steps
+    # timed training steps per configuration: rounds of one step of every configuration of a checkpointing setting,
+    # interleaved in one process
+    train_steps: int = 6
     num_frames: int = 8
     num_classes: int = 400
     text_length: int = 77  # tokens per class text: 77 = CLIP's context, what T2L's GPT descriptions fill
@@ -76,8 +78,10 @@ class BenchmarkSettings:
             raise ValueError(f"benchmarking: unknown section(s) {unknown}; choose from {', '.join(SECTIONS)}")
         if not self.batch_sizes or any(int(b) < 1 for b in self.batch_sizes):
             raise ValueError(f"benchmarking: batch sizes must be positive integers, got {self.batch_sizes}")
-        if self.repeats < 1 or self.train_steps < 1 or self.train_rounds < 1:
-            raise ValueError("benchmarking: repeats, train_steps and train_rounds must be at least 1")
+        if self.repeats < 1 or self.train_steps < 1 or self.train_warmup < 1:
+            # one warm-up step at least: it allocates AdamW's state and is where the memory probe reads what
+            # autograd saves
+            raise ValueError("benchmarking: repeats, train_steps and train_warmup must be at least 1")
         self.batch_sizes = tuple(int(b) for b in self.batch_sizes)
         self.inference_models = tuple(self.inference_models)
         if self.inference_models:
@@ -115,16 +119,17 @@ class BenchmarkSettings:
         support no claim (fits about 10 minutes on 2 CPU cores):
 
         inference at batch 1 only (the FLOP-counting call is its warm-up) with 3 interleaved repetitions;
-        training at batch 2 with one subprocess per configuration and 1 timed step after 1 warm-up step; class
+        training at batch 2 with 2 timed interleaved steps per configuration after 1 warm-up step; class
         texts of 16 tokens (a class-name prompt) instead of 77 (a full GPT description) and one timed text
         repetition; 3 decoding repetitions; 2 cached pipeline calls; 4 evaluation videos at batch 2, once. The full
-        run: inference at batch 1 and 8 with 5 repetitions, training at batch 4 with 2 interleaved subprocess rounds
-        of 3 timed steps each, 16 evaluation videos at batch 8 with 2 workers, twice.
+        run: inference at batch 1 and 8 with 5 repetitions, training at batch 4 with 6 timed steps per
+        configuration interleaved in one process per checkpointing setting (and one fresh process per
+        configuration for its memory), 16 evaluation videos at batch 8 with 2 workers, twice.
         """
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         dtype = dtype or ("bfloat16" if device.startswith("cuda") else "float32")
         if quick:
-            values = dict(batch_sizes=(1,), train_batch_size=2, repeats=3, train_rounds=1, train_steps=1,
+            values = dict(batch_sizes=(1,), train_batch_size=2, repeats=3, train_steps=2,
                           text_length=16, decode_repeats=3, pipeline_calls=2, eval_videos=4, eval_batch_size=2,
                           eval_repeats=1, quick=True)
         else:
@@ -139,7 +144,7 @@ class BenchmarkSettings:
     def tiny(cls, **overrides) -> "BenchmarkSettings":
         """Test-sized models and clips: every code path, in seconds."""
         values = dict(
-            batch_sizes=(1, 2), train_batch_size=2, warmup=1, repeats=2, train_rounds=1, train_steps=1,
+            batch_sizes=(1, 2), train_batch_size=2, warmup=1, repeats=2, train_steps=2,
             num_frames=4, num_classes=12, text_length=8, projection_dim=16,
             vision=dict(VIT_B16_VISION, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                         num_attention_heads=2, image_size=32, patch_size=8, projection_dim=16),

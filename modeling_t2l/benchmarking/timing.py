@@ -61,12 +61,14 @@ def measure_interleaved(
     synchronize: Callable[[], None] = lambda: None,
     skip_warmup: Sequence[str] = (),
     timer: Callable[[], float] = time.perf_counter,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Timing]:
     """Time each function `repeats` times, round-robin, after `warmup` untimed calls each.
 
     Interleaving spreads slow drifts of a shared machine (other jobs, thermal state) over every function instead
     of charging them to whichever ran last; the starting function rotates each round. `skip_warmup` names
-    functions that were already run once (e.g. by the FLOP counter) and need no extra warm-up.
+    functions that were already run once (e.g. by the FLOP counter) and need no extra warm-up. `progress(done,
+    total)` is called after each round.
     """
     names = list(functions)
     for name in names:
@@ -78,6 +80,8 @@ def measure_interleaved(
         shift = round_index % len(names)
         for name in names[shift:] + names[:shift]:
             samples[name].append(time_call(functions[name], timer=timer, synchronize=synchronize))
+        if progress is not None:
+            progress(round_index + 1, repeats)
     return {name: Timing(values) for name, values in samples.items()}
 
 

@@ -1,5 +1,6 @@
-"""Section 2, training step: each configuration in a fresh subprocess (the memory probe), every registered family
-vs full fine-tuning of CLIP."""
+"""Section 2, training step: every registered family vs full fine-tuning of CLIP. Each configuration's memory is
+measured in a fresh subprocess (the memory probe); the step times of one checkpointing setting in one subprocess,
+every configuration's steps interleaved, so that a shared machine's drift falls on all of them alike."""
 from __future__ import annotations
 
 import dataclasses
@@ -8,6 +9,8 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
+import threading
 from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
@@ -18,7 +21,7 @@ from ..models.registry import families, get_family
 from .models import _pooled, _random_pixels, _random_text, build_clip, build_family, clip_frame_average
 from .rows import TrainingRow
 from .settings import BenchmarkSettings
-from .timing import Timing, synchronizer, time_call
+from .timing import Timing, measure_interleaved, synchronizer, time_call
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -39,26 +42,53 @@ def peak_rss_mb() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024  # bytes on macOS, kB elsewhere
 
 
-def run_probe(task: dict, timeout: float = 1800) -> dict:
+PROGRESS = "progress: "  # a line of a probe's stdout that reports progress, not its result
+
+
+def run_probe(task: dict, timeout: float | None = 1800, progress: Callable[[str], None] | None = None) -> dict:
     """Run `task` in a fresh Python process (`python -m modeling_t2l.benchmarking probe <json>`); return its JSON.
 
     A fresh process is the only clean way to know the peak memory of one configuration on CPU: RSS peaks never go
-    down within a process, and freed memory stays with the allocator.
+    down within a process, and freed memory stays with the allocator. The process's progress lines go to
+    `progress` as they come; `timeout=None` waits as long as it takes (the interleaved timing of a whole section).
     """
     env = dict(os.environ)
     package_parent = str(Path(__file__).resolve().parents[2])  # modeling_t2l/benchmarking/training.py
     env["PYTHONPATH"] = package_parent + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     command = [sys.executable, "-m", "modeling_t2l.benchmarking", "probe", json.dumps(task)]
-    completed = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
-    if completed.returncode != 0:
-        tail = (completed.stderr or completed.stdout).strip().splitlines()[-15:]
-        raise RuntimeError(
-            f"benchmarking probe {task.get('kind')!r} failed with exit code {completed.returncode}:\n" + "\n".join(tail)
-        )
-    for line in reversed(completed.stdout.strip().splitlines()):
+    output = []
+    with tempfile.TemporaryFile(mode="w+") as stderr:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, text=True, env=env)
+        killer = threading.Timer(timeout, process.kill) if timeout else None
+        if killer is not None:
+            killer.start()
+        try:
+            for line in process.stdout:
+                if line.startswith(PROGRESS):
+                    if progress is not None:
+                        progress(line[len(PROGRESS):].strip())
+                else:
+                    output.append(line)
+            returncode = process.wait()
+        finally:
+            if killer is not None:
+                killer.cancel()
+        stderr.seek(0)
+        errors = stderr.read()
+    if returncode != 0:
+        tail = (errors or "".join(output)).strip().splitlines()[-15:]
+        why = f"was killed after {timeout:g} s" if killer is not None and returncode < 0 else \
+            f"failed with exit code {returncode}"
+        raise RuntimeError(f"benchmarking probe {task.get('kind')!r} {why}:\n" + "\n".join(tail))
+    for line in reversed(output):
         if line.startswith("{"):
             return json.loads(line)
-    raise RuntimeError(f"benchmarking probe {task.get('kind')!r} printed no JSON result:\n{completed.stdout[-2000:]}")
+    raise RuntimeError(f"benchmarking probe {task.get('kind')!r} printed no JSON result:\n{''.join(output)[-2000:]}")
+
+
+def _report_progress(message: str) -> None:
+    """Inside a probe: one progress line for `run_probe`'s caller."""
+    print(PROGRESS + message, flush=True)
 
 
 def _probe_main(task: dict) -> dict:
@@ -68,11 +98,14 @@ def _probe_main(task: dict) -> dict:
         return {"peak_rss_mb": peak_rss_mb(), "baseline_rss_mb": baseline}
     if task["kind"] == "train":
         return _train_probe(task, baseline)
-    raise ValueError(f"benchmarking probe: unknown task kind {task['kind']!r} (expected 'idle' or 'train')")
+    if task["kind"] == "train_timing":
+        return _timing_probe(task)
+    raise ValueError(f"benchmarking probe: unknown task kind {task['kind']!r} "
+                     "(expected 'idle', 'train' or 'train_timing')")
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# 2. Training step (each configuration in its own process)
+# 2. Training step (memory: each configuration in its own process; time: one process per checkpointing setting)
 # ---------------------------------------------------------------------------------------------------------------
 
 FULL_FT_TRAIN = "full fine-tuning (ViFi-CLIP)"
@@ -216,28 +249,25 @@ def training_step_parts(settings: BenchmarkSettings, method: str, checkpointing:
 
 
 def _train_probe(task: dict, baseline_rss_mb: float) -> dict:
+    """The memory probe of one configuration: `train_warmup` steps (the first allocates AdamW's state; the saved
+    activations and the recomputed layers are read there), then one more, so that the peak covers a step taken
+    with the optimizer's state already in memory, as every later step is."""
     settings = _settings_from_task(task)
     settings.apply_threads()
     device = settings.device
     model, parameters, forward, optimizer_step = training_step_parts(
         settings, task["method"], task["checkpointing"], task.get("attention_dropout"))
-    sync, timer = synchronizer(device), settings.timer()
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
     saved_mb, recomputed = None, ""
-    for _ in range(settings.train_warmup):  # the first step also allocates AdamW's state
+    for _ in range(settings.train_warmup):
         loss, saved_mb = saved_activation_mb(forward)
         recomputed = recomputed_linears(model, loss.backward)
         optimizer_step()
-    phases = {"forward_s": [], "backward_s": [], "optimizer_s": [], "step_s": []}
-    for _ in range(settings.train_steps):
-        holder = {}
-        phases["forward_s"].append(time_call(lambda: holder.update(loss=forward()), timer=timer, synchronize=sync))
-        phases["backward_s"].append(time_call(lambda: holder.pop("loss").backward(), timer=timer, synchronize=sync))
-        phases["optimizer_s"].append(time_call(optimizer_step, timer=timer, synchronize=sync))
-        phases["step_s"].append(phases["forward_s"][-1] + phases["backward_s"][-1] + phases["optimizer_s"][-1])
+    forward().backward()
+    optimizer_step()
     done, total = checkpointed_layers(model)
-    result = dict(phases, params_trainable=sum(p.numel() for p in parameters), saved_activations_mb=saved_mb,
+    result = dict(params_trainable=sum(p.numel() for p in parameters), saved_activations_mb=saved_mb,
                   checkpointed_layers=done, encoder_layers=total, recomputed_linears=recomputed)
     if device.startswith("cuda"):
         result.update(peak_memory_mb=torch.cuda.max_memory_allocated() / 2**20, baseline_memory_mb=0.0,
@@ -246,6 +276,43 @@ def _train_probe(task: dict, baseline_rss_mb: float) -> dict:
         result.update(peak_memory_mb=peak_rss_mb(), baseline_memory_mb=baseline_rss_mb,
                       memory_source="peak RSS (VmHWM) of a fresh process")
     return result
+
+
+def _timed_step(forward: Callable[[], torch.Tensor], optimizer_step: Callable[[], None], phases: dict,
+                timer: Callable[[], float], sync: Callable[[], None]) -> Callable[[], None]:
+    """One training step that appends the time of each of its phases (forward, backward, AdamW) to `phases`."""
+
+    def step():
+        holder = {}
+        phases["forward_s"].append(time_call(lambda: holder.update(loss=forward()), timer=timer, synchronize=sync))
+        phases["backward_s"].append(time_call(lambda: holder.pop("loss").backward(), timer=timer, synchronize=sync))
+        phases["optimizer_s"].append(time_call(optimizer_step, timer=timer, synchronize=sync))
+
+    return step
+
+
+def _timing_probe(task: dict) -> dict:
+    """The step times of several configurations in this one process: each built as it is trained, then
+    `train_warmup` untimed steps each and `train_steps` timed rounds, one step of every configuration per round in
+    a rotating order (`measure_interleaved`), so that the i-th steps of two configurations were taken side by side.
+    Returns per configuration name its step times and phase times, in round order."""
+    settings = _settings_from_task(task)
+    settings.apply_threads()
+    sync, timer = synchronizer(settings.device), settings.timer()
+    steps, phases = {}, {}
+    for values in task["configurations"]:
+        configuration = TrainingConfiguration(**values)
+        _, _, forward, optimizer_step = training_step_parts(
+            settings, configuration.method, configuration.checkpointing, configuration.attention_dropout)
+        phases[configuration.name] = {"forward_s": [], "backward_s": [], "optimizer_s": []}
+        steps[configuration.name] = _timed_step(forward, optimizer_step, phases[configuration.name], timer, sync)
+    label = task.get("label", "training")
+    timings = measure_interleaved(steps, warmup=settings.train_warmup, repeats=settings.train_steps,
+                                  synchronize=sync, timer=timer,
+                                  progress=lambda done, total: _report_progress(f"{label}: round {done}/{total}"))
+    warm = settings.train_warmup  # the phases of the warm-up steps come first: not timed rounds
+    return {name: dict(step_s=timings[name].samples, **{phase: values[warm:] for phase, values in phases[name].items()})
+            for name in steps}
 
 
 T2L_NO_ATTENTION_DROPOUT = "T2L, attention dropout off (fused SDPA kernel)"
@@ -271,37 +338,42 @@ def training_configurations() -> list[TrainingConfiguration]:
             for checkpointing in (False, True) for name, method, dropout in methods]
 
 
-def run_training(settings: BenchmarkSettings, report_row: Callable = print) -> list[TrainingRow]:
-    """Each configuration in `train_rounds` fresh processes, interleaved across configurations."""
+def run_training(settings: BenchmarkSettings, report_row: Callable = print,
+                 progress: Callable[[str], None] | None = None) -> list[TrainingRow]:
+    """Memory: each configuration in a fresh process. Time: the configurations of one checkpointing setting in one
+    process, interleaved step by step (fresh processes disagree by more than the differences measured on a shared
+    machine: their memory layout and the machine's load differ; steps side by side share both)."""
+    progress = progress or (lambda message: None)
     task_settings = asdict(settings)
-    results: dict[TrainingConfiguration, list[dict]] = {}
     configurations = training_configurations()
-    for round_index in range(settings.train_rounds):
-        shift = round_index % len(configurations)
-        for configuration in configurations[shift:] + configurations[:shift]:
-            task = {"kind": "train", "method": configuration.method, "checkpointing": configuration.checkpointing,
-                    "attention_dropout": configuration.attention_dropout, "settings": task_settings}
-            results.setdefault(configuration, []).append(run_probe(task))
+    memory: dict[TrainingConfiguration, dict] = {}
+    for index, configuration in enumerate(configurations, 1):
+        progress(f"training: memory, {index}/{len(configurations)} fresh processes")
+        memory[configuration] = run_probe({
+            "kind": "train", "method": configuration.method, "checkpointing": configuration.checkpointing,
+            "attention_dropout": configuration.attention_dropout, "settings": task_settings})
+    timing: dict[TrainingConfiguration, dict] = {}
+    for checkpointing in (False, True):
+        group = [c for c in configurations if c.checkpointing == checkpointing]
+        label = f"training: time {'with' if checkpointing else 'without'} checkpointing"
+        progress(f"{label}, {len(group)} configurations in one process")
+        measured = run_probe({"kind": "train_timing", "label": label, "settings": task_settings,
+                              "configurations": [asdict(c) for c in group]}, timeout=None, progress=progress)
+        timing.update({c: measured[c.name] for c in group})
     rows = []
     for configuration in configurations:
-        runs = results[configuration]
-
-        def median_of(key: str) -> float:
-            return Timing([t for run in runs for t in run[key]]).median
-
-        step = Timing([t for run in runs for t in run["step_s"]])
+        probe, times = memory[configuration], timing[configuration]
+        step = Timing(times["step_s"])
         row = TrainingRow(
             method=configuration.name, checkpointing=configuration.checkpointing,
             batch_size=settings.train_batch_size, median_step_s=step.median, spread_s=step.spread,
-            peak_memory_mb=statistics.median(run["peak_memory_mb"] for run in runs),
-            memory_source=runs[0]["memory_source"],
-            baseline_memory_mb=statistics.median(run["baseline_memory_mb"] for run in runs),
-            params_trainable=runs[0]["params_trainable"],
-            forward_s=median_of("forward_s"), backward_s=median_of("backward_s"),
-            optimizer_s=median_of("optimizer_s"),
-            saved_activations_mb=statistics.median(run["saved_activations_mb"] for run in runs),
-            checkpointed_layers=f"{runs[0]['checkpointed_layers']} / {runs[0]['encoder_layers']}",
-            recomputed_linears=runs[0]["recomputed_linears"],
+            peak_memory_mb=probe["peak_memory_mb"], memory_source=probe["memory_source"],
+            baseline_memory_mb=probe["baseline_memory_mb"], params_trainable=probe["params_trainable"],
+            forward_s=statistics.median(times["forward_s"]), backward_s=statistics.median(times["backward_s"]),
+            optimizer_s=statistics.median(times["optimizer_s"]),
+            saved_activations_mb=probe["saved_activations_mb"],
+            checkpointed_layers=f"{probe['checkpointed_layers']} / {probe['encoder_layers']}",
+            recomputed_linears=probe["recomputed_linears"], step_samples_s=list(step.samples),
         )
         rows.append(row)
         report_row(row)

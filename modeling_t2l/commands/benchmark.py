@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true",
                         help="a smoke test of every row, measured less (its numbers support no claim): inference at "
-                             "batch 1, 3 repetitions, training batch 2 with one timed step per configuration, "
+                             "batch 1, 3 repetitions, training batch 2 with two timed steps per configuration, "
                              "16-token class texts, 4 evaluation videos")
     parser.add_argument("--tiny", action="store_true",
                         help="smoke test: tiny random models and clips (seconds); checks every row runs, numbers "
@@ -25,6 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--train-batch-size", type=int, default=None,
                         help="videos per training step (default: 4; quick: 2)")
     parser.add_argument("--repeats", type=int, default=None, help="timed interleaved repetitions")
+    parser.add_argument("--train-steps", type=int, default=None,
+                        help="timed training steps per configuration, interleaved in one process per "
+                             "checkpointing setting (default: 6; quick: 2)")
     parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
                         help="wall: wall-clock time, default threads (an idle machine). cpu: process CPU time with one "
                              "torch thread, which other jobs on a shared machine barely disturb")
@@ -117,6 +120,8 @@ def run(args) -> int:
         overrides["train_batch_size"] = args.train_batch_size
     if args.repeats:
         overrides["repeats"] = args.repeats
+    if args.train_steps:
+        overrides["train_steps"] = args.train_steps
     if args.inference_models:
         overrides["inference_models"] = _names(args.inference_models)
     if args.sections:
