@@ -142,6 +142,12 @@ def test_a_failing_probe_names_its_task_and_shows_the_error():
         bm.run_probe({"kind": "nonsense"})
 
 
+def test_a_probe_past_its_timeout_is_stopped_and_says_so(tiny):
+    task = {"kind": "train", "method": "t2l", "checkpointing": False, "settings": bm.asdict(tiny)}
+    with pytest.raises(RuntimeError, match=r"probe 'train' was stopped after 0.2 s"):
+        bm.run_probe(task, timeout=0.2)  # importing torch alone takes longer
+
+
 def test_training_rows_take_memory_from_each_probe_and_times_side_by_side(tiny, monkeypatch):
     """The section's orchestration, its probes run in this process: one memory probe per configuration, one timing
     probe per checkpointing setting, every configuration of a setting in it; the rows pair the timed steps."""

@@ -56,10 +56,15 @@ def run_probe(task: dict, timeout: float | None = 1800, progress: Callable[[str]
     package_parent = str(Path(__file__).resolve().parents[2])  # modeling_t2l/benchmarking/training.py
     env["PYTHONPATH"] = package_parent + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     command = [sys.executable, "-m", "modeling_t2l.benchmarking", "probe", json.dumps(task)]
-    output = []
+    output, timed_out = [], threading.Event()
     with tempfile.TemporaryFile(mode="w+") as stderr:
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, text=True, env=env)
-        killer = threading.Timer(timeout, process.kill) if timeout else None
+
+        def kill():
+            timed_out.set()
+            process.kill()
+
+        killer = threading.Timer(timeout, kill) if timeout else None
         if killer is not None:
             killer.start()
         try:
@@ -73,12 +78,14 @@ def run_probe(task: dict, timeout: float | None = 1800, progress: Callable[[str]
         finally:
             if killer is not None:
                 killer.cancel()
+            if process.poll() is None:  # interrupted while reading: the probe must not outlive its caller
+                process.kill()
+                process.wait()
         stderr.seek(0)
         errors = stderr.read()
     if returncode != 0:
         tail = (errors or "".join(output)).strip().splitlines()[-15:]
-        why = f"was killed after {timeout:g} s" if killer is not None and returncode < 0 else \
-            f"failed with exit code {returncode}"
+        why = f"was stopped after {timeout:g} s" if timed_out.is_set() else f"failed with exit code {returncode}"
         raise RuntimeError(f"benchmarking probe {task.get('kind')!r} {why}:\n" + "\n".join(tail))
     for line in reversed(output):
         if line.startswith("{"):
