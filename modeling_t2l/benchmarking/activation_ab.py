@@ -7,11 +7,11 @@ cancels within a round. What the README's one-process table reports:
 """
 import argparse
 import statistics
-import time
 
 from transformers.activations import QuickGELUActivation
 
 from .settings import BenchmarkSettings
+from .timing import measure_interleaved
 from .training import training_step_parts
 
 
@@ -30,21 +30,15 @@ def main(argv=None, settings: BenchmarkSettings | None = None) -> dict:
                 if module_name.endswith("mlp"):
                     module.activation_fn = QuickGELUActivation()
         steps[name] = (forward, optimizer_step)
-    names, times = list(steps), {name: [] for name in steps}
 
-    def step(name):
-        forward, optimizer_step = steps[name]
-        start = time.process_time()
+    def step(forward, optimizer_step):
         forward().backward()
         optimizer_step()
-        return time.process_time() - start
 
-    for name in names:  # warm-up (allocates AdamW's state)
-        step(name)
-    for round_index in range(args.rounds):
-        shift = round_index % len(names)
-        for name in names[shift:] + names[:shift]:
-            times[name].append(step(name))
+    # the benchmark's own harness: one warm-up step each (allocates AdamW's state), then rotating rounds
+    timings = measure_interleaved({name: (lambda parts=parts: step(*parts)) for name, parts in steps.items()},
+                                  warmup=1, repeats=args.rounds, timer=settings.timer())
+    names, times = list(steps), {name: timing.samples for name, timing in timings.items()}
     medians = {name: statistics.median(values) for name, values in times.items()}
     for name in names:
         print(f"{name}: {medians[name]:.2f} s / step, / full_ft {medians[name] / medians['full_ft']:.3f}")
